@@ -1,0 +1,100 @@
+"""The ``aitrace`` command line: parse, call the library, format — nothing else.
+
+Sub-commands live in small modules (``aitrace.cli.<module>``) and are imported only when used,
+so ``aitrace --help`` never pays for mlflow, Great Expectations or cryptography.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from .._version import __version__
+from ..errors import EXIT_USAGE, AitraceError
+
+# command name -> (module under aitrace.cli, attribute, one-line help shown by --help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("record", "init_cmd", "Create aitrace.yaml and the .aitrace/ workspace."),
+    "run": ("record", "run_cmd", "Run a command as a recorded stage step."),
+    "log": ("record", "log_cmd", "List the record's steps."),
+    "show": ("record", "show_cmd", "Show one step in full."),
+    "status": ("record", "status_cmd", "The ten stages and whether the hash chain holds."),
+    "digest": ("record", "digest_cmd", "Print digests exactly as the record computes them."),
+    "check": ("quality", "check_cmd", "Validate data with Great Expectations as evidence."),
+    "suite": ("quality", "suite_group", "Scaffold Great Expectations suites from data."),
+    "sbom": ("sbom", "sbom_cmd", "Write a CycloneDX 1.6 ML-BOM."),
+    "keygen": ("sign", "keygen_cmd", "Create a signing key pair."),
+    "bundle": ("sign", "bundle_cmd", "Assemble and sign the record as a .aitrace archive."),
+    "verify": ("sign", "verify_cmd", "Verify a .aitrace archive: signatures, digests, policy."),
+    "unpack": ("sign", "unpack_cmd", "Safely extract a .aitrace archive."),
+    "inspect": ("audit", "inspect_cmd", "Summarise a verified bundle in the terminal."),
+    "report": ("audit", "report_cmd", "Write a self-contained HTML report of a bundle."),
+    "diff": ("audit", "diff_cmd", "Compare two bundles."),
+    "assess": ("governance", "assess_group", "Record a risk register or self-check table."),
+    "approve": ("governance", "approve_cmd", "Sign off a stage as a reviewer."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module = importlib.import_module(f"{__name__}.{spec[0]}")
+        cmd: click.Command = getattr(module, spec[1])
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Help text comes from the table above so --help imports no sub-command module.
+        rows = [(name, spec[2]) for name, spec in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="aitrace")
+def cli() -> None:
+    """aitrace — AI production records.
+
+    Record the ten stages of a model's life (problem → deployment) as immutable, hash-chained
+    steps with evidence (Great Expectations, CycloneDX, MLflow), bundle them into a signed
+    archive, and verify it offline.
+
+    Exit codes: 0 ok · 1 a check failed · 2 usage or bad input · `aitrace run`: the command's.
+    """
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run the CLI and turn every ``AitraceError`` into a message and exit code."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        rv: Any = cli.main(args=args, prog_name="aitrace", standalone_mode=False)
+    except AitraceError as exc:
+        click.echo(f"aitrace: error: {exc.diagnostics()}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aitrace: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE if exc.exit_code == 1 else exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("aitrace: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return int(rv) if isinstance(rv, int) else 0

@@ -1,0 +1,64 @@
+"""One error hierarchy, caught once by the CLI.
+
+Every error carries a user-facing message that names the file and field at fault and a
+``hint`` that says how to fix it; the CLI prints both and maps the class to an exit code, so
+no traceback ever reaches a user for a problem they can fix.
+"""
+
+from __future__ import annotations
+
+# Documented, stable exit codes (README "Exit codes").
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_USAGE = 2
+
+
+class AitraceError(Exception):
+    """Root of every error aitrace raises on purpose."""
+
+    exit_code: int = EXIT_USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def diagnostics(self) -> str:
+        """The text shown to a user: the message, then the hint on its own line."""
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+
+class InputError(AitraceError):
+    """Bad input from the user: a missing file, a malformed document, a wrong option."""
+
+
+class WorkspaceError(AitraceError):
+    """The ``.aitrace/`` workspace is missing, unreadable or inconsistent."""
+
+
+class IntegrityError(AitraceError):
+    """Stored history does not match its digests (an edited step, a broken chain)."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+class InvalidBundle(AitraceError):
+    """An archive is unsafe or malformed; raised while reading untrusted input."""
+
+
+class VerificationError(AitraceError):
+    """A signature, digest or policy check failed."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
+class MissingDependencyError(AitraceError):
+    """An optional extra is needed for this command but is not installed."""
+
+
+class StepFailed(AitraceError):
+    """A recorded step ended badly (e.g. a declared output was never produced)."""
+
+    exit_code = EXIT_CHECK_FAILED

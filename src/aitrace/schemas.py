@@ -1,0 +1,88 @@
+"""The JSON Schemas aitrace publishes, generated from the code's models.
+
+``schemas/`` in the repository holds the checked-in output of ``python -m aitrace.schemas``; a
+test regenerates them and fails on any drift, so the published schemas are always the ones the
+code validates against. Installed copies live in the package as ``aitrace/_schemas``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .canonical import pretty_bytes
+
+# file name under schemas/ -> "module:function" producing the schema
+REGISTRY: dict[str, str] = {
+    "record.schema.json": "aitrace.record:record_schema",
+    "step.schema.json": "aitrace.record:step_schema",
+    "manifest.schema.json": "aitrace.bundle:manifest_schema",
+    "predicate.schema.json": "aitrace.bundle:predicate_schema",
+    "policy.schema.json": "aitrace.policy:policy_schema",
+    "approval.schema.json": "aitrace.approvals:approval_predicate_schema",
+    "risk-register.schema.json": "aitrace.governance:risk_register_schema",
+    "self-check.schema.json": "aitrace.governance:checklist_schema",
+}
+
+
+def generate(name: str) -> dict[str, Any]:
+    """Build one schema from its model."""
+    module, func = REGISTRY[name].split(":")
+    fn: Callable[[], dict[str, Any]] = getattr(importlib.import_module(module), func)
+    return fn()
+
+
+def generate_all() -> dict[str, dict[str, Any]]:
+    """Every schema that can be built (a module not written yet is skipped)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in REGISTRY:
+        try:
+            out[name] = generate(name)
+        except (ImportError, AttributeError):
+            continue
+    return out
+
+
+def repo_schema_dir() -> Path:
+    """``schemas/`` of a source checkout."""
+    return Path(__file__).resolve().parents[2] / "schemas"
+
+
+@cache
+def load(name: str) -> dict[str, Any]:
+    """A schema as shipped (installed copy, else the checkout's, else generated)."""
+    for base in (Path(__file__).parent / "_schemas", repo_schema_dir()):
+        path = base / name
+        if path.is_file():
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            return data
+    return generate(name)
+
+
+def validator(name: str) -> Any:
+    """A jsonschema validator for one of our schemas (imports jsonschema lazily)."""
+    import jsonschema
+
+    schema = load(name)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write every schema into ``schemas/`` (or the directory given)."""
+    args = sys.argv[1:] if argv is None else argv
+    target = Path(args[0]) if args else repo_schema_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    for name, schema in generate_all().items():
+        (target / name).write_bytes(pretty_bytes(schema))
+        print(f"wrote {target / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
