@@ -1,0 +1,66 @@
+"""Shared fixtures: an initialised workspace in a temp dir, MLflow kept local and quiet."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from aitrace.workspace import Workspace
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+ASSETS = Path(__file__).parent / "assets"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's MLflow server, workspace or caches."""
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID",
+                 "AITRACE_WORKSPACE", "AITRACE_STEP_ID", "AITRACE_RECORD_ID", "AITRACE_STAGE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / ".xdg-cache"))
+
+
+@pytest.fixture
+def asset() -> "AssetFinder":
+    """``asset("name")``: a path under tests/assets/."""
+    return AssetFinder()
+
+
+class AssetFinder:
+    def __call__(self, name: str) -> Path:
+        path = ASSETS / name
+        assert path.exists(), f"missing test asset {path}"
+        return path
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator["Workspace"]:
+    """An initialised workspace in ``tmp_path/project`` (cwd), with MLflow linking disabled."""
+    from aitrace.workspace import Workspace
+
+    root = tmp_path / "project"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    ws, _ = Workspace.init(root, name="test-model")
+    cfg = root / "aitrace.yaml"
+    cfg.write_text(cfg.read_text().replace("  enabled: true", "  enabled: false"))
+    yield Workspace(root)
+
+
+@pytest.fixture
+def mlflow_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator["Workspace"]:
+    """An initialised workspace with MLflow linking on (embedded SQLite store)."""
+    from aitrace.workspace import Workspace
+
+    root = tmp_path / "project"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    Workspace.init(root, name="test-model")
+    yield Workspace(root)
