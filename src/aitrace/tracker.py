@@ -332,7 +332,8 @@ class StageContext:
             else:
                 rec.set_result("failed", error=f"{exc_type.__name__}: {exc}")
         missing = rec._hash_outputs()
-        if missing and rec.status == "succeeded":
+        outputs_failed = bool(missing) and rec.status == "succeeded"
+        if outputs_failed:
             rec.set_result("failed", exit_code=rec.exit_code,
                            error="declared output(s) not produced: " + ", ".join(missing))
         try:
@@ -358,7 +359,7 @@ class StageContext:
                 _warn(f"MLflow run not linked ({type(e).__name__}: {scrub(str(e))})")
         self.step = ws.append(rec.build)
         ws.end(rec.id)
-        if missing and exc_type is None:
+        if outputs_failed and exc_type is None:
             raise StepFailed(
                 f"stage '{rec.stage}' declared output(s) that do not exist: "
                 + ", ".join(missing),

@@ -1,0 +1,59 @@
+"""Shared option decorators and output helpers for the CLI modules."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print machine-readable JSON (documented, stable).")
+
+
+def emit_json(data: Any) -> None:
+    """Print ``data`` as pretty JSON on stdout."""
+    click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+class ProgressBar:
+    """A hashing progress bar on stderr: only on a terminal and only after a moment."""
+
+    def __init__(self, enabled: bool, delay: float = 0.5) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.delay = delay
+        self.start = time.monotonic()
+        self.shown = False
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.start < self.delay or (now - self._last < 0.1 and done < total):
+            return
+        self._last = now
+        self.shown = True
+        frac = done / total if total else 1.0
+        width = 30
+        bar = "#" * int(frac * width)
+        rate = done / max(now - self.start, 1e-9) / 2**20
+        sys.stderr.write(f"\rhashing [{bar:<{width}}] {frac:6.1%} {done / 2**20:,.0f} MiB "
+                         f"{rate:,.0f} MiB/s")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        """Clear the bar's line if it was drawn."""
+        if self.shown:
+            sys.stderr.write("\r" + " " * 78 + "\r")
+            sys.stderr.flush()
+
+
+def short(digest: str | None, n: int = 12) -> str:
+    """A short form of a hex digest for tables."""
+    return digest[:n] if digest else "-"
