@@ -28,7 +28,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def asset() -> "AssetFinder":
+def asset() -> AssetFinder:
     """``asset("name")``: a path under tests/assets/."""
     return AssetFinder()
 
@@ -41,7 +41,7 @@ class AssetFinder:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator["Workspace"]:
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
     """An initialised workspace in ``tmp_path/project`` (cwd), with MLflow linking disabled."""
     from aitrace.workspace import Workspace
 
@@ -51,11 +51,11 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator["Work
     ws, _ = Workspace.init(root, name="test-model")
     cfg = root / "aitrace.yaml"
     cfg.write_text(cfg.read_text().replace("  enabled: true", "  enabled: false"))
-    yield Workspace(root)
+    return Workspace(root)
 
 
 @pytest.fixture
-def mlflow_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator["Workspace"]:
+def mlflow_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
     """An initialised workspace with MLflow linking on (embedded SQLite store)."""
     from aitrace.workspace import Workspace
 
@@ -63,4 +63,4 @@ def mlflow_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     root.mkdir()
     monkeypatch.chdir(root)
     Workspace.init(root, name="test-model")
-    yield Workspace(root)
+    return Workspace(root)

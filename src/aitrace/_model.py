@@ -21,7 +21,7 @@ import types
 import typing
 from collections.abc import Mapping
 from functools import cache
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, TypeVar, Union, dataclass_transform, get_args, get_origin
 
 from .errors import InputError
 
@@ -40,6 +40,12 @@ def field(
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field, dataclasses.field))
+def model(cls: type[T]) -> type[T]:
+    """Declare a frozen model class (a dataclass whose ``field()`` carries schema metadata)."""
+    return dataclasses.dataclass(frozen=True)(cls)
 
 
 @cache
@@ -108,7 +114,8 @@ def _convert(tp: Any, data: Any, path: str, source: str) -> Any:  # noqa: C901 -
         names = {f.name for f in dataclasses.fields(tp)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise _fail(f"{path}.{unknown[0]}" if path else unknown[0], "is not a known field", source)
+            where = f"{path}.{unknown[0]}" if path else unknown[0]
+            raise _fail(where, "is not a known field", source)
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(tp):
             sub = f"{path}.{f.name}" if path else f.name
@@ -123,7 +130,7 @@ def _convert(tp: Any, data: Any, path: str, source: str) -> Any:  # noqa: C901 -
             if pattern and isinstance(value, str) and not re.fullmatch(pattern, value):
                 raise _fail(sub, f"does not match {pattern}", source)
             kwargs[f.name] = value
-        return tp(**kwargs)
+        return typing.cast(Any, tp)(**kwargs)
     if origin is typing.Literal:
         if data not in get_args(tp):
             allowed = ", ".join(repr(a) for a in get_args(tp))
@@ -185,7 +192,7 @@ def _schema_for(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:  # noqa: C901 
         return {}
     origin = get_origin(tp)
     if dataclasses.is_dataclass(tp):
-        name = tp.__name__
+        name = typing.cast(type, tp).__name__
         if name not in defs:
             defs[name] = {}  # placeholder against recursion
             hints = _hints(tp)  # type: ignore[arg-type]

@@ -99,7 +99,7 @@ def installed_distributions() -> list[dict[str, Any]]:
 
     seen: dict[str, dict[str, Any]] = {}
     for dist in metadata.distributions():
-        meta = dist.metadata
+        meta: Any = dist.metadata
         name = meta.get("Name")
         if not name:
             continue

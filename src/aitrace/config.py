@@ -92,7 +92,7 @@ def load_config(path: Path) -> Config:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise InputError(f"{path}: invalid YAML{where}: {problem}",
-                         hint="fix the syntax; `aitrace init --force-config` rewrites a default") from None
+                         hint="fix the syntax (YAML is indentation-sensitive)") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

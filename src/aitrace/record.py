@@ -10,10 +10,10 @@ at the next one even before anything is signed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Literal, NewType
 
-from ._model import JSONValue, field, from_json, json_schema, to_json
+from ._model import JSONValue, field, from_json, json_schema, model, to_json
 from .canonical import canonical_digest
 from .stages import StageId
 
@@ -23,14 +23,14 @@ RecordId = NewType("RecordId", str)
 SHA256_HEX = r"[0-9a-f]{64}"
 STEP_SCHEMA = "https://aitrace.dev/schemas/step/v1"
 RECORD_SCHEMA = "https://aitrace.dev/schemas/record/v1"
-STEP_FORMAT = "aitrace.step/v1"
-RECORD_FORMAT = "aitrace.record/v1"
+STEP_FORMAT: Literal["aitrace.step/v1"] = "aitrace.step/v1"
+RECORD_FORMAT: Literal["aitrace.record/v1"] = "aitrace.record/v1"
 
 StepStatus = Literal["succeeded", "failed", "interrupted"]
 ArtifactType = Literal["file", "directory", "uri"]
 
 
-@dataclass(frozen=True)
+@model
 class Actor:
     """Who ran the step: the OS user and the host."""
 
@@ -38,7 +38,7 @@ class Actor:
     host: str
 
 
-@dataclass(frozen=True)
+@model
 class Command:
     """The command a step ran (``aitrace run``), with secrets redacted."""
 
@@ -47,7 +47,7 @@ class Command:
     cwd: str | None = None
 
 
-@dataclass(frozen=True)
+@model
 class CodeVersion:
     """The git state of the working tree when the step started."""
 
@@ -59,7 +59,7 @@ class CodeVersion:
     remote: str | None = field(default=None, description="origin URL, credentials stripped")
 
 
-@dataclass(frozen=True)
+@model
 class Environment:
     """The machine and interpreter; the full package list is evidence referenced by digest."""
 
@@ -76,7 +76,7 @@ class Environment:
         default_factory=dict, description="allow-listed environment variables, secrets redacted")
 
 
-@dataclass(frozen=True)
+@model
 class Artifact:
     """An input (material) or output (product) of a step, identified by content."""
 
@@ -92,7 +92,7 @@ class Artifact:
     role: str | None = field(default=None, description="e.g. dataset, model, config, code")
 
 
-@dataclass(frozen=True)
+@model
 class Subject:
     """The exact bytes a piece of evidence is about."""
 
@@ -100,7 +100,7 @@ class Subject:
     sha256: str = field(pattern=SHA256_HEX)
 
 
-@dataclass(frozen=True)
+@model
 class EvidenceRef:
     """A piece of evidence stored content-addressed under ``objects/sha256/``."""
 
@@ -116,7 +116,7 @@ class EvidenceRef:
         description="whether subject is among the step's materials or products")
 
 
-@dataclass(frozen=True)
+@model
 class MlflowLink:
     """An MLflow run linked to the step, with a digest of its data at the step's end."""
 
@@ -130,7 +130,7 @@ class MlflowLink:
         description="sha256 of canonical {params, metrics, tags} of the run at the step's end")
 
 
-@dataclass(frozen=True)
+@model
 class Step:
     """One immutable execution of a stage."""
 
@@ -179,7 +179,7 @@ class Step:
         return replace(self, **changes)
 
 
-@dataclass(frozen=True)
+@model
 class Record:
     """The record's identity, written once by ``aitrace init``."""
 

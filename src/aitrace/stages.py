@@ -52,7 +52,8 @@ class Stage:
 
 STAGES: tuple[Stage, ...] = (
     Stage("problem", 1, "Problem definition", "定義問題",
-          "problem statement, objective, success criteria, owners, risk assessment, self-check table",
+          "problem statement, objective, success criteria, owners, risk assessment, "
+          "self-check table",
           ("products", EVIDENCE_RISK, EVIDENCE_CHECKLIST)),
     Stage("collection", 2, "Data collection", "數據收集",
           "data sources, licences/IP status, raw-data digests, schema/quality checks",

@@ -20,13 +20,13 @@ from types import TracebackType
 from typing import Any, Literal, ParamSpec, TypeVar
 
 from ._model import to_json
+from .canonical import pretty_bytes
 from .capture import (
     ENVIRONMENT_MEDIA_TYPE,
     capture_actor,
     capture_code_version,
     capture_environment,
 )
-from .canonical import pretty_bytes
 from .digest import DigestCache, Hasher, Progress
 from .errors import InputError, StepFailed
 from .record import (
@@ -201,7 +201,8 @@ class StepRecorder:
         """Attach a CycloneDX ML-BOM for this step's model outputs now."""
         from .evidence.sbom import attach_sbom
 
-        return attach_sbom(self, **options)
+        ref: EvidenceRef = attach_sbom(self, **options)
+        return ref
 
     # ---------------------------------------------------------------- finishing
 
@@ -232,7 +233,8 @@ class StepRecorder:
 
     def build(self, seq: int, prev: str | None) -> Step:
         """The immutable step, once the chain position is known (called under the lock)."""
-        assert self.status is not None and self.ended_at is not None
+        if self.status is None or self.ended_at is None:
+            raise RuntimeError("build() called before the step finished")
         command = self.command
         if command is not None:
             command = Command(argv=command.argv, exit_code=self.exit_code, cwd=command.cwd)
@@ -306,7 +308,8 @@ class StageContext:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> Literal[False]:
         rec = self.recorder
-        assert rec is not None
+        if rec is None:
+            raise RuntimeError("__exit__ without __enter__")
         if self._token is not None:
             _current.reset(self._token)
         try:

@@ -249,8 +249,9 @@ class Workspace:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            raise WorkspaceError(f"evidence object {sha256} is missing from {path.parent}",
-                                 hint="the workspace lost a file; restore it from a backup") from None
+            raise WorkspaceError(
+                f"evidence object {sha256} is missing from {path.parent}",
+                hint="the workspace lost a file; restore it from a backup") from None
         if hashlib.sha256(data).hexdigest() != sha256:
             raise IntegrityError(f"evidence object {path} does not match its digest {sha256}",
                                  hint="the file was modified; restore it from a backup")

@@ -64,7 +64,7 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="aitrace")
 def cli() -> None:
-    """aitrace — AI production records.
+    """Aitrace — AI production records.
 
     Record the ten stages of a model's life (problem → deployment) as immutable, hash-chained
     steps with evidence (Great Expectations, CycloneDX, MLflow), bundle them into a signed
