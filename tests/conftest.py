@@ -27,6 +27,30 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / ".xdg-cache"))
 
 
+@pytest.fixture(autouse=True)
+def _steps_match_schema(tmp_path: Path) -> Iterator[None]:
+    """Every step any test writes validates against the checked-in step schema."""
+    yield
+    files = list(tmp_path.glob("**/.aitrace/steps/*.json"))
+    if not files:
+        return
+    import json
+
+    from aitrace.schemas import validator
+
+    check = validator("step.schema.json")
+    for path in files:
+        try:
+            doc = json.loads(path.read_bytes())
+        except ValueError:
+            continue  # tests that corrupt steps on purpose
+        if getattr(path, "name", "").startswith(".tmp-"):
+            continue
+        errors = sorted(check.iter_errors(doc), key=str)
+        if errors and not (tmp_path / ".tampered").exists():
+            pytest.fail(f"{path} does not match schemas/step.schema.json: {errors[0].message}")
+
+
 @pytest.fixture
 def asset() -> AssetFinder:
     """``asset("name")``: a path under tests/assets/."""
