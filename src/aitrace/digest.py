@@ -28,7 +28,6 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -77,6 +76,9 @@ def hash_file(path: Path, buf: bytearray | None = None) -> tuple[str, int]:
 class DigestCache:
     """Digests of unchanged files, so re-recording never re-hashes them."""
 
+    # Keys per range query (bounds how many unrelated rows a range can sweep in).
+    _BATCH = 2000
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
@@ -96,7 +98,7 @@ class DigestCache:
                     "CREATE TABLE IF NOT EXISTS digests (path TEXT PRIMARY KEY, dev INTEGER,"
                     " ino INTEGER, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER,"
                     " sha256 TEXT)")
-            except sqlite3.Error:
+            except (sqlite3.Error, OSError):
                 # A damaged cache is only a lost speed-up: never fail the user's step for it.
                 self._disabled = True
                 return None
@@ -105,49 +107,80 @@ class DigestCache:
 
     def get(self, path: str, st: os.stat_result) -> str | None:
         """The cached digest if the file is provably unchanged since it was hashed."""
+        return self.get_many([(path, st)]).get(path)
+
+    def get_many(self, items: Sequence[tuple[str, os.stat_result]]) -> dict[str, str]:
+        """Cached digests of the files (by absolute path) that are provably unchanged.
+
+        Keys are looked up in sorted batches, each one range scan of the primary key: a
+        directory's files are adjacent in the index, so re-recording costs one stat per file.
+        """
         db = self._db()
-        if db is None:
-            return None
+        if db is None or not items:
+            return {}
+        want = {path: (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                for path, st in items}
+        keys = sorted(want)
+        out: dict[str, str] = {}
+        query = ("SELECT path, dev, ino, size, mtime_ns, ctime_ns, sha256 FROM digests"
+                 " WHERE path >= ? AND path <= ?")
         try:
-            row = db.execute(
-                "SELECT dev, ino, size, mtime_ns, ctime_ns, sha256 FROM digests WHERE path=?",
-                (path,)).fetchone()
+            for i in range(0, len(keys), self._BATCH):
+                batch = keys[i:i + self._BATCH]
+                for path, dev, ino, size, mtime, ctime, sha in db.execute(
+                        query, (batch[0], batch[-1])):
+                    if want.get(path) == (dev, ino, size, mtime, ctime):
+                        out[path] = str(sha)
         except sqlite3.Error:
-            return None
-        if row and tuple(row[:5]) == (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
-                                      st.st_ctime_ns):
-            return str(row[5])
-        return None
+            return {}
+        return out
 
     def put(self, path: str, st: os.stat_result, sha256: str, started_ns: int) -> None:
         """Remember a digest unless the file changed too recently to be sure of it."""
-        if max(st.st_mtime_ns, st.st_ctime_ns) > started_ns - RACY_WINDOW_NS:
-            return
+        self.put_many([(path, st, sha256)], started_ns)
+
+    def put_many(self, items: Iterable[tuple[str, os.stat_result, str]],
+                 started_ns: int) -> None:
+        """Remember digests (one transaction), skipping files changed too recently.
+
+        ``started_ns`` is when the stat results were taken (before hashing); a file modified
+        within ``RACY_WINDOW_NS`` of it may have changed again within the same timestamp tick.
+        """
+        rows = [(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, sha)
+                for path, st, sha in items
+                if max(st.st_mtime_ns, st.st_ctime_ns) <= started_ns - RACY_WINDOW_NS]
         db = self._db()
-        if db is None:
+        if db is None or not rows:
             return
-        with contextlib.suppress(sqlite3.Error):
-            db.execute("INSERT OR REPLACE INTO digests VALUES (?,?,?,?,?,?,?)",
-                       (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
-                        st.st_ctime_ns, sha256))
+        try:
+            db.execute("BEGIN")
+            db.executemany("INSERT OR REPLACE INTO digests VALUES (?,?,?,?,?,?,?)", rows)
+            db.execute("COMMIT")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     rel: str
-    path: Path
+    path: str  # the real (symlink-free, absolute) path: what is read and the cache key
     size: int
+    st: os.stat_result | None = None
     symlink: str | None = None
     sha256: str | None = None
 
 
 def _walk(root: Path) -> list[_Entry]:
     """Regular files under ``root`` (symlinks followed only inside it), unsorted."""
-    real_root = root.resolve()
+    real_root = os.path.realpath(root)
+    inside_prefix = real_root.rstrip("/") + "/"
     out: list[_Entry] = []
-    stack = [root]
+    # Walking the real root and never descending into linked directories keeps every
+    # path below symlink-free, so no per-file realpath() is needed.
+    stack: list[tuple[str, str]] = [(real_root, "")]
     while stack:
-        current = stack.pop()
+        current, prefix = stack.pop()
         try:
             it = os.scandir(current)
         except OSError as exc:
@@ -155,20 +188,23 @@ def _walk(root: Path) -> list[_Entry]:
                              hint="check its permissions") from None
         with it:
             for e in it:
-                p = Path(e.path)
-                rel = p.relative_to(root).as_posix()
+                rel = prefix + e.name
                 if e.is_symlink():
-                    target = os.readlink(p)
-                    resolved = p.resolve()
-                    inside = resolved == real_root or real_root in resolved.parents
-                    if inside and resolved.is_file():
-                        out.append(_Entry(rel, resolved, resolved.stat().st_size))
+                    target = os.readlink(e.path)
+                    resolved = os.path.realpath(e.path)
+                    st: os.stat_result | None = None
+                    if resolved.startswith(inside_prefix):
+                        with contextlib.suppress(OSError):
+                            st = os.stat(resolved)
+                    if st is not None and stat.S_ISREG(st.st_mode):
+                        out.append(_Entry(rel, resolved, st.st_size, st))
                     else:
-                        out.append(_Entry(rel, p, 0, symlink=target))
+                        out.append(_Entry(rel, e.path, 0, symlink=target))
                 elif e.is_dir(follow_symlinks=False):
-                    stack.append(p)
+                    stack.append((e.path, rel + "/"))
                 elif e.is_file(follow_symlinks=False):
-                    out.append(_Entry(rel, p, e.stat(follow_symlinks=False).st_size))
+                    st = e.stat(follow_symlinks=False)
+                    out.append(_Entry(rel, e.path, st.st_size, st))
                 # sockets, fifos and devices are not data: skipped on purpose
     return out
 
@@ -205,77 +241,113 @@ class Hasher:
             done, total = self._done, self._total
         self.progress(done, total)
 
-    def _file_digest(self, path: Path) -> str:
-        started = time.time_ns()
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            raise InputError(f"input not found: {path}",
-                             hint="check the path, or produce it in an earlier step") from None
-        key = str(path.resolve())
-        if self.cache is not None:
-            cached = self.cache.get(key, st)
-            if cached is not None:
-                self._tick(st.st_size)
-                return cached
+    def _hash_entry(self, e: _Entry) -> None:
         buf = getattr(self._buffers, "buf", None)
         if buf is None:
             buf = self._buffers.buf = bytearray(CHUNK)
         try:
-            sha, _size = hash_file(path, buf)
+            e.sha256, e.size = hash_file(Path(e.path), buf)
+        except FileNotFoundError:
+            raise InputError(f"input not found: {e.path} (removed while hashing)",
+                             hint="do not change inputs while a step records them") from None
         except PermissionError:
-            raise InputError(f"cannot read {path}: permission denied",
+            raise InputError(f"cannot read {e.path}: permission denied",
                              hint="fix the file's permissions") from None
         except IsADirectoryError:
-            raise InputError(f"{path} became a directory while hashing") from None
-        self._tick(st.st_size)
-        if self.cache is not None:
-            self.cache.put(key, st, sha, started)
-        return sha
+            raise InputError(f"{e.path} became a directory while hashing") from None
+        self._tick(e.size)
 
-    def digest_many(self, paths: Iterable[Path]) -> list[Digest]:
-        """Digest several paths (files or directories), sharing one pool across all files."""
-        paths = list(paths)
-        plans: list[tuple[Path, list[_Entry] | None]] = []
-        jobs: list[_Entry] = []
-        for p in paths:
-            if p.is_symlink() and not p.exists():
-                raise InputError(f"{p} is a dangling symlink", hint="fix or remove the link")
-            if p.is_dir():
-                entries = _walk(p)
-                plans.append((p, entries))
-                jobs.extend(e for e in entries if e.symlink is None)
-            elif p.exists():
-                entry = _Entry(p.name, p, p.stat().st_size)
-                plans.append((p, [entry]))
-                jobs.append(entry)
-            else:
-                raise InputError(f"input not found: {p}",
-                                 hint="check the path, or produce it in an earlier step")
-        self._total = sum(e.size for e in jobs)
-        # Largest first keeps both cores busy to the end.
+    def _run(self, jobs: list[_Entry]) -> None:
+        """Hash ``jobs`` (largest first) on ``workers`` threads pulling from one queue."""
         jobs.sort(key=lambda e: -e.size)
         if self.workers == 1 or len(jobs) <= 1:
             for e in jobs:
-                e.sha256 = self._file_digest(e.path)
-        else:
-            with ThreadPoolExecutor(max_workers=self.workers,
-                                    thread_name_prefix="aitrace-hash") as pool:
-                for e, sha in zip(jobs, pool.map(lambda e: self._file_digest(e.path), jobs),
-                                  strict=True):
-                    e.sha256 = sha
+                self._hash_entry(e)
+            return
+        it = iter(jobs)  # next() on a list iterator is atomic under the GIL
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                for e in it:
+                    if errors:
+                        return
+                    self._hash_entry(e)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, name=f"aitrace-hash-{i}", daemon=True)
+                   for i in range(min(self.workers, len(jobs)))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+
+    def _fill(self, entries: Sequence[_Entry], started: int) -> None:
+        """Set ``sha256`` (and the hashed size) on every regular-file entry."""
+        groups: dict[str, list[_Entry]] = {}
+        for e in entries:
+            if e.symlink is None:
+                groups.setdefault(e.path, []).append(e)
+        firsts = [g[0] for g in groups.values()]
+        with self._lock:
+            self._done, self._total = 0, sum(e.size for e in firsts)
+        cached: dict[str, str] = {}
+        if self.cache is not None:
+            cached = self.cache.get_many([(e.path, e.st) for e in firsts if e.st is not None])
+        jobs: list[_Entry] = []
+        for e in firsts:
+            sha = cached.get(e.path)
+            if sha is None:
+                jobs.append(e)
+            else:
+                e.sha256 = sha
+        if len(jobs) < len(firsts):
+            self._tick(sum(e.size for e in firsts) - sum(e.size for e in jobs))
+        self._run(jobs)
+        if self.cache is not None:
+            # A size that moved while hashing means the file changed: do not remember it.
+            self.cache.put_many([(e.path, e.st, e.sha256) for e in jobs
+                                 if e.st is not None and e.sha256 is not None
+                                 and e.st.st_size == e.size], started)
+        for group in groups.values():
+            for e in group[1:]:
+                e.sha256, e.size = group[0].sha256, group[0].size
+
+    def _plan(self, p: Path) -> tuple[bool, list[_Entry]]:
+        if p.is_symlink() and not p.exists():
+            raise InputError(f"{p} is a dangling symlink", hint="fix or remove the link")
+        if p.is_dir():
+            return True, _walk(p)
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            raise InputError(f"input not found: {p}",
+                             hint="check the path, or produce it in an earlier step") from None
+        return False, [_Entry(p.name, os.path.realpath(p), st.st_size, st)]
+
+    def digest_many(self, paths: Iterable[Path]) -> list[Digest]:
+        """Digest several paths (files or directories), sharing one pool across all files."""
+        started = time.time_ns()  # before any stat: see DigestCache.put_many
+        plans = [(p, *self._plan(Path(p))) for p in paths]
+        self._fill([e for _p, _is_dir, entries in plans for e in entries], started)
         out: list[Digest] = []
-        for p, entries in plans:
-            assert entries is not None
-            if p.is_dir():
+        for p, is_dir, entries in plans:
+            if is_dir:
                 manifest = directory_manifest(entries)
+                try:
+                    data = canonical_bytes(manifest)
+                except UnicodeEncodeError:
+                    raise InputError(f"{p}: a file name below it is not valid UTF-8",
+                                     hint="rename the file; the record stores UTF-8 paths"
+                                     ) from None
                 size = sum(e.size for e in entries if e.symlink is None)
-                out.append(Digest(hashlib.sha256(canonical_bytes(manifest)).hexdigest(), size,
-                                  "directory"))
+                out.append(Digest(hashlib.sha256(data).hexdigest(), size, "directory"))
             else:
                 e = entries[0]
-                assert e.sha256 is not None
-                out.append(Digest(e.sha256, e.size, "file"))
+                out.append(Digest(e.sha256 or "", e.size, "file"))
         return out
 
     def digest(self, path: Path) -> Digest:
@@ -284,10 +356,9 @@ class Hasher:
 
     def manifest(self, path: Path) -> dict[str, object]:
         """The directory manifest of ``path`` (what its digest is computed over)."""
+        started = time.time_ns()
         entries = _walk(path)
-        for e in entries:
-            if e.symlink is None:
-                e.sha256 = self._file_digest(e.path)
+        self._fill(entries, started)
         return directory_manifest(entries)
 
 

@@ -6,7 +6,7 @@ Three leaks are closed here, and every capture path goes through them:
   values are replaced, and any occurrence of those values elsewhere is scrubbed too;
 * credentials inside URLs (``https://user:pass@host``) — the userinfo is removed;
 * command arguments after a secret-looking flag (``--password x``, ``--api-key=x``,
-  ``TOKEN=x``).
+  ``TOKEN=x``, ``"Authorization: Bearer x"``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ _NOT_SECRET = {"PWD", "OLDPWD", "KEYTIMEOUT", "MLFLOW_TRACKING_URI", "GPG_TTY",
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 _FLAG = re.compile(r"^(--?[A-Za-z0-9][\w.-]*)(=(.*))?$", re.DOTALL)
 _ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
+# An HTTP-style header given as one argument (``curl -H "Authorization: Bearer x"``).
+_HEADER = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):\s*(.*)$", re.DOTALL)
 _MIN_SECRET_LEN = 4
 
 
@@ -79,6 +81,10 @@ def redact_argv(argv: Iterable[str], secrets: Iterable[str] | None = None) -> tu
         assign = _ASSIGN.match(arg)
         if assign and is_secret_name(assign.group(1)):
             out.append(f"{assign.group(1)}={REDACTED}")
+            continue
+        header = _HEADER.match(arg)
+        if header and is_secret_name(header.group(1)):
+            out.append(f"{header.group(1)}: {REDACTED}")
             continue
         out.append(scrub(arg, known))
     return tuple(out)

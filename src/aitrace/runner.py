@@ -85,12 +85,8 @@ def run_command(argv: Sequence[str], *, stage: str, inputs: Sequence[str] = (),
         env = dict(os.environ)
         env.update({ENV_RECORD_ID: rec.record_id, ENV_STEP_ID: rec.id, ENV_STAGE: stage,
                     ENV_WORKSPACE: str(ws.root)})
+        # The stage routed MLflow (tracking URI, experiment) through os.environ already.
         env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-        if rec.mlflow_enabled:
-            from .integrations.mlflow_link import run_env
-
-            for key, value in run_env(ws).items():
-                env.setdefault(key, value)
         returncode = _run_child(list(argv), env)
         if returncode == 0:
             rec.set_result("succeeded", exit_code=0)

@@ -100,6 +100,7 @@ class StepRecorder:
     def _artifact(self, path: str | os.PathLike[str], *, origin: str | None,
                   license: str | None, role: str | None, sha256: str | None = None) -> Artifact:
         text = os.fspath(path)
+        origin = scrub(origin) if origin else origin
         if "://" in text:
             return Artifact(path=scrub(text), type="uri", sha256=sha256, origin=origin,
                             license=license, role=role)
@@ -277,6 +278,7 @@ class StageContext:
         self.recorder: StepRecorder | None = None
         self._token: contextvars.Token[StepRecorder | None] | None = None
         self.step: Step | None = None
+        self._env_added: list[str] = []
 
     def _resolve_workspace(self) -> Workspace:
         ws = self._workspace
@@ -303,7 +305,21 @@ class StageContext:
                  self.command.argv if self.command else None, tuple(rec.materials))
         self.recorder = rec
         self._token = _current.set(rec)
+        if rec.mlflow_enabled:
+            self._route_mlflow(ws)
         return rec
+
+    def _route_mlflow(self, ws: Workspace) -> None:
+        """Send MLflow runs the stage's own code starts to the record's store and experiment.
+
+        Only variables the user has not set are added, and they are removed again on exit.
+        """
+        from .integrations.mlflow_link import run_env
+
+        for key, value in run_env(ws).items():
+            if key not in os.environ:
+                os.environ[key] = value
+                self._env_added.append(key)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> Literal[False]:
@@ -312,6 +328,9 @@ class StageContext:
             raise RuntimeError("__exit__ without __enter__")
         if self._token is not None:
             _current.reset(self._token)
+        for key in self._env_added:
+            os.environ.pop(key, None)
+        self._env_added = []
         try:
             self._finish(rec, exc_type, exc)
         except BaseException:

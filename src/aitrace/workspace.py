@@ -415,8 +415,15 @@ class Workspace:
         from .record import Command
         from .stages import is_stage
 
+        written: set[str] | None = None
         for p in self.pending():
             if p.alive or not is_stage(p.stage):
+                continue
+            if written is None:
+                written = {s.id for s in self.chain().steps}
+            if p.step_id in written:
+                # Killed after its step was written but before the marker was removed.
+                self.end(p.step_id)
                 continue
             try:
                 materials = tuple(Artifact(**m) for m in p.materials)

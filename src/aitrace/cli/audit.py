@@ -1,0 +1,94 @@
+"""Auditor commands over bundles: ``inspect``, ``report`` and ``diff``.
+
+``inspect`` and ``report`` verify first and exit 1 when verification did not pass (including
+when no ``--key`` was given: an unchecked signature is not a pass); the view is still shown,
+with its content marked untrusted. ``diff`` exits 0 whatever changed (1 only when ``--key`` is
+given and a bundle fails verification).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import EXIT_CHECK_FAILED, EXIT_OK
+from ._common import emit_json, json_option
+
+_bundle_arg = click.argument("bundle", type=click.Path(exists=True, dir_okay=False,
+                                                       path_type=Path))
+_key_option = click.option(
+    "--key", "-k", "keys", multiple=True, type=click.Path(exists=True, dir_okay=False,
+                                                          path_type=Path),
+    help="A trusted public key (repeatable: the release key, reviewers' keys). Without one the "
+         "signature cannot be checked and nothing is shown as trusted.")
+_policy_option = click.option("--policy", "-p", type=click.Path(exists=True, dir_okay=False,
+                                                                path_type=Path),
+                              help="A policy file the record must satisfy.")
+
+
+@click.command("inspect")
+@_bundle_arg
+@_key_option
+@_policy_option
+@json_option
+def inspect_cmd(bundle: Path, keys: tuple[Path, ...], policy: Path | None,
+                as_json: bool) -> int:
+    """Verify BUNDLE, then summarise it: stages, evidence, licences, completeness."""
+    from ..audit import audit_bundle
+    from ..inspect import inspect_text
+    from ..report_model import view_json
+
+    view = audit_bundle(bundle, key_paths=keys, policy_path=policy)
+    if as_json:
+        emit_json(view_json(view))
+    else:
+        click.echo(inspect_text(view), nl=False)
+    return EXIT_OK if view.verification.ok else EXIT_CHECK_FAILED
+
+
+@click.command("report")
+@_bundle_arg
+@_key_option
+@_policy_option
+@click.option("--output", "-o", "output", required=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="The HTML file to write.")
+@json_option
+def report_cmd(bundle: Path, keys: tuple[Path, ...], policy: Path | None, output: Path,
+               as_json: bool) -> int:
+    """Verify BUNDLE and write a self-contained HTML report of it."""
+    from ..report import write_report
+
+    view = write_report(bundle, output, key_paths=keys, policy_path=policy)
+    v = view.verification
+    if as_json:
+        emit_json({"report": str(output), "verified": v.ok, "verdict": v.verdict,
+                   "headline": v.headline, "completeness": view.completeness.get("score")})
+    else:
+        click.echo(f"{v.headline}\nWrote {output}")
+    return EXIT_OK if v.ok else EXIT_CHECK_FAILED
+
+
+@click.command("diff")
+@click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_key_option
+@json_option
+def diff_cmd(old: Path, new: Path, keys: tuple[Path, ...], as_json: bool) -> int:
+    """Show what changed from bundle OLD to bundle NEW."""
+    from ..audit import audit_bundle, open_unverified
+    from ..diff import diff_text, diff_views
+
+    if keys:
+        a = audit_bundle(old, key_paths=keys)
+        b = audit_bundle(new, key_paths=keys)
+    else:
+        a, b = open_unverified(old), open_unverified(new)
+    d = diff_views(a, b)
+    if as_json:
+        emit_json(d)
+    else:
+        click.echo(diff_text(d), nl=False)
+    if keys and not (a.verification.ok and b.verification.ok):
+        return EXIT_CHECK_FAILED
+    return EXIT_OK

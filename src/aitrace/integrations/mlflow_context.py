@@ -1,0 +1,112 @@
+"""MLflow run-context provider: tags runs that user code starts inside an aitrace step.
+
+MLflow loads this class through its own plug-in mechanism (the ``mlflow.run_context_provider``
+entry point in ``pyproject.toml``) and asks it, for every ``mlflow.start_run()`` in any process
+of this environment, whether it is "in context" and which tags to add. It is in context when
+
+* a step is being recorded in this process (``with aitrace.stage(...)``), or
+* the process is the child of ``aitrace run`` (``AITRACE_STEP_ID`` … in the environment).
+
+Runs tagged this way are found and linked to the step when it ends
+(``aitrace.integrations.mlflow_link``). Outside aitrace the provider does nothing. MLflow
+imports this module for every run, so it stays cheap: no aitrace module beyond this one is
+imported here, and the in-process check only looks at ``aitrace.tracker`` if it is already loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+# Must equal aitrace.tracker.ENV_* (a test checks); duplicated so MLflow's import of this module
+# never pulls in the tracker.
+ENV_RECORD_ID = "AITRACE_RECORD_ID"
+ENV_STEP_ID = "AITRACE_STEP_ID"
+ENV_STAGE = "AITRACE_STAGE"
+ENV_WORKSPACE = "AITRACE_WORKSPACE"
+
+TAG_RECORD_ID = "aitrace.record_id"
+TAG_STEP_ID = "aitrace.step_id"
+TAG_STAGE = "aitrace.stage"
+TAG_WORKSPACE = "aitrace.workspace"
+
+# Where the in-process provider notes the tracking URIs user runs were started against, so the
+# step can find them even when they live in another store than the step run.
+USER_URIS_KEY = "mlflow.user_tracking_uris"
+
+
+def _current_recorder() -> Any:
+    """The in-process ``StepRecorder``, without importing the tracker when nothing uses it."""
+    tracker = sys.modules.get("aitrace.tracker")
+    if tracker is None:
+        return None
+    return tracker.current_step()
+
+
+def context_tags() -> dict[str, str]:
+    """The aitrace tags for a run started now (empty outside any step)."""
+    rec = _current_recorder()
+    if rec is not None:
+        return {TAG_RECORD_ID: str(rec.record_id), TAG_STEP_ID: str(rec.id),
+                TAG_STAGE: str(rec.stage), TAG_WORKSPACE: str(rec.workspace.root)}
+    step_id = os.environ.get(ENV_STEP_ID)
+    if not step_id:
+        return {}
+    tags = {TAG_STEP_ID: step_id}
+    for env, tag in ((ENV_RECORD_ID, TAG_RECORD_ID), (ENV_STAGE, TAG_STAGE),
+                     (ENV_WORKSPACE, TAG_WORKSPACE)):
+        value = os.environ.get(env)
+        if value:
+            tags[tag] = value
+    return tags
+
+
+def _provider_class() -> type:
+    """Build the provider class; MLflow's base class is imported only now (see ``__getattr__``)."""
+    from mlflow.tracking.context.abstract_context import RunContextProvider
+
+    class AitraceRunContextProvider(RunContextProvider):  # type: ignore[misc]
+        """Tags runs started inside a recorded step with the record, step, stage and workspace."""
+
+        def in_context(self) -> bool:
+            """Whether a step is being recorded here or in the parent ``aitrace run``."""
+            return _current_recorder() is not None or bool(os.environ.get(ENV_STEP_ID))
+
+        def tags(self) -> dict[str, str]:
+            """The step's tags; also notes the run's tracking URI on an in-process step."""
+            rec = _current_recorder()
+            if rec is not None:
+                _note_tracking_uri(rec)
+            return context_tags()
+
+    AitraceRunContextProvider.__module__ = __name__
+    return AitraceRunContextProvider
+
+
+def __getattr__(name: str) -> Any:
+    """``AitraceRunContextProvider``, created on first access.
+
+    Importing MLflow's base class at module level would be circular whenever this module is
+    imported before MLflow: importing ``mlflow`` loads its context-provider registry, which loads
+    this entry point while this module is still half-initialised. Deferring the class makes the
+    import order irrelevant and keeps this module free of MLflow until MLflow asks for it.
+    """
+    if name == "AitraceRunContextProvider":
+        cls = _provider_class()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _note_tracking_uri(rec: Any) -> None:
+    """Remember which store the user's run goes to (MLflow is loaded: it is calling us)."""
+    try:
+        import mlflow
+
+        uri = str(mlflow.get_tracking_uri())
+    except Exception:  # noqa: BLE001 - tagging must never break the user's run
+        return
+    uris: list[str] = rec.extra.setdefault(USER_URIS_KEY, [])
+    if uri not in uris:
+        uris.append(uri)

@@ -1,0 +1,143 @@
+"""Steps linked to runs on a real `mlflow server` (remote tracking is how a team shares records)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import aitrace
+from aitrace.integrations.mlflow_link import check_links, tracking_uri
+from aitrace.workspace import Workspace
+
+SECRET = "s3cr3t-planted-value"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A running `mlflow server` and the directory holding its store and artifacts."""
+
+    def __init__(self, port: int, data: Path) -> None:
+        self.port = port
+        self.data = data
+        self.url = f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`mlflow server` on a free local port, healthy, stopped with SIGTERM afterwards."""
+    data = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
+    log = (data / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [mlflow_bin, "server", "--backend-store-uri", f"sqlite:///{data}/server.db",
+         "--default-artifact-root", (data / "artifacts").as_uri(),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"mlflow server exited with {proc.returncode}:\n"
+                            + (data / "server.log").read_text(errors="replace")[-2000:])
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health",  # noqa: S310
+                                            timeout=1) as resp:
+                    if resp.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("mlflow server not healthy within 120 s")
+            time.sleep(0.2)
+        yield Server(port, data)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # its own session: only what we started
+            proc.wait()
+        log.close()
+
+
+@pytest.mark.slow
+def test_step_linked_on_remote_server_without_leaking_secrets(
+        server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        grep_tree: Any) -> None:
+    import mlflow
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("AITRACE_TEST_API_TOKEN", SECRET)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI",
+                       f"http://aitrace:{SECRET}@127.0.0.1:{server.port}")
+    root = tmp_path / "project"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    ws, _ = Workspace.init(root, name="test-model")
+
+    with aitrace.stage("evaluation", workspace=ws) as rec:
+        with mlflow.start_run(run_name="user-remote") as user:
+            mlflow.log_param("alpha", 0.1)
+        rec.log_params({"lr": 0.01, "registry": f"https://ci:{SECRET}@registry.example.org"})
+        rec.log_metrics({"accuracy": 0.91})
+    step = ws.steps()[-1]
+
+    assert {link.role for link in step.mlflow} == {"step", "user"}
+    for link in step.mlflow:
+        assert link.tracking_uri == server.url  # credentials stripped
+    step_link = next(link for link in step.mlflow if link.role == "step")
+    user_link = next(link for link in step.mlflow if link.role == "user")
+    assert user_link.run_id == user.info.run_id
+
+    remote = MlflowClient(server.url)
+    exp = remote.get_experiment(step_link.experiment_id)
+    assert exp.name == "aitrace/test-model"
+    assert exp.artifact_location.startswith((server.data / "artifacts").as_uri())
+    run = remote.get_run(step_link.run_id)
+    assert run.data.tags["aitrace.step_id"] == step.id
+    assert run.data.tags["aitrace.stage"] == "evaluation"
+    assert run.data.params == {"lr": "0.01", "registry": "https://registry.example.org"}
+    assert run.data.metrics == {"accuracy": 0.91}
+    assert remote.get_run(user.info.run_id).data.tags["aitrace.step_id"] == step.id
+    assert check_links(step) == []
+
+    remote.log_param(user.info.run_id, "late", "edit")
+    assert [p.link.run_id for p in check_links(step)] == [user.info.run_id]
+
+    assert tracking_uri(ws).endswith(f"@127.0.0.1:{server.port}")  # the env var, as given
+    assert grep_tree(ws.root, SECRET.encode()) == []
+    assert grep_tree(server.data, SECRET.encode()) == []  # server DB, artifacts and log
+
+
+def test_unreachable_server_keeps_the_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    root = tmp_path / "project"
+    root.mkdir()
+    ws, _ = Workspace.init(root, name="offline")
+    with aitrace.stage("problem", workspace=ws):
+        pass
+    step = ws.steps()[-1]
+    assert step.status == "succeeded"
+    assert step.mlflow == ()
+    assert "MLflow run not linked" in capsys.readouterr().err

@@ -1,0 +1,113 @@
+"""Model introspection that never executes code: safetensors, ONNX, config.json, pickles."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import struct
+from pathlib import Path
+
+import pytest
+
+from aitrace.errors import InputError
+from aitrace.introspect import describe_model_path, read_safetensors_header
+
+
+def _st(header: object, data: bytes = b"", *, length: int | None = None) -> bytes:
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
+    return struct.pack("<Q", len(raw) if length is None else length) + raw + data
+
+
+def test_safetensors_header_counts(tmp_path: Path) -> None:
+    p = tmp_path / "m.safetensors"
+    p.write_bytes(_st({"a": {"dtype": "F32", "shape": [4, 5], "data_offsets": [0, 80]},
+                       "b": {"dtype": "BF16", "shape": [3], "data_offsets": [80, 86]},
+                       "__metadata__": {"format": "pt"}}, bytes(86)))
+    h = read_safetensors_header(p)
+    assert (h.tensors, h.parameters, dict(h.dtypes)) == (2, 23, {"BF16": 1, "F32": 1})
+    assert h.metadata == {"format": "pt"}
+    info = describe_model_path(p)
+    assert info.format == "safetensors" and info.properties["aitrace:model:parameters"] == "23"
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (_st(b"{}", length=2**62), "exceeds the 104857600-byte limit"),
+    (_st(b"{}", length=1000), "exceeds the file size"),
+    (b"\x01\x02", "too short"),
+    (_st(b"\xff\xfe not json"), "not UTF-8 JSON"),
+    (_st(b"{\"a\": "), "not UTF-8 JSON"),
+    (_st([1, 2]), "must be a JSON object"),
+    (_st({"a": {"dtype": "EVIL", "shape": [1], "data_offsets": [0, 4]}}, bytes(4)),
+     "unknown dtype"),
+    (_st({"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, bytes(4)),
+     "shape must be"),
+    (_st({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4000]}}, bytes(4)),
+     "outside the 4-byte data section"),
+    (_st({"__metadata__": {"k": 1}}), "__metadata__ must map strings"),
+])
+def test_hostile_safetensors_headers_are_rejected(tmp_path: Path, content: bytes,
+                                                  message: str) -> None:
+    p = tmp_path / "evil.safetensors"
+    p.write_bytes(content)
+    with pytest.raises(InputError, match="not a valid safetensors file") as exc:
+        read_safetensors_header(p)
+    assert message in exc.value.message and str(p) in exc.value.message
+    assert exc.value.hint
+
+
+def test_huge_header_length_reads_nothing_more(tmp_path: Path) -> None:
+    p = tmp_path / "big.safetensors"
+    p.write_bytes(_st(b"{}", length=50 * 2**20))
+    with pytest.raises(InputError, match="exceeds the file size"):
+        read_safetensors_header(p)
+
+
+def test_pickle_is_never_loaded(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+
+    class Boom:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (Path.touch, (str(marker),))  # type: ignore[return-value]
+
+    p = tmp_path / "model.pkl"
+    p.write_bytes(pickle.dumps(Boom()))
+    info = describe_model_path(p)
+    assert info.format == "pickle" and info.executable
+    assert "not opened" in info.properties["aitrace:introspection"]
+    assert not marker.exists()
+
+
+def test_hugging_face_config_beside_and_inside(tmp_path: Path) -> None:
+    d = tmp_path / "bert"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({"architectures": ["BertForMaskedLM"],
+                                               "model_type": "bert"}))
+    (d / "model.safetensors").write_bytes(
+        _st({"w": {"dtype": "F16", "shape": [2, 2], "data_offsets": [0, 8]}}, bytes(8)))
+    for target in (d, d / "model.safetensors"):
+        info = describe_model_path(target)
+        assert info.model_parameters["modelArchitecture"] == "BertForMaskedLM"
+        assert info.model_parameters["architectureFamily"] == "bert"
+        assert info.properties["aitrace:model:parameters"] == "4"
+
+
+def test_onnx_inputs_outputs_and_opset(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 13])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 13])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                              producer_name="test")
+    p = tmp_path / "m.onnx"
+    onnx.save(model, str(p))
+    info = describe_model_path(p)
+    assert info.properties["aitrace:onnx:opset"] == "ai.onnx:17"
+    assert info.model_parameters["inputs"] == [{"format": "x: tensor float32[batch,13]"}]
+    assert info.model_parameters["outputs"] == [{"format": "y: tensor float32[batch,13]"}]
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\xff" * 64)
+    with pytest.raises(InputError, match="not a valid ONNX model"):
+        describe_model_path(bad)

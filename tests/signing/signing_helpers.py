@@ -1,0 +1,18 @@
+"""Shared helpers for the signing tests (a uniquely named module, importable from tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aitrace.signing import KeyType
+
+PASSPHRASE = b"correct horse battery staple"
+
+
+@dataclass(frozen=True)
+class KeyFiles:
+    key_type: KeyType
+    private: Path
+    public: Path
+    passphrase: bytes | None = None
