@@ -24,9 +24,10 @@ AITRACE = [PY, "-m", "aitrace"]
 
 def sh(*argv: str, cwd: Path, check: bool = True) -> int:
     """Run one command, echoing it like a shell session would."""
-    shown = " ".join("aitrace" if a == "-m" else a for a in argv
-                     if a not in (PY, "aitrace")) if argv[:3] == tuple(AITRACE) else " ".join(argv)
-    print(f"\n$ {shown.replace(PY, 'python')}", flush=True)
+    words = list(argv[3:]) if list(argv[:3]) == AITRACE else list(argv)
+    prefix = "aitrace " if list(argv[:3]) == AITRACE else ""
+    shown = prefix + " ".join("python" if w == PY else w for w in words)
+    print(f"\n$ {shown}", flush=True)
     rc = subprocess.run(list(argv), cwd=cwd, check=False).returncode
     if check and rc != 0:
         sys.exit(f"example: step failed with exit code {rc}: {shown}")
@@ -86,9 +87,12 @@ def main() -> None:
     sh(*a, "sbom", "-o", "dist/bom.cdx.json", cwd=work)
     sh(*a, "bundle", "--key", "keys/release.key", "-o", "wine-classifier-1.0.0.aitrace", cwd=work)
     sh(*a, "verify", "wine-classifier-1.0.0.aitrace", "--key", "keys/release.pub",
+       "--key", "keys/reviewer.pub",
        "--artifact", "dist/wine-classifier.pkl", cwd=work)
-    sh(*a, "inspect", "wine-classifier-1.0.0.aitrace", "--key", "keys/release.pub", cwd=work)
+    sh(*a, "inspect", "wine-classifier-1.0.0.aitrace", "--key", "keys/release.pub",
+       "--key", "keys/reviewer.pub", cwd=work)
     sh(*a, "report", "wine-classifier-1.0.0.aitrace", "--key", "keys/release.pub",
+       "--key", "keys/reviewer.pub",
        "-o", "report.html", cwd=work)
     print(f"\nexample: done. Work directory: {work}\n"
           f"  bundle  {work / 'wine-classifier-1.0.0.aitrace'}\n"

@@ -499,7 +499,12 @@ class SuccessCriteria:
     def evaluate(self, ctx: PolicyContext) -> list[Check]:
         """One check per criterion; a failure when none is recorded."""
         cid, title = "policy.success-criteria", "Evaluation meets the problem's success criteria"
-        problem = ctx.latest("problem")
+        # A problem stage may have several steps (statement, risk register, self-check):
+        # the criteria are those of the latest one that records any.
+        problems = ctx.succeeded("problem")
+        problem = next((s for s in reversed(problems)
+                        if any(k.startswith(SUCCESS_PREFIX) for k in s.params)),
+                       problems[-1] if problems else None)
         if problem is None:
             return [Check(cid, title, "failed", "no succeeded problem step records success "
                           "criteria")]

@@ -61,7 +61,7 @@ def lineage_svg(view: AuditView) -> str:  # noqa: C901 - layout in one place rea
         for a, _sv in st.inputs():
             key = (a.path, a.sha256 or "")
             found = producers.get(key)
-            if found is not None and found.row < i:
+            if found is not None and found.row <= i:  # same stage: an earlier step made it
                 node = found
             else:
                 node = _Node(key, a.path, a.sha256 or "", a.license,
