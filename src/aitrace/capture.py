@@ -125,8 +125,13 @@ def installed_distributions() -> list[dict[str, Any]]:
     return sorted(seen.values(), key=lambda d: d["name"].lower())
 
 
-def capture_environment(env_allow: Iterable[str] = ()) -> tuple[Environment, dict[str, Any]]:
-    """The machine summary for the step, and the full environment evidence document."""
+def capture_environment(
+        env_allow: Iterable[str] = (),
+        distributions: list[dict[str, Any]] | None = None) -> tuple[Environment, dict[str, Any]]:
+    """The machine summary for the step, and the full environment evidence document.
+
+    ``distributions`` may be passed in when the (slow) package scan already ran elsewhere.
+    """
     names = sorted(set(DEFAULT_ENV_ALLOW) | set(env_allow))
     variables = redact_env(names)
     doc: dict[str, Any] = {
@@ -138,7 +143,7 @@ def capture_environment(env_allow: Iterable[str] = ()) -> tuple[Environment, dic
         "machine": platform.machine(),
         "cpu_count": os.cpu_count() or 1,
         "memory_bytes": _memory_bytes(),
-        "distributions": installed_distributions(),
+        "distributions": installed_distributions() if distributions is None else distributions,
     }
     env = Environment(
         python=doc["python"], implementation=doc["implementation"], platform=doc["platform"],

@@ -13,11 +13,12 @@ import contextvars
 import functools
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, Generic, Literal, ParamSpec, TypeVar
 
 from ._model import to_json
 from .canonical import pretty_bytes
@@ -26,6 +27,7 @@ from .capture import (
     capture_actor,
     capture_code_version,
     capture_environment,
+    installed_distributions,
 )
 from .digest import DigestCache, Hasher, Progress
 from .errors import InputError, StepFailed
@@ -250,6 +252,30 @@ class StepRecorder:
             description=self.description, error=self.error)
 
 
+class _Background(Generic[R]):
+    """A function run on a daemon thread; ``result()`` joins it (or runs it inline on error)."""
+
+    def __init__(self, fn: Callable[[], R]) -> None:
+        self._fn = fn
+        self._value: R | None = None
+        self._done = False
+        self._thread = threading.Thread(target=self._run, name="aitrace-capture", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._fn()
+            self._done = True
+        except Exception:  # noqa: BLE001, S110 - result() retries inline and reports it
+            pass
+
+    def result(self) -> R:
+        self._thread.join()
+        if not self._done:
+            return self._fn()
+        return self._value  # type: ignore[return-value]
+
+
 def _warn(msg: str) -> None:
     print(f"aitrace: warning: {msg}", file=sys.stderr)
 
@@ -279,6 +305,7 @@ class StageContext:
         self._token: contextvars.Token[StepRecorder | None] | None = None
         self.step: Step | None = None
         self._env_added: list[str] = []
+        self._dists: _Background[list[dict[str, Any]]] | None = None
 
     def _resolve_workspace(self) -> Workspace:
         ws = self._workspace
@@ -300,6 +327,8 @@ class StageContext:
         rec.sbom_auto = self.sbom
         rec.input(*self.inputs)  # a missing input fails here, before anything is written
         rec.output(*self.outputs)
+        # The package scan (~0.1 s for a few hundred distributions) overlaps the user's work.
+        self._dists = _Background(installed_distributions)
         rec.code = capture_code_version(ws.root)
         ws.begin(rec.id, self.stage, rec.started_at, rec.actor,
                  self.command.argv if self.command else None, tuple(rec.materials))
@@ -359,8 +388,9 @@ class StageContext:
             rec.set_result("failed", exit_code=rec.exit_code,
                            error="declared output(s) not produced: " + ", ".join(missing))
         try:
-            env, env_doc = capture_environment(ws.config.section("capture").get("env_allow")
-                                               or ())
+            env, env_doc = capture_environment(
+                ws.config.section("capture").get("env_allow") or (),
+                distributions=self._dists.result() if self._dists else None)
             ref = rec.attach(EVIDENCE_ENVIRONMENT, env_doc, media_type=ENVIRONMENT_MEDIA_TYPE,
                              name="environment", summary={
                                  "python": env.python,

@@ -1,0 +1,161 @@
+"""``aitrace check`` and ``aitrace suite init``: Great Expectations evidence from the CLI.
+
+``aitrace check DATA --stage STAGE (--suite FILE | --pack privacy|labels)...`` records one step
+of STAGE with DATA as its input and one ``gx-validation`` evidence per suite or pack, all from
+a single read of DATA. Everything that can be wrong with the input (unreadable or unsupported
+data, malformed suite JSON, an unknown expectation type, a column the data lacks, bad options)
+is found *before* the step starts: exit 2 and nothing is written to ``.aitrace/``.
+
+A failed validation is a result, not a broken step: the step is recorded with status
+``succeeded`` (the check ran), its evidence says ``success: false``, and the command exits 1 —
+or 0 with ``--warn-only``, which changes only the exit code. ``--stage`` is required: a check
+filed under the wrong stage would satisfy the wrong stage's evidence requirements.
+
+``--json`` prints ``{"step": {"seq", "id", "stage"}, "success", "checks": [{"suite_name",
+"pack", "success", "evidence_sha256", "bound", "summary"}]}``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import EXIT_CHECK_FAILED, EXIT_OK
+from ._common import emit_json, json_option
+
+
+def _labels(text: str | None) -> list[str] | None:
+    return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
+
+
+@click.command("check")
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--suite", "suites", multiple=True, type=click.Path(path_type=Path),
+              help="A GX Core 1.x ExpectationSuite JSON file (repeatable).")
+@click.option("--pack", "packs", multiple=True, type=click.Choice(["privacy", "labels"]),
+              help="A built-in suite: privacy (personal data) or labels (repeatable).")
+@click.option("--stage", "-s", required=True,
+              help="The stage the check belongs to (collection, cleaning, labeling, ...).")
+@click.option("--label-column", help="labels pack: the label column (default: inferred).")
+@click.option("--labels", "labels", help="labels pack: the expected classes, comma-separated.")
+@click.option("--min-class-share", type=float, default=0.05, show_default=True,
+              help="labels pack: the smallest share of labels any class may have.")
+@click.option("--privacy-columns", help="privacy pack: columns to scan, comma-separated "
+                                        "(default: every text column).")
+@click.option("--redact", is_flag=True,
+              help="Store counts only for every suite (the privacy pack always does).")
+@click.option("--engine", type=click.Choice(["pandas", "spark"]), default="pandas",
+              show_default=True, help="Validate with pandas, or Spark (needs aitrace[spark]).")
+@click.option("--warn-only", is_flag=True,
+              help="Exit 0 even when validation fails (the evidence still says it failed).")
+@click.option("--description", "-m", help="What this step checks, in a sentence.")
+@click.option("--mlflow/--no-mlflow", default=None, help="Link the step to an MLflow run.")
+@json_option
+def check_cmd(data: Path, suites: tuple[Path, ...], packs: tuple[str, ...], stage: str,
+              label_column: str | None, labels: str | None, min_class_share: float,
+              privacy_columns: str | None, redact: bool, engine: str, warn_only: bool,
+              description: str | None, mlflow: bool | None, as_json: bool) -> int:
+    """Validate DATA with Great Expectations and record the result as evidence.
+
+    Exit codes: 0 all checks passed (or --warn-only) · 1 a check failed (recorded) ·
+    2 bad input (nothing recorded).
+    """
+    from ..evidence.quality import attach_check, prepare_checks, read_data, run_check
+    from ..stages import EVIDENCE_GX
+    from ..tracker import StageContext
+    from ..workspace import Workspace
+
+    ws = Workspace.find()
+    ctx = StageContext(stage, workspace=ws, description=description, mlflow=mlflow)
+    options: dict[str, Any] = {"min_class_share": min_class_share, "redact": redact}
+    if label_column:
+        options["label_column"] = label_column
+    if labels is not None:
+        options["labels"] = _labels(labels)
+    if privacy_columns is not None:
+        options["columns"] = _labels(privacy_columns)
+    from ..digest import DigestCache
+
+    cache = DigestCache(ws.dir / "cache" / "digests.sqlite")
+    dataset = read_data(data, engine=engine, cache=cache)  # type: ignore[arg-type]
+    prepared = prepare_checks(dataset, suites, packs, **options)
+    ctx.inputs = [data]
+    results = []
+    with ctx as rec:
+        for suite in prepared:
+            results.append(attach_check(rec, dataset, run_check(dataset, suite)))
+    step = ctx.step
+    assert step is not None  # noqa: S101 - set by StageContext on a normal exit
+    gx_refs = [e for e in step.evidence if e.kind == EVIDENCE_GX]
+    ok = all(r.success for r in results)
+    rows = []
+    for r, ref in zip(results, gx_refs, strict=True):
+        rows.append({"suite_name": r.summary["suite_name"], "pack": r.summary.get("pack"),
+                     "success": r.success, "evidence_sha256": ref.sha256,
+                     "bound": ref.bound, "summary": dict(r.summary)})
+    if as_json:
+        emit_json({"step": {"seq": step.seq, "id": step.id, "stage": step.stage},
+                   "success": ok, "checks": rows})
+    else:
+        for row in rows:
+            _print_check(row)
+        click.echo(f"aitrace: recorded step {step.seq} ({step.stage}) id {step.id}", err=True)
+    return EXIT_OK if ok or warn_only else EXIT_CHECK_FAILED
+
+
+def _print_check(row: dict[str, Any]) -> None:
+    s = row["summary"]
+    verdict = "PASSED" if row["success"] else "FAILED"
+    label = s["suite_name"] + (f" (pack {s['pack']})" if s.get("pack") else "")
+    click.echo(f"{verdict}  {label}: {s['successful']}/{s['evaluated']} expectations met, "
+               f"{s.get('rows', '?')} rows, data sha256:{str(s['data_sha256'])[:16]}")
+    for f in s.get("failed_expectations", []):
+        where = f.get("column") or ",".join(map(str, f.get("columns", []))) or "table"
+        extra = ""
+        if "unexpected_count" in f:
+            extra = f" — {f['unexpected_count']} value(s)"
+        if "observed_value" in f:
+            extra += f" — observed {f['observed_value']!r}"
+        if f.get("detector"):
+            extra += f" [{f['detector']}]"
+        click.echo(f"    ✗ {f['type']} on {where}{extra}")
+    for finding in s.get("findings", []):
+        click.echo(f"    personal data: {finding['count']} value(s) with {finding['detector']} "
+                   f"in column {finding['column']}")
+    for cls, share in (s.get("classes") or {}).items():
+        click.echo(f"    class {cls}: {share['count']} ({share['share']:.1%})")
+
+
+@click.group("suite")
+def suite_group() -> None:
+    """Scaffold Great Expectations suites from data."""
+
+
+@suite_group.command("init")
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
+              help="Where to write the suite JSON.")
+@click.option("--name", help="Suite name (default: the data file's stem).")
+@click.option("--max-categories", type=int, default=20, show_default=True,
+              help="Columns with at most this many distinct values get a value set.")
+@click.option("--row-tolerance", type=float, default=0.5, show_default=True,
+              help="Allowed row-count change, as a fraction of today's rows.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@json_option
+def init_suite_cmd(data: Path, output: Path, name: str | None, max_categories: int,
+                   row_tolerance: float, force: bool, as_json: bool) -> None:
+    """Profile DATA into a starter GX ExpectationSuite JSON to edit and commit."""
+    from ..evidence.suites import init_suite
+
+    doc = init_suite(data, output, name=name, force=force, max_categories=max_categories,
+                     row_tolerance=row_tolerance)
+    if as_json:
+        emit_json({"output": str(output), "name": doc["name"],
+                   "expectations": len(doc["expectations"]), "suite": doc})
+        return
+    click.echo(f"wrote {output}: suite '{doc['name']}' with {len(doc['expectations'])} "
+               f"expectations over {len(doc['expectations'][0]['kwargs']['column_list'])} "
+               "columns — review it, then `aitrace check DATA --suite "
+               f"{output} --stage ...`")
