@@ -7,6 +7,7 @@ content-addressed evidence object that steps reference by digest.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import os
@@ -93,8 +94,51 @@ def _license_of(meta: Any) -> str | None:
     return classifiers[0] if classifiers else None
 
 
-def installed_distributions() -> list[dict[str, Any]]:
-    """Installed Python distributions: name, version, licence, summary, homepage (sorted)."""
+def _sys_path_state() -> list[Any]:
+    """What the installed set depends on: the interpreter and each import directory's mtime.
+
+    Installing, upgrading or removing a distribution creates or deletes its ``*.dist-info``
+    directory (and editable installs add ``.pth`` files), which changes the mtime of the
+    directory that holds it.
+    """
+    state: list[Any] = [sys.executable, sys.version]
+    for entry in sys.path:
+        try:
+            st = os.stat(entry or ".")
+        except OSError:
+            continue
+        state.append([entry, st.st_mtime_ns, st.st_ino])
+    return state
+
+
+def installed_distributions(cache_dir: Path | None = None) -> list[dict[str, Any]]:
+    """Installed Python distributions: name, version, licence, summary, homepage (sorted).
+
+    With ``cache_dir``, the list is reused while no import directory changed (reading a few
+    hundred METADATA files is the slowest part of recording a step).
+    """
+    import json
+
+    cache = cache_dir / "distributions.json" if cache_dir is not None else None
+    key = _sys_path_state()
+    if cache is not None:
+        try:
+            cached = json.loads(cache.read_bytes())
+            if cached.get("key") == key:
+                return list(cached["distributions"])
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass
+    dists = _scan_distributions()
+    if cache is not None:
+        from ._fs import atomic_write
+
+        # A cache we cannot write is only a lost speed-up.
+        with contextlib.suppress(OSError):
+            atomic_write(cache, json.dumps({"key": key, "distributions": dists}).encode())
+    return dists
+
+
+def _scan_distributions() -> list[dict[str, Any]]:
     from importlib import metadata
 
     seen: dict[str, dict[str, Any]] = {}

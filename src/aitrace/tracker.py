@@ -328,7 +328,7 @@ class StageContext:
         rec.input(*self.inputs)  # a missing input fails here, before anything is written
         rec.output(*self.outputs)
         # The package scan (~0.1 s for a few hundred distributions) overlaps the user's work.
-        self._dists = _Background(installed_distributions)
+        self._dists = _Background(lambda: installed_distributions(ws.dir / "cache"))
         rec.code = capture_code_version(ws.root)
         ws.begin(rec.id, self.stage, rec.started_at, rec.actor,
                  self.command.argv if self.command else None, tuple(rec.materials))
