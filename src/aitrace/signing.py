@@ -719,6 +719,13 @@ def write_model_signature(
     # model_signing hands ``password`` straight to cryptography, which wants bytes.
     config = ms.signing.Config().use_elliptic_key_signer(
         private_key=Path(private_key_path), password=passphrase if encrypted else None)
+    # model_signing lists the ignored git paths from a frozenset, so their order (and the
+    # signed payload) would change with the interpreter's hash seed; a released model file has
+    # no git paths to ignore, so none are listed and the payload is stable.
+    import model_signing.hashing
+
+    config.set_hashing_config(
+        model_signing.hashing.Config().set_ignored_paths(paths=[], ignore_git_paths=False))
     inner = getattr(config, "_signer", None)
     if inner is not None and hasattr(inner, "_private_key"):
         inner._private_key = _Rfc6979Key(inner._private_key)
@@ -733,6 +740,7 @@ def write_model_signature(
             raise InputError(f"model-signing could not sign {model_path}: {exc}",
                              hint="check that the model path is readable and holds no links"
                              ) from None
+        _stabilise_model_signature(Path(tmp), signer)
         os.chmod(tmp, 0o644)
         os.replace(tmp, out_sig)
     finally:
@@ -740,6 +748,26 @@ def write_model_signature(
             os.unlink(tmp)
     fsync_dir(out_sig.parent)
     return out_sig
+
+
+def _stabilise_model_signature(sig_path: Path, signer: Signer) -> None:
+    """Re-sign model_signing's statement in a stable byte form.
+
+    model_signing serialises parts of its predicate from sets and dicts whose order follows the
+    interpreter's hash seed, so the same model signed twice gives different payload bytes. The
+    statement is re-encoded with sorted keys and signed again with the same key (the same
+    ECDSA P-256 / SHA-256 over the DSSE PAE that model_signing uses); only the payload and
+    signature strings change, so the Sigstore bundle stays model_signing's own.
+    """
+    raw = sig_path.read_text(encoding="utf-8")
+    env = json.loads(raw)["dsseEnvelope"]
+    statement = json.loads(base64.b64decode(env["payload"]))
+    payload = json.dumps(statement, sort_keys=True, indent=2).encode("utf-8")
+    new_sig = base64.b64encode(signer.sign(pae(env["payloadType"], payload))).decode()
+    (old_sig,) = [s["sig"] for s in env["signatures"]]
+    new_payload = base64.b64encode(payload).decode()
+    raw = raw.replace(env["payload"], new_payload, 1).replace(old_sig, new_sig, 1)
+    sig_path.write_text(raw, encoding="utf-8")
 
 
 def check_model_signature(model_path: Path, sig_path: Path, public_key_path: Path) -> str | None:

@@ -1,0 +1,120 @@
+"""The sklearn example end to end: ten stages, evidence, MLflow, bundle, verify, report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aitrace.cli import main
+from aitrace.stages import EVIDENCE_GX, EVIDENCE_SBOM, STAGE_IDS
+from aitrace.workspace import Workspace
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "sklearn-pipeline" / "run_pipeline.py"
+BUNDLE = "wine-classifier-1.0.0.aitrace"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    work = tmp_path_factory.mktemp("example") / "work"
+    proc = subprocess.run([sys.executable, str(EXAMPLE), "--workdir", str(work)],
+                          capture_output=True, text=True, check=False, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    yield work
+
+
+def test_ten_stages_succeeded_with_digests_matching_sha256sum(example: Path) -> None:
+    ws = Workspace(example)
+    steps = ws.steps()
+    latest = {s.stage: s for s in steps}
+    assert set(latest) == set(STAGE_IDS)
+    assert all(s.status == "succeeded" for s in steps)
+    files = [(a.path, a.sha256) for s in steps for a in (*s.materials, *s.products)
+             if a.type == "file"]
+    assert len(files) > 15
+    out = subprocess.run(["sha256sum", *sorted({p for p, _ in files})], cwd=example,
+                         capture_output=True, text=True, check=True).stdout
+    on_disk = {line.split()[1]: line.split()[0] for line in out.splitlines()}
+    # The latest record of each path matches the bytes on disk now.
+    last: dict[str, str | None] = {}
+    for path, sha in files:
+        last[path] = sha
+    assert last == on_disk
+
+
+def test_evidence_on_the_stages_that_need_it(example: Path) -> None:
+    steps = Workspace(example).steps()
+    for stage in ("collection", "cleaning", "labeling"):
+        gx = [e for s in steps if s.stage == stage for e in s.evidence if e.kind == EVIDENCE_GX]
+        assert gx, f"{stage} has no GX evidence"
+        assert all(e.bound and e.summary.get("success") is True for e in gx)
+    deployment = [s for s in steps if s.stage == "deployment"][-1]
+    assert any(e.kind == EVIDENCE_SBOM for e in deployment.evidence)
+
+
+def test_mlflow_runs_exist_with_our_tags(example: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    ws = Workspace(example)
+    client = MlflowClient(tracking_uri=f"sqlite:///{example / '.aitrace' / 'mlflow.db'}")
+    linked = [(s, m) for s in ws.steps() for m in s.mlflow]
+    assert {s.stage for s, _ in linked} >= {"training", "evaluation", "deployment"}
+    for step, link in linked:
+        run = client.get_run(link.run_id)
+        assert run.data.tags["aitrace.step_id"] == step.id
+        assert run.data.tags["aitrace.record_id"] == ws.record.id
+    user_runs = [m for s, m in linked if s.stage == "training" and m.role == "user"]
+    assert user_runs, "the training script's own MLflow run was not linked"
+
+
+def test_bundle_verifies_under_the_default_policy_and_is_deterministic(
+        example: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(example)
+    capsys.readouterr()
+    rc = main(["verify", BUNDLE, "--key", "keys/release.pub", "--key", "keys/reviewer.pub",
+               "--artifact", "dist/wine-classifier.pkl", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert rc == 0, [c for c in report["checks"] if c["status"] == "failed"]
+    assert any(c["id"].startswith("policy.") for c in report["checks"])
+    # Same record, another process with another hash seed: byte-identical archive.
+    first = (example / BUNDLE).read_bytes()
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-m", "aitrace", "bundle", "--key", "keys/release.key",
+                    "-o", "again.aitrace"], cwd=example, env=env, check=True,
+                   capture_output=True)
+    assert (example / "again.aitrace").read_bytes() == first
+    html = (example / "report.html").read_text(encoding="utf-8")
+    assert "wine-classifier" in html and "<script" not in html
+
+
+def test_a_changed_artifact_is_not_the_released_one(
+        example: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(example)
+    tampered = example / "tampered.pkl"
+    tampered.write_bytes((example / "dist" / "wine-classifier.pkl").read_bytes() + b"\0")
+    rc = main(["verify", BUNDLE, "--key", "keys/release.pub", "--artifact", str(tampered)])
+    assert rc == 1
+    assert "tampered.pkl" in capsys.readouterr().out
+    assert hashlib.sha256(tampered.read_bytes()).hexdigest()
+
+
+def test_old_bundles_keep_verifying(asset: object, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bundle of format v1, made by aitrace 0.1.0, verifies with today's code."""
+    base = ROOT / "tests" / "assets" / "bundles" / "v1"
+    rc = main(["verify", str(base / BUNDLE), "--key", str(base / "release.pub"),
+               "--key", str(base / "reviewer.pub"),
+               "--artifact", str(base / "wine-classifier.pkl")])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "VERIFIED" in out
