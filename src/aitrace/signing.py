@@ -663,6 +663,7 @@ def model_signing_skip_reason(key_type: KeyType) -> str | None:
 
 def _import_model_signing() -> Any:
     try:
+        import model_signing.hashing
         import model_signing.signing
         import model_signing.verifying
     except ImportError as exc:
@@ -722,10 +723,9 @@ def write_model_signature(
     # model_signing lists the ignored git paths from a frozenset, so their order (and the
     # signed payload) would change with the interpreter's hash seed; a released model file has
     # no git paths to ignore, so none are listed and the payload is stable.
-    import model_signing.hashing
-
+    hashing: Any = ms.hashing
     config.set_hashing_config(
-        model_signing.hashing.Config().set_ignored_paths(paths=[], ignore_git_paths=False))
+        hashing.Config().set_ignored_paths(paths=[], ignore_git_paths=False))
     inner = getattr(config, "_signer", None)
     if inner is not None and hasattr(inner, "_private_key"):
         inner._private_key = _Rfc6979Key(inner._private_key)
