@@ -75,24 +75,38 @@ class Config:
         return str(name) if name not in (None, "") else None
 
 
-def load_config(path: Path) -> Config:
-    """Read and check ``aitrace.yaml``; a missing file is an empty config."""
+def read_yaml(path: Path, *, missing_hint: str) -> Any:
+    """Parse a user's YAML file safely; every failure names the file (and line) and a fix.
+
+    Shared by ``aitrace.yaml``, policies, risk registers and self-check tables.
+    """
     import yaml  # local: keeps `aitrace --help` from paying for it
 
-    if not path.exists():
-        return Config(path=None)
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file", hint=missing_hint) from None
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text ({exc.reason})",
                          hint="save the file as UTF-8") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})",
+                         hint="check the path and its permissions") from None
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise InputError(f"{path}: invalid YAML{where}: {problem}",
-                         hint="fix the syntax (YAML is indentation-sensitive)") from None
+                         hint="fix the syntax there (YAML is indentation-sensitive)") from None
+
+
+def load_config(path: Path) -> Config:
+    """Read and check ``aitrace.yaml``; a missing file is an empty config."""
+    if not path.exists():
+        return Config(path=None)
+    data = read_yaml(path, missing_hint="run `aitrace init`")
     if data is None:
         data = {}
     if not isinstance(data, dict):

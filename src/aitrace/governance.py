@@ -293,23 +293,9 @@ class _Doc:
 
 
 def _load_yaml(path: Path) -> Any:
-    import yaml
+    from .config import read_yaml
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file",
-                         hint="create it from `aitrace assess ... --template`") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read ({exc})", hint="give a UTF-8 YAML file") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"{path}: not valid YAML{where}: {problem}",
-                         hint="check the indentation and quoting there") from None
+    return read_yaml(path, missing_hint="create it from `aitrace assess ... --template`")
 
 
 _SHA_LINK = re.compile(r"^(?:sha256:)?([0-9a-f]{64})$")

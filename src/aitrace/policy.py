@@ -236,24 +236,10 @@ def load_policy(path: Path) -> Policy:
     Raises:
         InputError: the file is missing, not YAML, or a field is wrong (naming file and field).
     """
-    import yaml
+    from .config import read_yaml
 
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"policy file {path} does not exist",
-                         hint="check the --policy path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read policy file {path}: {exc}",
-                         hint="a policy is a UTF-8 YAML file") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"policy file {path} is not valid YAML{where}",
-                         hint=str(getattr(exc, "problem", exc))) from None
+    data = read_yaml(path, missing_hint="check the --policy path")
     if data is not None and not isinstance(data, dict):
         raise InputError(f"invalid policy in {path}: field '$' must be a mapping",
                          hint="see schemas/policy.schema.json")

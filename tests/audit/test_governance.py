@@ -78,7 +78,7 @@ def test_checklist_errors_name_file_and_field(doc: object, field: str) -> None:
 def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
     bad = tmp_path / "risk.yaml"
     bad.write_text("risks:\n  privacy: [\n")
-    with pytest.raises(InputError, match=r"risk.yaml: not valid YAML at line \d+"):
+    with pytest.raises(InputError, match=r"risk.yaml: invalid YAML at line \d+"):
         g.load_risk_register(bad)
     with pytest.raises(InputError, match="no such file"):
         g.load_checklist(tmp_path / "missing.yaml")

@@ -133,7 +133,7 @@ def test_gx_must_pass(tmp_path: Path, keys: Keys) -> None:
     ("required_evidence:\n  trainingg: [gx-validation]\n", "field 'required_evidence.trainingg'"),
     ("min_completeness: 120\n", "field 'min_completeness'"),
     ("licenses: {deny: CC-BY-NC-4.0}\n", "field 'licenses.deny'"),
-    ("a: [1\n", "not valid YAML at line"),
+    ("a: [1\n", "invalid YAML at line"),
     ("- just a list\n", "field '$'"),
 ])
 def test_malformed_policy_names_file_and_field(tmp_path: Path, text: str, needle: str) -> None:
@@ -145,7 +145,7 @@ def test_malformed_policy_names_file_and_field(tmp_path: Path, text: str, needle
 
 
 def test_missing_policy_file(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="does not exist"):
+    with pytest.raises(InputError, match="no such file"):
         load_policy(tmp_path / "nope.yaml")
 
 
