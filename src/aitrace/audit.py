@@ -74,23 +74,34 @@ def _load_keys(key_paths: Sequence[Path]) -> list[Any]:
 
 
 def audit_bundle(path: Path, *, key_paths: Sequence[Path] = (),
-                 policy_path: Path | None = None) -> AuditView:
-    """Verify the bundle at ``path`` and build its view (the verdict comes first)."""
+                 policy_path: Path | None = None,
+                 default_policy: bool = False) -> AuditView:
+    """Verify the bundle at ``path`` and build its view (the verdict comes first).
+
+    ``default_policy`` applies aitrace's "complete record" policy when no file is given, as
+    ``aitrace verify`` does, so the auditor's views and CI agree on the verdict.
+    """
     from .bundle import OpenedBundle
     from .report_model import verification_from_report
     from .verify import verify_bundle
 
     keys = _load_keys(key_paths)
     policy = None
+    label = None
     if policy_path is not None:
         from .policy import load_policy
 
         policy = load_policy(policy_path)
+        label = str(policy_path)
+    elif default_policy:
+        from .policy import default_policy as _default
+
+        policy = _default()
+        label = f"{policy.name} (aitrace default)"
     report = verify_bundle(path, keys, policy=policy)
     verification = verification_from_report(report, keys_given=bool(keys))
     with OpenedBundle.open(path) as source:
-        return build_view(source, verification, keys,
-                          policy=str(policy_path) if policy_path else None)
+        return build_view(source, verification, keys, policy=label)
 
 
 __all__ = ["RecordSource", "WorkspaceSource", "audit_bundle", "audit_workspace", "open_unverified"]

@@ -100,11 +100,21 @@ class VerificationView:
         """Archive members named by a failed check."""
         return frozenset(c.member for c in self.failed if c.member)
 
+    @property
+    def authentic(self) -> bool:
+        """Verification ran and every check but the policy's passed.
+
+        A policy failure says the record is not good enough, not that it was tampered with:
+        its content is still exactly what the signer attested.
+        """
+        return self.performed and not any(
+            c.status == "failed" and not c.id.startswith("policy.") for c in self.checks)
+
     def trust(self, member: str | None) -> Trust:
         """How far content from ``member`` may be trusted."""
         if member and member in self.failed_members:
             return "failed"
-        return "verified" if self.performed and self.ok else "unverified"
+        return "verified" if self.authentic else "unverified"
 
 
 def verification_from_report(report: Any, *, keys_given: bool) -> VerificationView:
@@ -119,6 +129,10 @@ def verification_from_report(report: Any, *, keys_given: bool) -> VerificationVi
     if ok:
         headline = (f"Verified: all {sum(1 for c in checks if c.status == 'passed')} checks "
                     "passed")
+    elif keys_given and checks and not any(
+            c.status == "failed" and not c.id.startswith("policy.") for c in checks):
+        headline = (f"AUTHENTIC, BUT THE POLICY FAILED: {n_failed} policy check(s) failed; the "
+                    "content below is what the signer attested")
     elif not keys_given:
         headline = ("NOT VERIFIED: no public key was given, so the signature could not be "
                     "checked; nothing below is trusted")

@@ -16,7 +16,7 @@ STAGES = ["problem", "collection", "cleaning", "labeling", "selection", "design"
 
 
 def _inspect(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:
-    rc = main(["inspect", *args, "--json"])
+    rc = main(["inspect", *args, "--no-policy", "--json"])
     return rc, json.loads(capsys.readouterr().out)
 
 
@@ -74,7 +74,7 @@ def test_wrong_key_marks_content_untrusted(pipeline: Pipeline, tmp_path: Path,
 def test_report_escapes_untrusted_text(pipeline: Pipeline, tmp_path: Path) -> None:
     html = tmp_path / "r.html"
     assert main(["report", str(pipeline.bundle_a), "--key", str(pipeline.release_pub),
-                 "-o", str(html)]) == 0
+                 "--no-policy", "-o", str(html)]) == 0
     page = html.read_text()
     assert "<script" not in page.lower()
     assert "<img" not in page.lower()
@@ -94,3 +94,23 @@ def test_inspect_text_neutralises_terminal_escapes() -> None:
     from aitrace.inspect import clean
 
     assert clean("a\x1b[2Jb\u202ec\nd") == "a?[2Jb?c d"
+
+
+def test_a_failed_policy_is_not_tampering(pipeline: Pipeline,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """By default the views apply the 'complete record' policy, as `aitrace verify` does.
+
+    The test pipeline is not a complete record: the verdict fails (exit 1), but the content is
+    still shown as what the signer attested, not as untrusted.
+    """
+    rc = main(["inspect", str(pipeline.bundle_a), "--key", str(pipeline.release_pub),
+               "--key", str(pipeline.reviewer_pub), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 1
+    v = doc["verification"]
+    assert v["ok"] is False
+    assert v["headline"].startswith("AUTHENTIC, BUT THE POLICY FAILED")
+    failed = [c for c in v["checks"] if c["status"] == "failed"]
+    assert failed and all(c["id"].startswith("policy.") for c in failed)
+    trusts = {st["trust"] for s in doc["stages"] for st in s["steps"]}
+    assert trusts == {"verified"}

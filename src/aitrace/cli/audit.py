@@ -24,22 +24,27 @@ _key_option = click.option(
          "signature cannot be checked and nothing is shown as trusted.")
 _policy_option = click.option("--policy", "-p", type=click.Path(exists=True, dir_okay=False,
                                                                 path_type=Path),
-                              help="A policy file the record must satisfy.")
+                              help="A policy file the record must satisfy (default: aitrace's "
+                                   "'complete record' policy, as `aitrace verify` uses).")
+_no_policy_option = click.option("--no-policy", is_flag=True,
+                                 help="Check integrity and signatures only, no policy.")
 
 
 @click.command("inspect")
 @_bundle_arg
 @_key_option
 @_policy_option
+@_no_policy_option
 @json_option
-def inspect_cmd(bundle: Path, keys: tuple[Path, ...], policy: Path | None,
+def inspect_cmd(bundle: Path, keys: tuple[Path, ...], policy: Path | None, no_policy: bool,
                 as_json: bool) -> int:
     """Verify BUNDLE, then summarise it: stages, evidence, licences, completeness."""
     from ..audit import audit_bundle
     from ..inspect import inspect_text
     from ..report_model import view_json
 
-    view = audit_bundle(bundle, key_paths=keys, policy_path=policy)
+    view = audit_bundle(bundle, key_paths=keys, policy_path=policy,
+                        default_policy=not no_policy)
     if as_json:
         emit_json(view_json(view))
     else:
@@ -51,15 +56,17 @@ def inspect_cmd(bundle: Path, keys: tuple[Path, ...], policy: Path | None,
 @_bundle_arg
 @_key_option
 @_policy_option
+@_no_policy_option
 @click.option("--output", "-o", "output", required=True,
               type=click.Path(dir_okay=False, path_type=Path), help="The HTML file to write.")
 @json_option
-def report_cmd(bundle: Path, keys: tuple[Path, ...], policy: Path | None, output: Path,
-               as_json: bool) -> int:
+def report_cmd(bundle: Path, keys: tuple[Path, ...], policy: Path | None, no_policy: bool,
+               output: Path, as_json: bool) -> int:
     """Verify BUNDLE and write a self-contained HTML report of it."""
     from ..report import write_report
 
-    view = write_report(bundle, output, key_paths=keys, policy_path=policy)
+    view = write_report(bundle, output, key_paths=keys, policy_path=policy,
+                        default_policy=not no_policy)
     v = view.verification
     if as_json:
         emit_json({"report": str(output), "verified": v.ok, "verdict": v.verdict,
