@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -66,7 +67,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 pass
             if time.monotonic() > deadline:
                 pytest.fail("mlflow server not healthy within 120 s")
-            time.sleep(0.2)
+            # Poll, not sleep: wake as soon as the server exits (reported above) or 0.2 s pass.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.2)
         yield Server(port, data)
     finally:
         proc.send_signal(signal.SIGTERM)
