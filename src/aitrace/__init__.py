@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from .child import ChildStep
     from .tracker import StageContext, StepRecorder
 
 
@@ -33,8 +34,8 @@ def stage(stage: str, **kwargs: Any) -> StageContext:
     return _stage(stage, **kwargs)
 
 
-def current_step() -> StepRecorder | None:
-    """The step being recorded in this context, if any."""
+def current_step() -> StepRecorder | ChildStep | None:
+    """The step being recorded here, or, under ``aitrace run``, the parent's step; else None."""
     from .tracker import current_step as _current
 
     return _current()

@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Generic, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar
 
 from ._model import to_json
 from .canonical import pretty_bytes
@@ -47,6 +47,9 @@ from .redact import scrub
 from .stages import EVIDENCE_ENVIRONMENT, STAGE_IDS, is_stage
 from .workspace import Workspace, new_id, utc_now
 
+if TYPE_CHECKING:
+    from .child import ChildStep
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -60,9 +63,39 @@ _current: contextvars.ContextVar[StepRecorder | None] = contextvars.ContextVar(
     "aitrace_current_step", default=None)
 
 
-def current_step() -> StepRecorder | None:
-    """The step being recorded in this context, if any (for evidence sources and plug-ins)."""
-    return _current.get()
+def current_step() -> StepRecorder | ChildStep | None:
+    """The step being recorded in this context, if any.
+
+    In-process, it is the ``StepRecorder`` of the enclosing ``aitrace.stage()``. In the child
+    process of ``aitrace run``, it is a ``ChildStep`` that hands values, outputs and evidence to
+    the parent, which records them in the step when the command ends.
+    """
+    rec = _current.get()
+    if rec is not None:
+        return rec
+    from .child import child_step
+
+    return child_step()
+
+
+def clean_params(params: Mapping[str, Any]) -> dict[str, str]:
+    """Parameters as the record keeps them: strings, with secrets scrubbed."""
+    return {str(k): scrub(str(v)) for k, v in params.items()}
+
+
+def clean_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Metrics as the record keeps them: finite floats (JSON has no NaN or infinity)."""
+    out: dict[str, float] = {}
+    for k, v in metrics.items():
+        try:
+            value = float(v)
+        except (TypeError, ValueError):
+            raise InputError(f"metric '{k}' must be a number, got {v!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InputError(f"metric '{k}' is {value}; JSON cannot hold NaN or infinity",
+                             hint="log a finite number or leave the metric out")
+        out[str(k)] = value
+    return out
 
 
 class StepRecorder:
@@ -137,8 +170,7 @@ class StepRecorder:
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record parameters (kept in the step and logged to the step's MLflow run)."""
-        for k, v in params.items():
-            self.params[str(k)] = scrub(str(v))
+        self.params.update(clean_params(params))
 
     def log_param(self, key: str, value: Any) -> None:
         """Record one parameter."""
@@ -146,15 +178,7 @@ class StepRecorder:
 
     def log_metrics(self, metrics: Mapping[str, float]) -> None:
         """Record metrics (kept in the step and logged to the step's MLflow run)."""
-        for k, v in metrics.items():
-            try:
-                value = float(v)
-            except (TypeError, ValueError):
-                raise InputError(f"metric '{k}' must be a number, got {v!r}") from None
-            if value != value or value in (float("inf"), float("-inf")):
-                raise InputError(f"metric '{k}' is {value}; JSON cannot hold NaN or infinity",
-                                 hint="log a finite number or leave the metric out")
-            self.metrics[str(k)] = value
+        self.metrics.update(clean_metrics(metrics))
 
     def log_metric(self, key: str, value: float) -> None:
         """Record one metric."""
@@ -382,6 +406,9 @@ class StageContext:
                 rec.status = "succeeded"
             else:
                 rec.set_result("failed", error=f"{exc_type.__name__}: {exc}")
+        from .child import merge_child_reports
+
+        merge_child_reports(rec, warn=_warn)
         missing = rec._hash_outputs()
         outputs_failed = bool(missing) and rec.status == "succeeded"
         if outputs_failed:

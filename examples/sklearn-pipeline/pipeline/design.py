@@ -1,7 +1,13 @@
-"""Stage 6 (design): write the model configuration the training stage reads."""
+"""Stage 6 (design): write the model configuration the training stage reads.
+
+Run under `aitrace run`, so `aitrace.current_step()` is the parent's step: the hyper-parameters
+chosen here are recorded as the design step's params.
+"""
 
 import json
 from pathlib import Path
+
+import aitrace
 
 selection = json.loads(Path("docs/selection.json").read_text())
 config = {
@@ -13,3 +19,7 @@ config = {
 }
 Path("config").mkdir(exist_ok=True)
 Path("config/model.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+step = aitrace.current_step()
+if step is not None:
+    step.log_params({"family": config["family"], "test_size": config["test_size"],
+                     **{f"{config['family']}.{k}": v for k, v in config[config["family"]].items()}})
