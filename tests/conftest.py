@@ -18,6 +18,33 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 ASSETS = Path(__file__).parent / "assets"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true",
+                     help="Rewrite tests/assets/goldens/ from the current code.")
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> "GoldenCheck":
+    """``golden(name, data)``: compare bytes with tests/assets/goldens/NAME (or rewrite it)."""
+    return GoldenCheck(bool(request.config.getoption("--update-goldens")))
+
+
+class GoldenCheck:
+    def __init__(self, update: bool) -> None:
+        self.update = update
+
+    def __call__(self, name: str, data: bytes) -> None:
+        path = ASSETS / "goldens" / name
+        if self.update:
+            path.write_bytes(data)
+            return
+        assert path.exists(), f"missing golden {path}; run pytest --update-goldens"
+        assert data == path.read_bytes(), (
+            f"{name} changed: a format we emit is no longer byte-identical to the golden. "
+            "If the change is intended (and old records still verify), run "
+            "pytest --update-goldens and say so in the changelog.")
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's MLflow server, workspace or caches."""
