@@ -24,7 +24,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture
-def golden(request: pytest.FixtureRequest) -> "GoldenCheck":
+def golden(request: pytest.FixtureRequest) -> GoldenCheck:
     """``golden(name, data)``: compare bytes with tests/assets/goldens/NAME (or rewrite it)."""
     return GoldenCheck(bool(request.config.getoption("--update-goldens")))
 
