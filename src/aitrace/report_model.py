@@ -358,8 +358,14 @@ class EvidenceView:
             facts = self.facts or {}
             success = facts.get("success", self.ref.summary.get("success"))
             ev, ok = facts.get("evaluated"), facts.get("successful")
+            pack = self.ref.summary.get("pack")
+            label = f"GX {pack}" if isinstance(pack, str) and pack else "GX"
+            if ev is not None and int(ev) == 0:
+                # Nothing was checked (e.g. a privacy scan of data without text columns):
+                # say so instead of showing a green pass.
+                return (f"{label}: nothing to check", "info")
             count = f" {int(ok)}/{int(ev)}" if ev is not None and ok is not None else ""
-            return (f"GX pass{count}", "ok") if success else (f"GX FAIL{count}", "bad")
+            return (f"{label} pass{count}", "ok") if success else (f"{label} FAIL{count}", "bad")
         if kind == EVIDENCE_SBOM:
             return ("SBOM", "info")
         if kind == EVIDENCE_RISK:
