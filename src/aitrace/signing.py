@@ -186,12 +186,8 @@ def _key_type_of(key: Any, source: str) -> KeyType:
 # --------------------------------------------------------------------------- signers
 
 
-class Signer(abc.ABC):
-    """A private key that signs bytes; immutable once loaded.
-
-    Subclasses implement only ``_sign``; the public face (``keyid``, ``key_type``,
-    ``public_key``) is shared.
-    """
+class _KeyHandle(abc.ABC):  # noqa: B024 - shared state only; subclasses are the ABCs
+    """What signers and public keys share: the wrapped key, its id and origin; immutable."""
 
     key_type: KeyType
     __slots__ = ("_key", "_keyid", "_source")
@@ -199,9 +195,9 @@ class Signer(abc.ABC):
     _keyid: str
     _source: str
 
-    def __init__(self, key: Any, source: str) -> None:
+    def __init__(self, key: Any, source: str, kid: str) -> None:
         object.__setattr__(self, "_key", key)
-        object.__setattr__(self, "_keyid", keyid(key.public_key()))
+        object.__setattr__(self, "_keyid", kid)
         object.__setattr__(self, "_source", source)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -219,6 +215,19 @@ class Signer(abc.ABC):
     def source(self) -> str:
         """Where the key came from (a path, or ``<generated>``)."""
         return self._source
+
+
+class Signer(_KeyHandle):
+    """A private key that signs bytes; immutable once loaded.
+
+    Subclasses implement only ``_sign``; the public face (``keyid``, ``key_type``,
+    ``public_key``) is shared.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, key: Any, source: str) -> None:
+        super().__init__(key, source, keyid(key.public_key()))
 
     def sign(self, data: bytes) -> bytes:
         """Sign ``data``; the same bytes always give the same signature."""
@@ -317,45 +326,23 @@ def load_signer(path: Path, passphrase: bytes | None = None) -> Signer:
 # --------------------------------------------------------------------------- verifiers
 
 
-class PublicKey(abc.ABC):
+class PublicKey(_KeyHandle):
     """A trusted public key that checks signatures.
 
     ``verify`` is a template method: it normalises input and turns any backend failure into
     ``False``; subclasses implement only ``_verify`` for their algorithm.
     """
 
-    key_type: KeyType
-    __slots__ = ("_key", "_keyid", "_source")
-    _key: Any
-    _keyid: str
-    _source: str
+    __slots__ = ()
 
     def __init__(self, key: Any, source: str) -> None:
-        object.__setattr__(self, "_key", key)
-        object.__setattr__(self, "_keyid", keyid(key))
-        object.__setattr__(self, "_source", source)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(keyid={self.keyid[:12]}…, source={self._source!r})"
+        super().__init__(key, source, keyid(key))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PublicKey) and other.keyid == self.keyid
 
     def __hash__(self) -> int:
         return hash(self.keyid)
-
-    @property
-    def keyid(self) -> str:
-        """SHA-256 of the DER SubjectPublicKeyInfo."""
-        return self._keyid
-
-    @property
-    def source(self) -> str:
-        """Where the key came from (a path)."""
-        return self._source
 
     @property
     def crypto_key(self) -> PublicKeyTypes:
