@@ -132,7 +132,7 @@ def child(mode: str, suite_path: str, workdir: str) -> None:
             res = vd.run(batch_parameters={"dataframe": df}, result_format=fmt)
         ok = bool(res.success)
     elif mode == "aitrace-lib":  # the quality module alone: read + hash + check + validate
-        from aitrace.evidence.quality import validate_file
+        from aitrace.evidence.gx.quality import validate_file
 
         ok = validate_file(DATA, suite_path).success
     else:
@@ -166,7 +166,7 @@ def run(mode: str, suite_path: Path, workdir: Path) -> dict[str, float]:
 
 
 def main() -> int:
-    from aitrace.workspace import Workspace
+    from aitrace.store.workspace import Workspace
 
     make_data()
     work = Path(tempfile.mkdtemp(prefix="aitrace-bench-gx-"))

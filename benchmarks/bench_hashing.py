@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from aitrace.digest import DigestCache, Hasher
+from aitrace.store.digest import DigestCache, Hasher
 
 DATA = Path(__file__).resolve().parent / ".data"
 BIG = DATA / "big.bin"

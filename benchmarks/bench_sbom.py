@@ -22,9 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from aitrace.canonical import pretty_bytes
-from aitrace.record import STEP_FORMAT, Actor, Artifact, Environment, Step
-from aitrace.workspace import Workspace, new_id, utc_now
+from aitrace.record.jsonio import pretty_bytes
+from aitrace.record.models import STEP_FORMAT, Actor, Artifact, Environment, Step
+from aitrace.store.workspace import Workspace, new_id, utc_now
 
 BAR_S = 1.0
 DISTS = 200
@@ -72,7 +72,7 @@ def build_record(root: Path) -> Workspace:
 
 
 def main() -> int:
-    from aitrace.evidence.sbom import bom_from_record
+    from aitrace.evidence.sbom.build import bom_from_record
 
     root = Path(tempfile.mkdtemp(prefix="aitrace-bench-sbom-"))
     try:

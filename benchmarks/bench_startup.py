@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from aitrace.record import STEP_FORMAT, Actor, Step
-from aitrace.workspace import Workspace, new_id, utc_now
+from aitrace.record.models import STEP_FORMAT, Actor, Step
+from aitrace.store.workspace import Workspace, new_id, utc_now
 
 RUNS = 9
 HEAVY = ("mlflow", "great_expectations", "pandas")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from aitrace.workspace import Workspace
+    from aitrace.store.workspace import Workspace
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -94,7 +94,7 @@ class AssetFinder:
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
     """An initialised workspace in ``tmp_path/project`` (cwd), with MLflow linking disabled."""
-    from aitrace.workspace import Workspace
+    from aitrace.store.workspace import Workspace
 
     root = tmp_path / "project"
     root.mkdir()
@@ -108,7 +108,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Works
 @pytest.fixture
 def mlflow_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
     """An initialised workspace with MLflow linking on (embedded SQLite store)."""
-    from aitrace.workspace import Workspace
+    from aitrace.store.workspace import Workspace
 
     root = tmp_path / "project"
     root.mkdir()

@@ -20,23 +20,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
+from aitrace._version import __version__
 
 if TYPE_CHECKING:
-    from .child import ChildStep
-    from .tracker import StageContext, StepRecorder
+    from aitrace.hooks.child import ChildStep
+    from aitrace.hooks.tracker import StageContext, StepRecorder
 
 
 def stage(stage: str, **kwargs: Any) -> StageContext:
     """Record a stage; see ``aitrace.tracker.stage``."""
-    from .tracker import stage as _stage
+    from aitrace.hooks.tracker import stage as _stage
 
     return _stage(stage, **kwargs)
 
 
 def current_step() -> StepRecorder | ChildStep | None:
     """The step being recorded here, or, under ``aitrace run``, the parent's step; else None."""
-    from .tracker import current_step as _current
+    from aitrace.hooks.tracker import current_step as _current
 
     return _current()
 

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from .record import EvidenceRef
-    from .tracker import StepRecorder
+    from aitrace.hooks.tracker import StepRecorder
+    from aitrace.record.models import EvidenceRef
 
 ENTRY_POINT_GROUP = "aitrace.plugins"
 EVIDENCE_MODEL_DESCRIPTION = "model-description"
@@ -145,7 +145,7 @@ def describe_subject(subject: object, context: DescribeContext, *,
                      plugins: Iterable[ModelDescriber | LoadedPlugin] | None = None,
                      ) -> Description | None:
     """Ask every plug-in about ``subject``; merge what they say (first plug-in wins a key)."""
-    from .evidence.sbom import model_card_error
+    from aitrace.evidence.sbom.build import model_card_error
 
     card: dict[str, Any] = {}
     props: dict[str, str] = {}

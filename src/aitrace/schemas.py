@@ -15,18 +15,18 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .canonical import pretty_bytes
+from aitrace.record.jsonio import pretty_bytes
 
 # file name under schemas/ -> "module:function" producing the schema
 REGISTRY: dict[str, str] = {
-    "record.schema.json": "aitrace.record:record_schema",
-    "step.schema.json": "aitrace.record:step_schema",
-    "manifest.schema.json": "aitrace.bundle:manifest_schema",
-    "predicate.schema.json": "aitrace.bundle:predicate_schema",
-    "policy.schema.json": "aitrace.policy:policy_schema",
-    "approval.schema.json": "aitrace.approvals:approval_predicate_schema",
-    "risk-register.schema.json": "aitrace.governance:risk_register_schema",
-    "self-check.schema.json": "aitrace.governance:checklist_schema",
+    "record.schema.json": "aitrace.record.models:record_schema",
+    "step.schema.json": "aitrace.record.models:step_schema",
+    "manifest.schema.json": "aitrace.bundle.core:manifest_schema",
+    "predicate.schema.json": "aitrace.bundle.core:predicate_schema",
+    "policy.schema.json": "aitrace.verify.policy:policy_schema",
+    "approval.schema.json": "aitrace.signing.approvals:approval_predicate_schema",
+    "risk-register.schema.json": "aitrace.evidence.governance.documents:risk_register_schema",
+    "self-check.schema.json": "aitrace.evidence.governance.documents:checklist_schema",
 }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from zip_forge import Entry, Forge, deflate
 
-from aitrace.archive import ArchiveLimits, SafeArchive, parse_json, safe_extract
+from aitrace.bundle._zip.reader import ArchiveLimits, SafeArchive, parse_json, safe_extract
 from aitrace.errors import InputError, InvalidBundle
 
 MiB = 1024 * 1024

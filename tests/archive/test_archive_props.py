@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aitrace.archive import (
+from aitrace.bundle._zip.reader import (
     FIXED_DATE_TIME,
     ArchiveLimits,
     SafeArchive,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aitrace.archive import SafeArchive, write_deterministic_zip
+from aitrace.bundle._zip.reader import SafeArchive, write_deterministic_zip
 from aitrace.errors import InvalidBundle
 
 

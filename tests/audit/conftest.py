@@ -41,12 +41,16 @@ def _train_and_evaluate(ws: object, n_trees: int, accuracy: float) -> None:
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     import aitrace
-    from aitrace.approvals import create_approval
-    from aitrace.bundle import build_bundle
-    from aitrace.governance import parse_checklist, parse_risk_register, record_governance
-    from aitrace.signing import generate_keypair, load_signer
-    from aitrace.stages import EVIDENCE_GX
-    from aitrace.workspace import Workspace
+    from aitrace.bundle.core import build_bundle
+    from aitrace.evidence.governance.documents import (
+        parse_checklist,
+        parse_risk_register,
+        record_governance,
+    )
+    from aitrace.record.stages import EVIDENCE_GX
+    from aitrace.signing.approvals import create_approval
+    from aitrace.signing.core import generate_keypair, load_signer
+    from aitrace.store.workspace import Workspace
 
     root = tmp_path_factory.mktemp("audit") / "project"
     root.mkdir()

@@ -9,10 +9,10 @@ import pytest
 from audit_helpers import Pipeline
 
 import aitrace
-from aitrace.approvals import list_approvals, verify_approvals
 from aitrace.cli import main
-from aitrace.signing import generate_keypair, load_public_key
-from aitrace.workspace import Workspace
+from aitrace.signing.approvals import list_approvals, verify_approvals
+from aitrace.signing.core import generate_keypair, load_public_key
+from aitrace.store.workspace import Workspace
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ def test_report_escapes_untrusted_text(pipeline: Pipeline, tmp_path: Path) -> No
 
 
 def test_inspect_text_neutralises_terminal_escapes() -> None:
-    from aitrace.inspect import clean
+    from aitrace.report.text import clean
 
     assert clean("a\x1b[2Jb\u202ec\nd") == "a?[2Jb?c d"
 

@@ -44,7 +44,7 @@ def test_diff_text(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_diff_unit_libraries_and_approvals() -> None:
-    from aitrace.diff import _compare_versions
+    from aitrace.report.diff import _compare_versions
 
     assert _compare_versions("1.2.0", "1.10.0") == "upgraded"
     assert _compare_versions("2.0", "1.9") == "downgraded"

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aitrace import governance as g
 from aitrace.cli import main
 from aitrace.errors import InputError
+from aitrace.evidence.governance import documents as g
+from aitrace.record.stages import EVIDENCE_CHECKLIST, EVIDENCE_RISK
 from aitrace.schemas import validator
-from aitrace.stages import EVIDENCE_CHECKLIST, EVIDENCE_RISK
-from aitrace.workspace import Workspace
+from aitrace.store.workspace import Workspace
 
 
 def test_templates_parse_to_all_items_not_assessed() -> None:

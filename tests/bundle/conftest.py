@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from bundle_helpers import Keys, new_workspace, record_pipeline
 
-from aitrace.signing import generate_keypair
+from aitrace.signing.core import generate_keypair
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -25,8 +25,8 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> Path:
     """A recorded six-stage pipeline with an approval of the deployment step."""
-    from aitrace.approvals import create_approval
-    from aitrace.signing import load_signer
+    from aitrace.signing.approvals import create_approval
+    from aitrace.signing.core import load_signer
 
     ws = new_workspace(tmp_path_factory.mktemp("bundle-project") / "project")
     record_pipeline(ws)
@@ -36,9 +36,9 @@ def project(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> Path:
 
 @pytest.fixture(scope="module")
 def bundle_path(project: Path, keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from aitrace.bundle import build_bundle
-    from aitrace.signing import load_signer
-    from aitrace.workspace import Workspace
+    from aitrace.bundle.core import build_bundle
+    from aitrace.signing.core import load_signer
+    from aitrace.store.workspace import Workspace
 
     out = tmp_path_factory.mktemp("bundle-out") / "model.aitrace"
     build_bundle(Workspace(project), [load_signer(keys.key)], out, model_signing_key=keys.key)

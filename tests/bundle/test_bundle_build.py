@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from bundle_helpers import Keys, new_workspace, read_members, statement_of
 
-from aitrace.bundle import (
+from aitrace.bundle.core import (
     ATTESTATION_MEMBER,
     MANIFEST_MEMBER,
     PREDICATE_TYPE,
@@ -20,9 +20,9 @@ from aitrace.bundle import (
 )
 from aitrace.errors import InputError
 from aitrace.schemas import validator
-from aitrace.signing import load_public_key, load_signer
-from aitrace.verify import verify_bundle
-from aitrace.workspace import Workspace
+from aitrace.signing.core import load_public_key, load_signer
+from aitrace.store.workspace import Workspace
+from aitrace.verify.core import verify_bundle
 
 
 def test_layout_and_manifest(bundle_path: Path, project: Path) -> None:
@@ -97,7 +97,7 @@ def test_in_toto_attestation_validates_statement(bundle_path: Path) -> None:
 
 def test_model_signing_verifies_released_model(bundle_path: Path, project: Path, keys: Keys,
                                                tmp_path: Path) -> None:
-    from aitrace.signing import check_model_signature
+    from aitrace.signing.core import check_model_signature
 
     sig = tmp_path / "model.bin.sig"
     sig.write_bytes(read_members(bundle_path)["signatures/dist/model.bin.sig"])

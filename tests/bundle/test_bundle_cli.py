@@ -10,8 +10,8 @@ import pytest
 from bundle_helpers import Keys, flip, read_members, write_members
 
 from aitrace.cli import main
-from aitrace.completeness import completeness
-from aitrace.workspace import Workspace
+from aitrace.record.completeness import completeness
+from aitrace.store.workspace import Workspace
 
 
 def test_keygen_bundle_verify_unpack(project: Path, tmp_path: Path,

@@ -9,11 +9,11 @@ from pathlib import Path
 from bundle_helpers import SBOM_MEDIA, Keys, gx_result
 
 import aitrace
-from aitrace.bundle import build_bundle
-from aitrace.signing import load_public_key, load_signer
-from aitrace.stages import EVIDENCE_GX, EVIDENCE_SBOM
-from aitrace.verify import custody_gaps, verify_bundle
-from aitrace.workspace import Workspace
+from aitrace.bundle.core import build_bundle
+from aitrace.record.stages import EVIDENCE_GX, EVIDENCE_SBOM
+from aitrace.signing.core import load_public_key, load_signer
+from aitrace.store.workspace import Workspace
+from aitrace.verify.core import custody_gaps, verify_bundle
 
 
 def _bundle(ws: Workspace, keys: Keys, tmp_path: Path) -> Path:

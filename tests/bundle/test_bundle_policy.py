@@ -10,7 +10,10 @@ import pytest
 from bundle_helpers import Keys, new_workspace, record_pipeline
 
 from aitrace.errors import InputError
-from aitrace.policy import (
+from aitrace.signing.core import load_public_key
+from aitrace.store.workspace import Workspace
+from aitrace.verify.core import Check, verify_bundle
+from aitrace.verify.policy import (
     AllOf,
     AnyOf,
     MinCompleteness,
@@ -20,13 +23,10 @@ from aitrace.policy import (
     load_policy,
     parse_policy,
 )
-from aitrace.signing import load_public_key
-from aitrace.verify import Check, verify_bundle
-from aitrace.workspace import Workspace
 
 
 def _ctx(project: Path, keys: Keys, **kw: Any) -> PolicyContext:
-    from aitrace.approvals import list_approvals
+    from aitrace.signing.approvals import list_approvals
 
     ws = Workspace(project)
     steps = ws.steps()
@@ -170,7 +170,7 @@ def test_default_policy_and_verify(bundle_path: Path, keys: Keys, tmp_path: Path
 def test_policy_schema_file_matches(tmp_path: Path) -> None:
     import json
 
-    from aitrace.policy import policy_schema
     from aitrace.schemas import repo_schema_dir
+    from aitrace.verify.policy import policy_schema
 
     assert json.loads((repo_schema_dir() / "policy.schema.json").read_text()) == policy_schema()

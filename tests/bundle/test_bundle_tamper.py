@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from bundle_helpers import Keys, flip, read_members, resign, write_members
 
-from aitrace.archive import SafeArchive
-from aitrace.bundle import ATTESTATION_MEMBER, MANIFEST_MEMBER, build_bundle
-from aitrace.signing import load_public_key, load_signer
-from aitrace.verify import VerifyReport, verify_bundle
-from aitrace.workspace import Workspace
+from aitrace.bundle._zip.reader import SafeArchive
+from aitrace.bundle.core import ATTESTATION_MEMBER, MANIFEST_MEMBER, build_bundle
+from aitrace.signing.core import load_public_key, load_signer
+from aitrace.store.workspace import Workspace
+from aitrace.verify.core import VerifyReport, verify_bundle
 
 
 def _verify(path: Path, keys: Keys, **kw: Any) -> VerifyReport:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from aitrace.record import STEP_FORMAT, Actor, Step
-from aitrace.workspace import Workspace, new_id, utc_now
+from aitrace.record.models import STEP_FORMAT, Actor, Step
+from aitrace.store.workspace import Workspace, new_id, utc_now
 
 AppendStep = Callable[..., Step]
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aitrace.canonical import canonical_bytes, canonical_digest, pretty_bytes
+from aitrace.record.jsonio import canonical_bytes, canonical_digest, pretty_bytes
 
 
 def test_keys_sorted_no_whitespace_utf8() -> None:

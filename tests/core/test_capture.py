@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from aitrace.capture import (
+from aitrace.hooks.capture import (
     ENVIRONMENT_FORMAT,
     capture_actor,
     capture_code_version,
     capture_environment,
     installed_distributions,
 )
-from aitrace.redact import REDACTED
+from aitrace.hooks.redact import REDACTED
 
 
 @pytest.fixture

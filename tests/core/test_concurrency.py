@@ -8,12 +8,12 @@ import textwrap
 from collections import defaultdict
 from pathlib import Path
 
-from aitrace.workspace import Workspace
+from aitrace.store.workspace import Workspace
 
 RAW_WRITER = textwrap.dedent("""
     import sys
-    from aitrace.record import STEP_FORMAT, Actor, Step
-    from aitrace.workspace import Workspace, new_id, utc_now
+    from aitrace.record.models import STEP_FORMAT, Actor, Step
+    from aitrace.store.workspace import Workspace, new_id, utc_now
 
     ws = Workspace(__import__("pathlib").Path(sys.argv[1]))
     writer, count = sys.argv[2], int(sys.argv[3])

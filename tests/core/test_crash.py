@@ -19,7 +19,7 @@ import pytest
 
 import aitrace
 from aitrace.cli import main
-from aitrace.workspace import Workspace
+from aitrace.store.workspace import Workspace
 
 CHILD = textwrap.dedent("""
     import os, signal, sys
@@ -27,7 +27,7 @@ CHILD = textwrap.dedent("""
 
     os.chdir(sys.argv[1])
     point = sys.argv[2]
-    import aitrace, aitrace.digest as D, aitrace.workspace as W, aitrace._fs as F
+    import aitrace, aitrace.store.digest as D, aitrace.store.workspace as W, aitrace.store.files as F
 
     def die():
         os.kill(os.getpid(), signal.SIGKILL)
@@ -163,8 +163,8 @@ def test_killed_after_the_step_was_written_is_not_recorded_twice(
 
 
 def test_dead_marker_from_other_host_is_left_alone(workspace: Workspace) -> None:
-    from aitrace.record import Actor
-    from aitrace.workspace import new_id, utc_now
+    from aitrace.record.models import Actor
+    from aitrace.store.workspace import new_id, utc_now
 
     sid = new_id()
     workspace.begin(sid, "training", utc_now(), Actor(user="u", host="elsewhere"), None, ())

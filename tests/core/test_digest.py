@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-import aitrace.digest as digest_mod
-from aitrace.digest import CHUNK, DigestCache, Hasher
+import aitrace.store.digest as digest_mod
 from aitrace.errors import InputError
+from aitrace.store.digest import CHUNK, DigestCache, Hasher
 
 
 class CountingHash:

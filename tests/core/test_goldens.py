@@ -7,9 +7,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from aitrace.canonical import canonical_bytes, pretty_bytes
-from aitrace.digest import Hasher
-from aitrace.record import (
+from aitrace.record.jsonio import canonical_bytes, pretty_bytes
+from aitrace.record.models import (
     STEP_FORMAT,
     Actor,
     Artifact,
@@ -21,7 +20,8 @@ from aitrace.record import (
     Step,
     Subject,
 )
-from aitrace.signing import IN_TOTO_PAYLOAD_TYPE, dsse_sign, load_signer, make_statement
+from aitrace.signing.core import IN_TOTO_PAYLOAD_TYPE, dsse_sign, load_signer, make_statement
+from aitrace.store.digest import Hasher
 
 Golden = Callable[[str, bytes], None]
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "goldens"

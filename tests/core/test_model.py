@@ -10,9 +10,9 @@ from typing import Any, Literal
 import jsonschema
 import pytest
 
-from aitrace._model import field, from_json, json_schema, to_json
 from aitrace.errors import InputError
-from aitrace.record import (
+from aitrace.record._model import field, from_json, json_schema, to_json
+from aitrace.record.models import (
     Actor,
     Artifact,
     Command,

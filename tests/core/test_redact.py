@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aitrace.redact import (
+from aitrace.hooks.redact import (
     REDACTED,
     is_secret_name,
     redact_argv,

@@ -14,11 +14,11 @@ import jsonschema
 import pytest
 
 import aitrace
-from aitrace.canonical import pretty_bytes
 from aitrace.errors import StepFailed
-from aitrace.record import Actor, Command
+from aitrace.record.jsonio import pretty_bytes
+from aitrace.record.models import Actor, Command
 from aitrace.schemas import REGISTRY, generate, repo_schema_dir
-from aitrace.workspace import Workspace, new_id, utc_now
+from aitrace.store.workspace import Workspace, new_id, utc_now
 
 SCHEMAS = repo_schema_dir()
 

@@ -16,7 +16,7 @@ import pytest
 
 import aitrace
 from aitrace.cli import main
-from aitrace.workspace import Workspace
+from aitrace.store.workspace import Workspace
 
 ENV_SECRET = "planted-env-Zq81xK"
 URL_SECRET = "planted-url-Hw27pL"

@@ -13,8 +13,8 @@ import pytest
 
 import aitrace
 from aitrace.errors import InputError, StepFailed
-from aitrace.stages import EVIDENCE_ENVIRONMENT
-from aitrace.workspace import Workspace
+from aitrace.record.stages import EVIDENCE_ENVIRONMENT
+from aitrace.store.workspace import Workspace
 
 Check = Callable[[dict[str, Any]], None]
 

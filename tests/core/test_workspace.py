@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from aitrace.canonical import canonical_digest, pretty_bytes
 from aitrace.errors import InputError, IntegrityError, WorkspaceError
-from aitrace.record import Step
-from aitrace.workspace import Workspace
+from aitrace.record.jsonio import canonical_digest, pretty_bytes
+from aitrace.record.models import Step
+from aitrace.store.workspace import Workspace
 
 
 def _step_file(ws: Workspace, seq: int) -> Path:
@@ -245,7 +245,7 @@ def test_unreadable_record_is_a_workspace_error(workspace: Workspace) -> None:
 
 
 def test_pending_marker_lifecycle(workspace: Workspace) -> None:
-    from aitrace.capture import capture_actor
+    from aitrace.hooks.capture import capture_actor
 
     path = workspace.begin("sid1", "training", "2026-01-01T00:00:00Z", capture_actor(),
                            ("python", "x.py"), ())

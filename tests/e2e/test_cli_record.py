@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from aitrace.cli import main
-from aitrace.workspace import Workspace
+from aitrace.store.workspace import Workspace
 
 PY = sys.executable
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from aitrace.cli import main
-from aitrace.stages import EVIDENCE_GX, EVIDENCE_SBOM, STAGE_IDS
-from aitrace.workspace import Workspace
+from aitrace.record.stages import EVIDENCE_GX, EVIDENCE_SBOM, STAGE_IDS
+from aitrace.store.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "sklearn-pipeline" / "run_pipeline.py"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from aitrace.workspace import Workspace
+from aitrace.store.workspace import Workspace
 
 _SCRUBBED_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID",
                  "MLFLOW_RUN_ID", "AITRACE_WORKSPACE", "AITRACE_STEP_ID", "AITRACE_RECORD_ID",
@@ -27,7 +27,7 @@ class Store:
     def client(self) -> Any:
         from mlflow import MlflowClient
 
-        from aitrace.integrations.mlflow_link import tracking_uri
+        from aitrace.evidence.mlflow.link import tracking_uri
 
         return MlflowClient(tracking_uri(self.ws))
 
@@ -35,7 +35,7 @@ class Store:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """A workspace named ``test-model`` with MLflow on; its SQLite store is created here."""
-    from aitrace.integrations.mlflow_link import run_env
+    from aitrace.evidence.mlflow.link import run_env
 
     with pytest.MonkeyPatch.context() as mp:
         for name in _SCRUBBED_ENV:

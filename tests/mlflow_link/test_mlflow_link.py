@@ -13,9 +13,7 @@ from typing import Any
 import pytest
 
 import aitrace
-from aitrace import tracker
-from aitrace.integrations import mlflow_context
-from aitrace.integrations.mlflow_link import (
+from aitrace.evidence.mlflow.link import (
     DIGESTED_SYSTEM_TAGS,
     artifact_location,
     check_links,
@@ -26,8 +24,10 @@ from aitrace.integrations.mlflow_link import (
     run_env,
     tracking_uri,
 )
-from aitrace.record import MlflowLink
-from aitrace.workspace import Workspace
+from aitrace.hooks import tracker as tracker
+from aitrace.integrations import mlflow_context
+from aitrace.record.models import MlflowLink
+from aitrace.store.workspace import Workspace
 
 SECRET = "s3cr3t-planted-value"
 
@@ -85,7 +85,7 @@ def test_provider_tags_children_of_aitrace_run(store: Any,
 
 
 def test_provider_constants_match_the_tracker() -> None:
-    from aitrace.workspace import ENV_WORKSPACE
+    from aitrace.store.workspace import ENV_WORKSPACE
 
     assert mlflow_context.ENV_STEP_ID == tracker.ENV_STEP_ID
     assert mlflow_context.ENV_RECORD_ID == tracker.ENV_RECORD_ID
@@ -95,7 +95,7 @@ def test_provider_constants_match_the_tracker() -> None:
 
 def test_provider_module_imports_without_mlflow_or_tracker() -> None:
     code = ("import sys, aitrace.integrations.mlflow_context as m; "
-            "print(sorted(n for n in ('mlflow', 'aitrace.tracker') if n in sys.modules))")
+            "print(sorted(n for n in ('mlflow', 'aitrace.hooks.tracker') if n in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 import aitrace
-from aitrace.integrations.mlflow_link import check_links, tracking_uri
-from aitrace.workspace import Workspace
+from aitrace.evidence.mlflow.link import check_links, tracking_uri
+from aitrace.store.workspace import Workspace
 
 SECRET = "s3cr3t-planted-value"
 

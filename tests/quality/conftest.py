@@ -10,13 +10,13 @@ import pytest
 from quality_helpers import CLEAN_CSV, SUITE, failing_suite, privacy_csv
 
 if TYPE_CHECKING:
-    from aitrace.workspace import Workspace
+    from aitrace.store.workspace import Workspace
 
 
 @pytest.fixture(scope="session")
 def gx_loaded() -> Any:
     """GX imported (with aitrace's expectations registered) once for the session."""
-    from aitrace.evidence import _gx
+    from aitrace.evidence.gx import _context as _gx
 
     return _gx
 

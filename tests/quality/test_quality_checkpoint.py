@@ -12,8 +12,8 @@ from quality_helpers import SUITE, failing_suite
 
 import aitrace
 from aitrace.errors import InputError
-from aitrace.stages import EVIDENCE_GX
-from aitrace.workspace import Workspace
+from aitrace.record.stages import EVIDENCE_GX
+from aitrace.store.workspace import Workspace
 
 pytestmark = pytest.mark.usefixtures("gx_loaded")
 
@@ -41,7 +41,7 @@ def _checkpoint(root: Path, action: Any, *, dataframe: bool = False) -> Any:
 def test_action_type_is_registered_with_gx() -> None:
     from great_expectations.checkpoint.actions import _VALIDATION_ACTION_REGISTRY
 
-    from aitrace.evidence.gx_action import AttachToAitraceStep
+    from aitrace.integrations.gx_action import AttachToAitraceStep
 
     assert _VALIDATION_ACTION_REGISTRY.get("aitrace_attach") is AttachToAitraceStep
     # Config form, as a file-backed GX project stores it.
@@ -50,7 +50,7 @@ def test_action_type_is_registered_with_gx() -> None:
 
 
 def test_checkpoint_inside_a_stage_attaches_every_result(data_dir: Path) -> None:
-    from aitrace.evidence.gx_action import AttachToAitraceStep
+    from aitrace.integrations.gx_action import AttachToAitraceStep
 
     checkpoint = _checkpoint(data_dir, AttachToAitraceStep())
     with aitrace.stage("cleaning", inputs=["clean.csv"]):
@@ -71,7 +71,7 @@ def test_checkpoint_inside_a_stage_attaches_every_result(data_dir: Path) -> None
 
 
 def test_checkpoint_outside_a_stage_records_its_own_step(data_dir: Path) -> None:
-    from aitrace.evidence.gx_action import AttachToAitraceStep
+    from aitrace.integrations.gx_action import AttachToAitraceStep
 
     _checkpoint(data_dir, AttachToAitraceStep(stage="collection")).run()
     (step,) = Workspace.find().steps()
@@ -84,7 +84,7 @@ def test_checkpoint_outside_a_stage_records_its_own_step(data_dir: Path) -> None
 def test_dataframe_batch_is_recorded_unbound(data_dir: Path) -> None:
     import pandas as pd
 
-    from aitrace.evidence.gx_action import AttachToAitraceStep
+    from aitrace.integrations.gx_action import AttachToAitraceStep
 
     checkpoint = _checkpoint(data_dir, AttachToAitraceStep(redact=True), dataframe=True)
     with aitrace.stage("cleaning", inputs=["clean.csv"]):

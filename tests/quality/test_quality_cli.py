@@ -11,8 +11,8 @@ import pytest
 from quality_helpers import DECOYS, PLANTED, objects, tree_contains
 
 from aitrace.cli import main
-from aitrace.stages import EVIDENCE_GX
-from aitrace.workspace import Workspace
+from aitrace.record.stages import EVIDENCE_GX
+from aitrace.store.workspace import Workspace
 
 pytestmark = pytest.mark.usefixtures("gx_loaded")
 
@@ -105,7 +105,7 @@ def test_labels_pack_balance(data_dir: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_suite_init_round_trip(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from aitrace.evidence.suites import check_round_trip
+    from aitrace.evidence.gx.profile import check_round_trip
 
     rc, out = _run(capsys, ["suite", "init", "clean.csv", "-o", "suites/gen.json"])
     assert rc == 0

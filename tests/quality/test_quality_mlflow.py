@@ -8,7 +8,7 @@ import pytest
 from quality_helpers import CLEAN_CSV, failing_suite
 
 import aitrace
-from aitrace.workspace import Workspace
+from aitrace.store.workspace import Workspace
 
 
 @pytest.mark.slow

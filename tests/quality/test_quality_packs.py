@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aitrace.errors import InputError
-from aitrace.evidence import packs
+from aitrace.evidence.gx import packs
 
 
 @pytest.mark.parametrize(("detector", "hits", "misses"), [

@@ -12,7 +12,7 @@ import pytest
 from quality_helpers import DECOYS, PLANTED, tree_contains
 
 from aitrace.cli import main
-from aitrace.workspace import Workspace
+from aitrace.store.workspace import Workspace
 
 pytest.importorskip("pyspark")
 if shutil.which("java") is None:  # pragma: no cover - depends on the machine

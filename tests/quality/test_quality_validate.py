@@ -13,9 +13,9 @@ from quality_helpers import SUITE, failing_suite, objects
 
 import aitrace
 from aitrace.errors import InputError
-from aitrace.evidence import quality
-from aitrace.stages import EVIDENCE_GX
-from aitrace.workspace import Workspace
+from aitrace.evidence.gx import quality
+from aitrace.record.stages import EVIDENCE_GX
+from aitrace.store.workspace import Workspace
 
 pytestmark = pytest.mark.usefixtures("gx_loaded")
 

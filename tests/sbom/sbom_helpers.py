@@ -31,7 +31,7 @@ def record_lineage(root: Path, *, data_license: str = "CC-BY-4.0", extra_config:
                    base_model: bool = False) -> Any:
     """Record collection, cleaning, (selection), training, evaluation, deployment in ``root``."""
     import aitrace
-    from aitrace.workspace import Workspace
+    from aitrace.store.workspace import Workspace
 
     Workspace.init(root, name="wine")
     cfg = root / "aitrace.yaml"

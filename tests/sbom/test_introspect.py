@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aitrace.errors import InputError
-from aitrace.introspect import describe_model_path, read_safetensors_header
+from aitrace.evidence.model.introspect import describe_model_path, read_safetensors_header
 
 
 def _st(header: object, data: bytes = b"", *, length: int | None = None) -> bytes:

@@ -15,7 +15,7 @@ from sbom_helpers import check_bom
 import aitrace
 from aitrace import plugins
 from aitrace.plugins import DescribeContext, PluginWarning, describe, discover
-from aitrace.stages import EVIDENCE_SBOM
+from aitrace.record.stages import EVIDENCE_SBOM
 
 
 @pytest.fixture(autouse=True)

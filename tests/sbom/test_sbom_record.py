@@ -11,8 +11,8 @@ from sbom_helpers import check_bom, components, record_lineage
 
 import aitrace
 from aitrace.errors import InputError
-from aitrace.evidence.sbom import SBOM_MEDIA_TYPE, bom_from_record, summarize
-from aitrace.stages import EVIDENCE_SBOM
+from aitrace.evidence.sbom.build import SBOM_MEDIA_TYPE, bom_from_record, summarize
+from aitrace.record.stages import EVIDENCE_SBOM
 
 
 def _sbom_evidence(ws: Any, stage: str) -> tuple[Any, dict[str, Any]]:

@@ -13,7 +13,11 @@ from securesystemslib.dsse import Envelope
 from securesystemslib.signer import SSlibKey
 
 import aitrace
-from aitrace.approvals import (
+from aitrace.errors import InputError
+from aitrace.record.jsonio import canonical_bytes
+from aitrace.record.models import Step
+from aitrace.schemas import validator
+from aitrace.signing.approvals import (
     APPROVAL_PREDICATE,
     ApprovalPredicate,
     approval_predicate_schema,
@@ -21,18 +25,14 @@ from aitrace.approvals import (
     list_approvals,
     verify_approvals,
 )
-from aitrace.canonical import canonical_bytes
-from aitrace.errors import InputError
-from aitrace.record import Step
-from aitrace.schemas import validator
-from aitrace.signing import (
+from aitrace.signing.core import (
     IN_TOTO_PAYLOAD_TYPE,
     Signer,
     dsse_sign,
     make_statement,
     new_signer,
 )
-from aitrace.workspace import Workspace
+from aitrace.store.workspace import Workspace
 
 
 def _record(ws: Workspace, stage: str, name: str, fail: bool = False) -> None:

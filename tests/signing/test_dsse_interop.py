@@ -17,9 +17,9 @@ from securesystemslib.dsse import Envelope
 from securesystemslib.signer import SSlibKey
 from signing_helpers import KeyFiles
 
-from aitrace.canonical import canonical_bytes
 from aitrace.errors import InputError, InvalidBundle
-from aitrace.signing import (
+from aitrace.record.jsonio import canonical_bytes
+from aitrace.signing.core import (
     IN_TOTO_PAYLOAD_TYPE,
     STATEMENT_TYPE,
     PublicKey,

@@ -14,7 +14,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from aitrace.evidence.sbom import model_card_error
+from aitrace.evidence.sbom.build import model_card_error
 from aitrace.plugins import DescribeContext
 
 CTX = DescribeContext(path="models/m.pkl")
@@ -60,7 +60,7 @@ def test_unfitted_and_foreign_objects() -> None:
 
 def test_record_inside_a_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import aitrace
-    from aitrace.workspace import Workspace
+    from aitrace.store.workspace import Workspace
 
     monkeypatch.chdir(tmp_path)
     Workspace.init(tmp_path, name="t")

@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from .._version import __version__
-from ..errors import EXIT_USAGE, AitraceError
+from aitrace._version import __version__
+from aitrace.errors import EXIT_USAGE, AitraceError
 
 # command name -> (module under aitrace.cli, attribute, one-line help shown by --help)
 COMMANDS: dict[str, tuple[str, str, str]] = {

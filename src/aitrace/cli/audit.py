@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
-from ..errors import EXIT_CHECK_FAILED, EXIT_OK
-from ._common import emit_json, json_option
+from aitrace.cli._common import emit_json, json_option
+from aitrace.errors import EXIT_CHECK_FAILED, EXIT_OK
 
 _bundle_arg = click.argument("bundle", type=click.Path(exists=True, dir_okay=False,
                                                        path_type=Path))
@@ -39,9 +39,9 @@ _no_policy_option = click.option("--no-policy", is_flag=True,
 def inspect_cmd(bundle: Path, keys: tuple[Path, ...], policy: Path | None, no_policy: bool,
                 as_json: bool) -> int:
     """Verify BUNDLE, then summarise it: stages, evidence, licences, completeness."""
-    from ..audit import audit_bundle
-    from ..inspect import inspect_text
-    from ..report_model import view_json
+    from aitrace.report.audit import audit_bundle
+    from aitrace.report.text import inspect_text
+    from aitrace.report.view import view_json
 
     view = audit_bundle(bundle, key_paths=keys, policy_path=policy,
                         default_policy=not no_policy)
@@ -63,7 +63,7 @@ def inspect_cmd(bundle: Path, keys: tuple[Path, ...], policy: Path | None, no_po
 def report_cmd(bundle: Path, keys: tuple[Path, ...], policy: Path | None, no_policy: bool,
                output: Path, as_json: bool) -> int:
     """Verify BUNDLE and write a self-contained HTML report of it."""
-    from ..report import write_report
+    from aitrace.report.render import write_report
 
     view = write_report(bundle, output, key_paths=keys, policy_path=policy,
                         default_policy=not no_policy)
@@ -83,8 +83,8 @@ def report_cmd(bundle: Path, keys: tuple[Path, ...], policy: Path | None, no_pol
 @json_option
 def diff_cmd(old: Path, new: Path, keys: tuple[Path, ...], as_json: bool) -> int:
     """Show what changed from bundle OLD to bundle NEW."""
-    from ..audit import audit_bundle, open_unverified
-    from ..diff import diff_text, diff_views
+    from aitrace.report.audit import audit_bundle, open_unverified
+    from aitrace.report.diff import diff_text, diff_views
 
     if keys:
         a = audit_bundle(old, key_paths=keys)

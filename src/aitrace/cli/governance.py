@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import click
 
-from ._common import emit_json, json_option, short
+from aitrace.cli._common import emit_json, json_option, short
 
 _STAGE_HELP = "The stage the assessment belongs to (usually 'problem')."
 
@@ -18,7 +18,7 @@ def _interactive_ok() -> bool:
 
 
 def _no_file_error(kind: str) -> Exception:
-    from ..errors import InputError
+    from aitrace.errors import InputError
 
     return InputError(f"no --file given and stdin is not a terminal, so the {kind} cannot be "
                       "asked interactively",
@@ -32,7 +32,12 @@ def _ask_text(label: str) -> str:
 
 
 def _prompt_risk() -> dict[str, Any]:
-    from ..governance import RATING_LABELS, RISK_IDS, RISK_LABELS, RISK_RATINGS
+    from aitrace.evidence.governance.documents import (
+        RATING_LABELS,
+        RISK_IDS,
+        RISK_LABELS,
+        RISK_RATINGS,
+    )
 
     click.echo("Risk register — the seven risk items of the guide (ch. 3). "
                "Press Enter to keep a default.\n")
@@ -57,7 +62,7 @@ def _prompt_risk() -> dict[str, Any]:
 
 
 def _prompt_checklist() -> dict[str, Any]:
-    from ..governance import (
+    from aitrace.evidence.governance.documents import (
         READINESS_ASPECT_LABELS,
         READINESS_ASPECTS,
         READINESS_VALUES,
@@ -95,14 +100,14 @@ def _prompt_checklist() -> dict[str, Any]:
 
 
 def _record(kind: str, stage: str, file: Path | None, as_json: bool) -> None:
-    from ..governance import (
+    from aitrace.evidence.governance.documents import (
         load_checklist,
         load_risk_register,
         parse_checklist,
         parse_risk_register,
         record_governance,
     )
-    from ..workspace import Workspace
+    from aitrace.store.workspace import Workspace
 
     ws = Workspace.find()
     document: Any
@@ -139,7 +144,7 @@ def assess_group() -> None:
 def risk_cmd(stage: str, file: Path | None, template: bool, as_json: bool) -> None:
     """Record the risk register: the guide's seven risk items, each rated, with evidence."""
     if template:
-        from ..governance import risk_template
+        from aitrace.evidence.governance.documents import risk_template
 
         click.echo(risk_template(), nl=False)
         return
@@ -155,7 +160,7 @@ def risk_cmd(stage: str, file: Path | None, template: bool, as_json: bool) -> No
 def checklist_cmd(stage: str, file: Path | None, template: bool, as_json: bool) -> None:
     """Record the self-check table (表1): strategy aspects and adoption-route readiness."""
     if template:
-        from ..governance import checklist_template
+        from aitrace.evidence.governance.documents import checklist_template
 
         click.echo(checklist_template(), nl=False)
         return
@@ -179,9 +184,9 @@ def checklist_cmd(stage: str, file: Path | None, template: bool, as_json: bool) 
 def approve_cmd(stage: str, key: Path, name: str, comment: str, reject: bool,
                 step_ref: str | None, passphrase_env: str | None, as_json: bool) -> None:
     """Sign off a stage as a reviewer: a signed statement over the step's digest."""
-    from ..approvals import create_approval
-    from ..signing import load_signer, passphrase_from_env
-    from ..workspace import Workspace
+    from aitrace.signing.approvals import create_approval
+    from aitrace.signing.core import load_signer, passphrase_from_env
+    from aitrace.store.workspace import Workspace
 
     ws = Workspace.find()
     passphrase = passphrase_from_env(passphrase_env) if passphrase_env else None

@@ -22,8 +22,8 @@ from typing import Any
 
 import click
 
-from ..errors import EXIT_CHECK_FAILED, EXIT_OK
-from ._common import emit_json, json_option
+from aitrace.cli._common import emit_json, json_option
+from aitrace.errors import EXIT_CHECK_FAILED, EXIT_OK
 
 
 def _labels(text: str | None) -> list[str] | None:
@@ -62,10 +62,10 @@ def check_cmd(data: Path, suites: tuple[Path, ...], packs: tuple[str, ...], stag
     Exit codes: 0 all checks passed (or --warn-only) · 1 a check failed (recorded) ·
     2 bad input (nothing recorded).
     """
-    from ..evidence.quality import attach_check, prepare_checks, read_data, run_check
-    from ..stages import EVIDENCE_GX
-    from ..tracker import StageContext
-    from ..workspace import Workspace
+    from aitrace.evidence.gx.quality import attach_check, prepare_checks, read_data, run_check
+    from aitrace.hooks.tracker import StageContext
+    from aitrace.record.stages import EVIDENCE_GX
+    from aitrace.store.workspace import Workspace
 
     ws = Workspace.find()
     ctx = StageContext(stage, workspace=ws, description=description, mlflow=mlflow)
@@ -76,7 +76,7 @@ def check_cmd(data: Path, suites: tuple[Path, ...], packs: tuple[str, ...], stag
         options["labels"] = _labels(labels)
     if privacy_columns is not None:
         options["columns"] = _labels(privacy_columns)
-    from ..digest import DigestCache
+    from aitrace.store.digest import DigestCache
 
     cache = DigestCache(ws.dir / "cache" / "digests.sqlite")
     dataset = read_data(data, engine=engine, cache=cache)  # type: ignore[arg-type]
@@ -147,7 +147,7 @@ def suite_group() -> None:
 def init_suite_cmd(data: Path, output: Path, name: str | None, max_categories: int,
                    row_tolerance: float, force: bool, as_json: bool) -> None:
     """Profile DATA into a starter GX ExpectationSuite JSON to edit and commit."""
-    from ..evidence.suites import init_suite
+    from aitrace.evidence.gx.profile import init_suite
 
     doc = init_suite(data, output, name=name, force=force, max_categories=max_categories,
                      row_tolerance=row_tolerance)

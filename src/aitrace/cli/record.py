@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ._common import ProgressBar, emit_json, json_option, short
+from aitrace.cli._common import ProgressBar, emit_json, json_option, short
 
 
 @click.command("init")
@@ -17,7 +17,7 @@ from ._common import ProgressBar, emit_json, json_option, short
 @json_option
 def init_cmd(name: str | None, directory: Path, as_json: bool) -> None:
     """Create aitrace.yaml and the .aitrace/ workspace (idempotent)."""
-    from ..workspace import Workspace
+    from aitrace.store.workspace import Workspace
 
     directory.mkdir(parents=True, exist_ok=True)
     ws, created = Workspace.init(directory, name=name)
@@ -46,7 +46,7 @@ def run_cmd(stage: str, inputs: tuple[str, ...], outputs: tuple[str, ...],
             sources: tuple[str, ...], description: str | None, mlflow: bool | None,
             sbom: bool | None, command: tuple[str, ...]) -> int:
     """Run COMMAND (after --) as a recorded step; exit with its exit code."""
-    from ..runner import parse_source, run_command
+    from aitrace.hooks.runner import parse_source, run_command
 
     parsed = [parse_source(s) for s in sources]
     bar = ProgressBar(True)
@@ -78,7 +78,7 @@ def _step_row(step: Any) -> dict[str, Any]:
 @json_option
 def log_cmd(stage: str | None, as_json: bool) -> int:
     """List the record's steps, oldest first."""
-    from ..workspace import Workspace
+    from aitrace.store.workspace import Workspace
 
     ws = Workspace.find()
     report = ws.chain()
@@ -111,8 +111,8 @@ def log_cmd(stage: str | None, as_json: bool) -> int:
 @json_option
 def show_cmd(step_ref: str, as_json: bool) -> None:
     """Show one step in full (STEP_REF: number, id or id prefix)."""
-    from ..tracker import step_as_json
-    from ..workspace import Workspace
+    from aitrace.hooks.tracker import step_as_json
+    from aitrace.store.workspace import Workspace
 
     step = Workspace.find().get_step(step_ref)
     doc = step_as_json(step)
@@ -157,8 +157,8 @@ def show_cmd(step_ref: str, as_json: bool) -> None:
 @json_option
 def status_cmd(as_json: bool) -> int:
     """The ten stages (done / failed / missing) and whether the hash chain holds."""
-    from ..stages import STAGES
-    from ..workspace import Workspace
+    from aitrace.record.stages import STAGES
+    from aitrace.store.workspace import Workspace
 
     ws = Workspace.find()
     report = ws.chain()
@@ -212,9 +212,9 @@ def status_cmd(as_json: bool) -> int:
 @json_option
 def digest_cmd(paths: tuple[Path, ...], no_cache: bool, as_json: bool) -> None:
     """Print `sha256:<hex>  PATH` exactly as the record computes it."""
-    from ..digest import DigestCache, Hasher, default_cache_path
-    from ..errors import WorkspaceError
-    from ..workspace import Workspace
+    from aitrace.errors import WorkspaceError
+    from aitrace.store.digest import DigestCache, Hasher, default_cache_path
+    from aitrace.store.workspace import Workspace
 
     cache = None
     if not no_cache:

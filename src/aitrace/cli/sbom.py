@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ._common import emit_json, json_option
+from aitrace.cli._common import emit_json, json_option
 
 
 @click.command("sbom")
@@ -34,7 +34,7 @@ def sbom_cmd(output: str | None, step: str | None, models: tuple[str, ...], incl
     With --json a summary (components, model, licences, flagged licences) is printed instead of
     the BOM; the BOM is then written only to the -o FILE.
     """
-    from ..errors import InputError
+    from aitrace.errors import InputError
 
     ci_mode = bool(models) or include_env
     if ci_mode and step is not None:
@@ -43,19 +43,19 @@ def sbom_cmd(output: str | None, step: str | None, models: tuple[str, ...], incl
     if as_json and output == "-":
         raise InputError("--json prints the summary on standard output, so the BOM cannot go "
                          "there too", hint="write the BOM to a file with -o FILE")
-    from ..evidence.sbom import bom_from_files, bom_from_record, summarize, write_bom
+    from aitrace.evidence.sbom.build import bom_from_files, bom_from_record, summarize, write_bom
 
     doc: dict[str, Any]
     if ci_mode:
         doc = bom_from_files([Path(m) for m in models], include_env)
     else:
-        from ..workspace import Workspace
+        from aitrace.store.workspace import Workspace
 
         doc = bom_from_record(Workspace.find(), step)
     data = write_bom(doc)
     target = None if output in (None, "-") else Path(output)  # type: ignore[arg-type]
     if target is not None:
-        from .._fs import atomic_write
+        from aitrace.store.files import atomic_write
 
         try:
             atomic_write(target, data)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..tracker import StepRecorder
+    from aitrace.hooks.tracker import StepRecorder
 
 SBOM_STAGES = ("training", "optimization", "deployment")
 

@@ -38,7 +38,7 @@ USER_URIS_KEY = "mlflow.user_tracking_uris"
 
 def _current_recorder() -> Any:
     """The in-process ``StepRecorder``, without importing the tracker when nothing uses it."""
-    tracker = sys.modules.get("aitrace.tracker")
+    tracker = sys.modules.get("aitrace.hooks.tracker")
     if tracker is None:
         return None
     return tracker.current_step()

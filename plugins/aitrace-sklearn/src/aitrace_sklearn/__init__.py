@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from aitrace.hooks.tracker import StepRecorder
     from aitrace.plugins import DescribeContext
-    from aitrace.record import EvidenceRef
-    from aitrace.tracker import StepRecorder
+    from aitrace.record.models import EvidenceRef
 
 __version__ = "0.1.0"
 

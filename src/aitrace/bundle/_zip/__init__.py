@@ -1,0 +1,1 @@
+"""Strict ZIP reading (untrusted input) and deterministic ZIP writing."""

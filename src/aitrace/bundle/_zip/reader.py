@@ -1,0 +1,845 @@
+"""ZIP archives as a security boundary: strict reading of untrusted input, deterministic writing.
+
+An ``.aitrace`` bundle is a ZIP file and may come from anyone, so the reader here does not trust
+``zipfile``'s leniency: it parses the end record and the whole central directory itself and
+checks every member *before reading any data* —
+
+* names: UTF-8 (or plain ASCII), relative POSIX paths with no ``..``, ``.``, empty parts,
+  backslashes, drive letters or control characters, no duplicates (also after Unicode NFC
+  normalisation and case folding), and no name that is both a file and a directory;
+* kinds: regular files only — symlinks, directories, devices, FIFOs and sockets are refused;
+* encoding: no encryption, only *stored* and *deflate* compression, one disk, no trailing data;
+* sizes: member count, each member's declared size, the total, the compression ratio, and the
+  layout (each member's data lies before the central directory and overlaps no other member's,
+  which defeats overlapping-member zip bombs; its local header repeats its central name).
+
+Reading then *streams* every member, enforcing the actual decompressed size against the declared
+one, the CRC-32, and that the compressed data ends exactly where declared — a lying header cannot
+bomb memory or disk. JSON members are read with a size cap, a nesting-depth scan that cannot
+itself recurse, and duplicate keys refused. Every problem raises ``InvalidBundle`` naming the
+member; no other exception escapes from untrusted bytes.
+
+``write_deterministic_zip`` writes archives byte-identically for identical input (sorted members,
+fixed timestamps, permissions and compression settings), atomically, streaming file members;
+it never writes what the reader's default limits would refuse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import re
+import stat
+import struct
+import tempfile
+import unicodedata
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aitrace.errors import InputError, InvalidBundle
+from aitrace.store.files import TMP_PREFIX, atomic_writer, fsync_dir
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+CHUNK = MiB
+
+# ZIP record signatures and layouts (APPNOTE.TXT 6.3.x).
+_EOCD_SIG = b"PK\x05\x06"
+_EOCD64_LOC_SIG = b"PK\x06\x07"
+_EOCD64_SIG = b"PK\x06\x06"
+_CDIR_SIG = 0x02014B50
+_LOCAL_SIG = 0x04034B50
+_EOCD = struct.Struct("<4sHHHHIIH")            # 22 bytes
+_EOCD64_LOC = struct.Struct("<4sIQI")          # 20 bytes
+_EOCD64 = struct.Struct("<4sQHHIIQQQQ")        # 56 bytes
+_CDIR = struct.Struct("<IHHHHHHIIIHHHHHII")    # 46 bytes
+_LOCAL = struct.Struct("<IHHHHHIIIHH")         # 30 bytes
+
+_STORED = 0
+_DEFLATED = 8
+_FLAG_ENCRYPTED = 0x0001
+_FLAG_STRONG_ENCRYPTION = 0x0040
+_FLAG_UTF8 = 0x0800
+_FLAG_MASKED_HEADERS = 0x2000
+_SYSTEM_DOS = 0
+_SYSTEM_UNIX = 3
+_MAX_NAME_BYTES = 1024
+
+# Deterministic writing settings: documented, never configurable per call.
+FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+FIXED_MODE = 0o100644
+DEFLATE_LEVEL = 9
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+# A JSON string (unrolled loop, no backtracking blow-up); an unterminated one runs to the end,
+# so stripping strings stays linear on hostile input.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
+_BRACKETS = bytes.maketrans(b"[]{}", b"()()")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Bounds applied to an untrusted archive before and while reading it.
+
+    The defaults admit a bundle that embeds model weights (``--include``) yet stop zip bombs:
+    a member may not inflate more than ``max_ratio`` times once it is over ``ratio_min_size``.
+    """
+
+    max_members: int = 5000
+    max_member_size: int = 4 * GiB
+    max_total_size: int = 8 * GiB
+    max_ratio: int = 200
+    ratio_min_size: int = MiB
+    max_json_size: int = 64 * MiB
+    max_json_depth: int = 64
+    max_directory_size: int = 64 * MiB
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    """One validated member of an archive (sizes as declared, checked while reading)."""
+
+    name: str
+    size: int
+    compressed_size: int
+    crc32: int
+    method: int
+    header_offset: int
+    data_offset: int
+
+
+def _bad(archive: str, message: str, hint: str | None = None) -> InvalidBundle:
+    return InvalidBundle(
+        f"{archive}: {message}",
+        hint=hint or "the archive is damaged or unsafe; do not use it — ask its producer "
+                     "for a fresh copy made by `aitrace bundle`")
+
+
+# --------------------------------------------------------------------------- names
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` is not a safe member name (None when it is): shared by reader and writer."""
+    if not name:
+        return "has an empty name"
+    if len(name.encode("utf-8", "surrogatepass")) > _MAX_NAME_BYTES:
+        return f"has a name longer than {_MAX_NAME_BYTES} bytes"
+    for ch in name:
+        if ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0:
+            return f"has a control character U+{ord(ch):04X} in its name"
+        if 0xD800 <= ord(ch) < 0xE000:
+            return "has an unpaired surrogate in its name"
+    if "\\" in name:
+        return "uses a backslash in its name (only '/' separates directories)"
+    if name.startswith("/"):
+        return "is an absolute path"
+    if _DRIVE.match(name):
+        return "starts with a drive letter"
+    if name.endswith("/"):
+        return "is a directory entry (archives hold regular files only)"
+    for part in name.split("/"):
+        if part == "..":
+            return "has a '..' component (path traversal)"
+        if part == ".":
+            return "has a '.' component"
+        if part == "":
+            return "has an empty path component ('//')"
+    return None
+
+
+def _fold(name: str) -> str:
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def _check_collisions(names: Sequence[str], archive: str) -> None:
+    """Refuse duplicates, names equal after NFC+casefold, and file/directory clashes."""
+    seen: dict[str, str] = {}
+    for name in names:
+        key = _fold(name)
+        if key in seen:
+            other = seen[key]
+            if other == name:
+                raise _bad(archive, f"member '{name}' appears more than once")
+            raise _bad(archive, f"member '{name}' collides with '{other}' on case-insensitive "
+                                "or Unicode-normalising file systems")
+        seen[key] = name
+    for name in names:
+        parts = _fold(name).split("/")
+        for i in range(1, len(parts)):
+            prefix = "/".join(parts[:i])
+            if prefix in seen:
+                raise _bad(archive, f"member '{seen[prefix]}' is a file but '{name}' needs it "
+                                    "to be a directory")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class _MemberStream(io.RawIOBase):
+    """Decompresses one member, enforcing declared size, CRC and exact compressed length."""
+
+    def __init__(self, fd: int, info: MemberInfo, archive: str) -> None:
+        super().__init__()
+        self._fd = fd
+        self._info = info
+        self._archive = archive
+        self._pos = info.data_offset
+        self._left_in = info.compressed_size
+        self._out = 0
+        self._crc = 0
+        self._pending = b""
+        self._done = False
+        self._inflate = zlib.decompressobj(-15) if info.method == _DEFLATED else None
+
+    def readable(self) -> bool:
+        return True
+
+    def _fail(self, what: str) -> InvalidBundle:
+        return _bad(self._archive, f"member '{self._info.name}' {what}")
+
+    def _read_raw(self, n: int) -> bytes:
+        n = min(n, self._left_in)
+        if n <= 0:
+            return b""
+        try:
+            data = os.pread(self._fd, n, self._pos)
+        except OSError as exc:
+            raise self._fail(f"cannot be read ({exc.strerror or exc})") from None
+        if len(data) != n:
+            raise self._fail("is truncated: the archive ends inside its data")
+        self._pos += n
+        self._left_in -= n
+        return data
+
+    def _produce(self, want: int) -> bytes:
+        """Up to ``want`` decompressed bytes (b"" at the end of the member)."""
+        inflate = self._inflate
+        if inflate is None:
+            return self._read_raw(want)
+        while True:
+            if inflate.eof:
+                if self._pending or inflate.unused_data or self._left_in:
+                    raise self._fail("has data after the end of its deflate stream")
+                return b""
+            chunk = self._pending or self._read_raw(CHUNK)
+            if not chunk:
+                raise self._fail("has truncated deflate data")
+            try:
+                out = inflate.decompress(chunk, want)
+            except zlib.error as exc:
+                raise self._fail(f"has corrupt deflate data ({exc})") from None
+            self._pending = inflate.unconsumed_tail
+            if out:
+                return out
+            if self._pending == chunk and not inflate.eof:
+                raise self._fail("has deflate data that makes no progress")
+
+    def readinto(self, buffer: Any) -> int:
+        if self._done:
+            return 0
+        view = memoryview(buffer).cast("B")
+        want = min(len(view), self._info.size - self._out + 1)  # +1 to catch overflow
+        data = self._produce(max(want, 1))
+        if data:
+            self._out += len(data)
+            if self._out > self._info.size:
+                raise self._fail(f"inflates beyond its declared size of {self._info.size} bytes")
+            self._crc = zlib.crc32(data, self._crc)
+            view[: len(data)] = data
+            return len(data)
+        self._done = True
+        if self._out != self._info.size:
+            raise self._fail(f"holds {self._out} bytes but declares {self._info.size}")
+        if self._left_in:
+            raise self._fail("ends before its declared compressed size")
+        if self._crc != self._info.crc32:
+            raise self._fail("fails its CRC-32 check (the data was altered)")
+        return 0
+
+
+class SafeArchive:
+    """A validated, read-only view of an untrusted ZIP archive.
+
+    Use as ``with SafeArchive.open(path) as ar: ...``. Opening validates the central directory
+    and every local header; nothing is decompressed until a member is read.
+    """
+
+    def __init__(self, path: Path, fd: int, members: dict[str, MemberInfo],
+                 limits: ArchiveLimits) -> None:
+        self.path = path
+        self.limits = limits
+        self._fd: int | None = fd
+        self._members = members
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, path: Path, limits: ArchiveLimits | None = None) -> SafeArchive:
+        """Open and fully validate ``path``.
+
+        Raises:
+            InputError: the file cannot be opened.
+            InvalidBundle: not a ZIP, truncated, or any member is unsafe (naming it).
+        """
+        limits = limits or ArchiveLimits()
+        path = Path(path)
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError:
+            raise InputError(f"{path} does not exist", hint="check the archive path") from None
+        except OSError as exc:
+            raise InputError(f"cannot open {path}: {exc.strerror or exc}",
+                             hint="check the archive path and its permissions") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise InputError(f"{path} is not a regular file", hint="give the .aitrace file")
+            members = _read_directory(fd, str(path), limits)
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(path, fd, members, limits)
+
+    def close(self) -> None:
+        """Release the file handle."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> SafeArchive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ reading
+
+    def names(self) -> list[str]:
+        """Member names in archive order."""
+        return list(self._members)
+
+    def info(self, name: str) -> MemberInfo:
+        """The validated entry of ``name``.
+
+        Raises:
+            InvalidBundle: no such member.
+        """
+        try:
+            return self._members[name]
+        except KeyError:
+            raise _bad(str(self.path), f"has no member '{name}'",
+                       hint="the archive is incomplete; ask its producer for a complete copy"
+                       ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._members
+
+    def open_stream(self, name: str) -> io.BufferedReader:
+        """A streaming reader of one member's bytes (size and CRC enforced as it reads)."""
+        if self._fd is None:
+            raise ValueError("archive is closed")
+        return io.BufferedReader(_MemberStream(self._fd, self.info(name), str(self.path)),
+                                 buffer_size=CHUNK)
+
+    def read(self, name: str, *, max_size: int | None = None) -> bytes:
+        """The whole member in memory (refused beyond ``max_size`` before reading)."""
+        info = self.info(name)
+        if max_size is not None and info.size > max_size:
+            raise _bad(str(self.path), f"member '{name}' is {info.size} bytes, over the "
+                                       f"{max_size}-byte limit for this kind of member")
+        out = bytearray()
+        with self.open_stream(name) as fh:
+            while chunk := fh.read(CHUNK):
+                out += chunk
+        return bytes(out)
+
+    def sha256(self, name: str) -> tuple[str, int]:
+        """Streaming SHA-256 hex and size of a member."""
+        h = hashlib.sha256()
+        size = 0
+        with self.open_stream(name) as fh:
+            while chunk := fh.read(CHUNK):
+                h.update(chunk)
+                size += len(chunk)
+        return h.hexdigest(), size
+
+    def read_json(self, name: str) -> Any:
+        """Parse a JSON member with the size and depth limits; duplicate keys are refused."""
+        data = self.read(name, max_size=self.limits.max_json_size)
+        return parse_json(data, f"{self.path}: member '{name}'", self.limits)
+
+
+def parse_json(data: bytes, source: str, limits: ArchiveLimits | None = None) -> Any:
+    """Parse untrusted JSON bytes: UTF-8 only, bounded size and depth, no duplicate keys, no NaN.
+
+    Raises:
+        InvalidBundle: naming ``source`` and what is wrong.
+    """
+    limits = limits or ArchiveLimits()
+    hint = "the document is damaged or hostile; do not use this archive"
+    if len(data) > limits.max_json_size:
+        raise InvalidBundle(f"{source} is {len(data)} bytes of JSON, over the "
+                            f"{limits.max_json_size}-byte limit", hint=hint)
+    if _json_too_deep(data, limits.max_json_depth):
+        raise InvalidBundle(f"{source} nests JSON deeper than {limits.max_json_depth} levels",
+                            hint=hint)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidBundle(f"{source} is not UTF-8 ({exc.reason} at byte {exc.start})",
+                            hint=hint) from None
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in items:
+            if k in out:
+                raise _DuplicateKey(k)
+            out[k] = v
+        return out
+
+    def constant(name: str) -> Any:
+        raise _DuplicateKey(f"\0{name}")
+
+    try:
+        return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+    except _DuplicateKey as exc:
+        key = exc.args[0]
+        if key.startswith("\0"):
+            raise InvalidBundle(f"{source} uses {key[1:]}, which is not JSON", hint=hint
+                                ) from None
+        raise InvalidBundle(f"{source} repeats the key '{key}' in one object", hint=hint
+                            ) from None
+    except (ValueError, RecursionError) as exc:
+        raise InvalidBundle(f"{source} is not valid JSON ({exc})", hint=hint) from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _json_too_deep(data: bytes, limit: int) -> bool:
+    """Whether JSON nests deeper than ``limit``, found without recursion and at C speed.
+
+    Strings are removed, the rest reduced to its brackets, and innermost ``()`` pairs deleted
+    ``limit`` times: a pair left over sits deeper than ``limit``. Unbalanced opening brackets
+    (invalid JSON) count as depth too, so the parser is never handed a deep unclosed prefix.
+    """
+    # Without an escaped quote every '"' delimits a string, so splitting strips them at C speed.
+    outside = (_JSON_STRING.sub(b"", data) if b'\\"' in data
+               else b"".join(data.split(b'"')[0::2]))
+    skeleton = outside.translate(_BRACKETS, _NOT_BRACKETS)
+    run = b"(" * (limit + 1)
+    for _ in range(limit):
+        if not skeleton:
+            return False
+        if run in skeleton:
+            return True
+        shorter = skeleton.replace(b"()", b"")
+        if len(shorter) == len(skeleton):
+            break
+        skeleton = shorter
+    return b"()" in skeleton or skeleton.count(b"(") > limit
+
+
+def _pread_exact(fd: int, n: int, offset: int, archive: str, what: str) -> bytes:
+    try:
+        data = os.pread(fd, n, offset)
+    except (OSError, OverflowError) as exc:
+        raise _bad(archive, f"cannot read {what} ({exc})") from None
+    if len(data) != n:
+        raise _bad(archive, f"is truncated: {what} lies beyond the end of the file")
+    return data
+
+
+def _find_eocd(fd: int, size: int, archive: str) -> tuple[int, tuple[Any, ...]]:
+    if size < _EOCD.size:
+        raise _bad(archive, "is not a ZIP archive (too short)",
+                   hint="give a .aitrace file written by `aitrace bundle`")
+    tail_len = min(size, _EOCD.size + 0xFFFF)
+    tail = _pread_exact(fd, tail_len, size - tail_len, archive, "the end record")
+    pos = tail.rfind(_EOCD_SIG)
+    while pos >= 0:
+        if pos + _EOCD.size <= len(tail):
+            rec = _EOCD.unpack_from(tail, pos)
+            if pos + _EOCD.size + rec[7] == len(tail):
+                return size - tail_len + pos, rec
+        pos = tail.rfind(_EOCD_SIG, 0, pos)
+    raise _bad(archive, "is not a ZIP archive (no end-of-central-directory record, or data "
+                        "after it)", hint="give a .aitrace file written by `aitrace bundle`")
+
+
+def _read_directory(fd: int, archive: str, limits: ArchiveLimits) -> dict[str, MemberInfo]:
+    size = os.fstat(fd).st_size
+    eocd_pos, rec = _find_eocd(fd, size, archive)
+    _sig, disk, cd_disk, n_disk, n_total, cd_size, cd_offset, _clen = rec
+    dir_end = eocd_pos
+    # Writers (Python's zipfile among them) add a ZIP64 end record and locator once the central
+    # directory starts past 2 GiB, even when the classic record still holds real values.
+    has_locator = eocd_pos >= _EOCD64_LOC.size and _pread_exact(
+        fd, 4, eocd_pos - _EOCD64_LOC.size, archive, "the ZIP64 locator") == _EOCD64_LOC_SIG
+    if has_locator or 0xFFFF in (disk, cd_disk, n_disk, n_total) or \
+            0xFFFFFFFF in (cd_size, cd_offset):
+        if eocd_pos < _EOCD64_LOC.size:
+            raise _bad(archive, "declares ZIP64 but has no ZIP64 locator")
+        loc = _EOCD64_LOC.unpack(_pread_exact(fd, _EOCD64_LOC.size, eocd_pos - _EOCD64_LOC.size,
+                                              archive, "the ZIP64 locator"))
+        if loc[0] != _EOCD64_LOC_SIG:
+            raise _bad(archive, "declares ZIP64 but has no ZIP64 locator")
+        if loc[1] != 0 or loc[3] != 1:
+            raise _bad(archive, "spans several disks (multi-part archives are not supported)")
+        rec64_pos = loc[2]
+        if rec64_pos + _EOCD64.size > eocd_pos - _EOCD64_LOC.size:
+            raise _bad(archive, "has a ZIP64 end record outside the file")
+        r64 = _EOCD64.unpack(_pread_exact(fd, _EOCD64.size, rec64_pos, archive,
+                                          "the ZIP64 end record"))
+        if r64[0] != _EOCD64_SIG:
+            raise _bad(archive, "has a damaged ZIP64 end record")
+        disk, cd_disk, n_disk, n_total, cd_size, cd_offset = r64[4], r64[5], r64[6], r64[7], \
+            r64[8], r64[9]
+        if rec64_pos + 12 + r64[1] != eocd_pos - _EOCD64_LOC.size:
+            raise _bad(archive, "has data between its ZIP64 end record and its locator")
+        dir_end = rec64_pos
+    if disk != 0 or cd_disk != 0 or n_disk != n_total:
+        raise _bad(archive, "spans several disks (multi-part archives are not supported)")
+    if n_total > limits.max_members:
+        raise _bad(archive, f"has {n_total} members, over the limit of {limits.max_members}")
+    if cd_size > limits.max_directory_size:
+        raise _bad(archive, f"has a {cd_size}-byte central directory, over the limit of "
+                            f"{limits.max_directory_size}")
+    if cd_offset + cd_size != dir_end:
+        raise _bad(archive, "has a central directory that is not where its end record says "
+                            "(prepended or hidden data)")
+    cd = _pread_exact(fd, cd_size, cd_offset, archive, "the central directory")
+
+    members: dict[str, MemberInfo] = {}
+    names: list[str] = []
+    entries: list[MemberInfo] = []
+    total = 0
+    pos = 0
+    for index in range(n_total):
+        if pos + _CDIR.size > len(cd):
+            raise _bad(archive, f"has a central directory shorter than its {n_total} entries")
+        (sig, made_by, _needed, flags, method, _time, _date, crc, csize, usize, nlen, xlen,
+         clen, disk_start, _iattr, eattr, offset) = _CDIR.unpack_from(cd, pos)
+        if sig != _CDIR_SIG:
+            raise _bad(archive, f"has a damaged central directory at entry {index + 1}")
+        raw_name = cd[pos + _CDIR.size: pos + _CDIR.size + nlen]
+        extra = cd[pos + _CDIR.size + nlen: pos + _CDIR.size + nlen + xlen]
+        pos += _CDIR.size + nlen + xlen + clen
+        if pos > len(cd) or len(raw_name) != nlen:
+            raise _bad(archive, f"has a central directory entry {index + 1} running past its end")
+        label = raw_name.decode("utf-8", "backslashreplace")
+        if flags & _FLAG_UTF8:
+            try:
+                name = raw_name.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _bad(archive, f"member '{label}' has a name that is not valid UTF-8"
+                           ) from None
+        elif raw_name.isascii():
+            name = raw_name.decode("ascii")
+        else:
+            raise _bad(archive, f"member '{label}' has a non-UTF-8 name (legacy code page "
+                                "bytes without the UTF-8 flag)")
+        problem = name_problem(name)
+        if problem:
+            raise _bad(archive, f"member '{label}' {problem}")
+        if flags & (_FLAG_ENCRYPTED | _FLAG_STRONG_ENCRYPTION | _FLAG_MASKED_HEADERS):
+            raise _bad(archive, f"member '{name}' is encrypted")
+        if method not in (_STORED, _DEFLATED):
+            raise _bad(archive, f"member '{name}' uses unsupported compression method {method} "
+                                "(only stored and deflate are accepted)")
+        system = made_by >> 8
+        kind = _non_regular_kind(system, eattr)
+        if kind:
+            raise _bad(archive, f"member '{name}' is {kind}, not a regular file")
+        usize, csize, offset, disk_start = _apply_zip64(
+            extra, usize, csize, offset, disk_start, archive, name)
+        if disk_start != 0:
+            raise _bad(archive, f"member '{name}' lives on another disk")
+        if usize > limits.max_member_size:
+            raise _bad(archive, f"member '{name}' declares {usize} bytes, over the per-member "
+                                f"limit of {limits.max_member_size}")
+        total += usize
+        if total > limits.max_total_size:
+            raise _bad(archive, f"members total more than {limits.max_total_size} bytes "
+                                f"uncompressed (at '{name}'): possible zip bomb")
+        if method == _STORED and csize != usize:
+            raise _bad(archive, f"member '{name}' is stored but declares {csize} compressed "
+                                f"and {usize} uncompressed bytes")
+        if usize > limits.ratio_min_size and usize > csize * limits.max_ratio:
+            raise _bad(archive, f"member '{name}' would inflate {csize} bytes to {usize} "
+                                f"(ratio over {limits.max_ratio}): possible zip bomb")
+        names.append(name)
+        entries.append(MemberInfo(name, usize, csize, crc, method, offset, -1))
+    if pos != len(cd):
+        raise _bad(archive, f"has a central directory holding more than its {n_total} "
+                            "declared entries")
+    _check_collisions(names, archive)
+
+    # Local headers: repeat the central name, and member data never overlaps.
+    located = []
+    for info in entries:
+        hdr = _pread_exact(fd, _LOCAL.size, info.header_offset, archive,
+                           f"the local header of member '{info.name}'")
+        (sig, _needed, lflags, lmethod, _t, _d, _crc, _cs, _us, lnlen, lxlen) = _LOCAL.unpack(hdr)
+        if sig != _LOCAL_SIG:
+            raise _bad(archive, f"member '{info.name}' has no local header where the central "
+                                "directory points")
+        lname = _pread_exact(fd, lnlen, info.header_offset + _LOCAL.size, archive,
+                             f"the local name of member '{info.name}'")
+        if lname != info.name.encode("utf-8"):
+            raise _bad(archive, f"member '{info.name}' has a different name in its local header "
+                                f"('{lname.decode('utf-8', 'backslashreplace')}')")
+        if lmethod != info.method or lflags & (_FLAG_ENCRYPTED | _FLAG_STRONG_ENCRYPTION):
+            raise _bad(archive, f"member '{info.name}' has a local header that disagrees with "
+                                "the central directory")
+        data_offset = info.header_offset + _LOCAL.size + lnlen + lxlen
+        end = data_offset + info.compressed_size
+        if end > cd_offset:
+            raise _bad(archive, f"member '{info.name}' has data running into the central "
+                                "directory")
+        located.append(MemberInfo(info.name, info.size, info.compressed_size, info.crc32,
+                                  info.method, info.header_offset, data_offset))
+    by_offset = sorted(located, key=lambda m: m.header_offset)
+    for a, b in zip(by_offset, by_offset[1:], strict=False):
+        if a.data_offset + a.compressed_size > b.header_offset:
+            raise _bad(archive, f"members '{a.name}' and '{b.name}' overlap: possible zip bomb")
+    for info in located:
+        members[info.name] = info
+    return members
+
+
+def _apply_zip64(extra: bytes, usize: int, csize: int, offset: int, disk: int,
+                 archive: str, name: str) -> tuple[int, int, int, int]:
+    """Replace saturated 32-bit fields with the ZIP64 extra field's values."""
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, length = struct.unpack_from("<HH", extra, pos)
+        body = extra[pos + 4: pos + 4 + length]
+        if len(body) != length:
+            raise _bad(archive, f"member '{name}' has a damaged extra field")
+        if tag == 0x0001:
+            vals = body
+            try:
+                if usize == 0xFFFFFFFF:
+                    usize, vals = struct.unpack_from("<Q", vals)[0], vals[8:]
+                if csize == 0xFFFFFFFF:
+                    csize, vals = struct.unpack_from("<Q", vals)[0], vals[8:]
+                if offset == 0xFFFFFFFF:
+                    offset, vals = struct.unpack_from("<Q", vals)[0], vals[8:]
+                if disk == 0xFFFF:
+                    disk = struct.unpack_from("<I", vals)[0]
+            except struct.error:
+                raise _bad(archive, f"member '{name}' has a damaged ZIP64 extra field") from None
+        pos += 4 + length
+    if pos != len(extra):
+        raise _bad(archive, f"member '{name}' has a damaged extra field")
+    if 0xFFFFFFFF in (usize, csize, offset):
+        raise _bad(archive, f"member '{name}' needs a ZIP64 extra field but has none")
+    return usize, csize, offset, disk
+
+
+def _non_regular_kind(system: int, eattr: int) -> str | None:
+    """What a member is when it is not a regular file, from its external attributes."""
+    if system == _SYSTEM_UNIX:
+        mode = eattr >> 16
+        if mode:
+            fmt = stat.S_IFMT(mode)
+            kinds = {stat.S_IFLNK: "a symbolic link", stat.S_IFDIR: "a directory",
+                     stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+                     stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket"}
+            if fmt != stat.S_IFREG:
+                return kinds.get(fmt, f"of unknown file type {fmt:o}")
+    if eattr & 0x10:  # MS-DOS directory attribute, whatever the host system
+        return "a directory"
+    return None
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_deterministic_zip(out_path: Path, members: Sequence[tuple[str, bytes | Path]]) -> Path:
+    """Write a ZIP that is byte-identical for identical members, atomically.
+
+    Members are sorted by name; every entry has the timestamp 1980-01-01 00:00:00, Unix mode
+    0644, no extra fields or comments. ``bytes`` members are deflated at level 9 (or stored
+    when deflating would exceed the reader's default compression-ratio limit); ``Path``
+    members (large ``--include`` files, often already compressed) are *stored* and streamed in
+    1 MiB chunks, so a 2 GiB file never sits in memory. The archive is written to a temporary
+    file and renamed into place.
+
+    Raises:
+        InputError: a member name is unsafe or repeated, or a ``Path`` member is unreadable.
+    """
+    import zipfile
+
+    ordered = sorted(members, key=lambda m: m[0])
+    names = [n for n, _ in ordered]
+    for name in names:
+        problem = name_problem(name)
+        if problem:
+            raise InputError(f"cannot write member '{name}' to {out_path}: it {problem}",
+                             hint="this is a bug in the caller; member names are POSIX paths")
+    try:
+        _check_collisions(names, str(out_path))
+    except InvalidBundle as exc:
+        raise InputError(exc.message, hint="give each member a distinct name") from None
+    sizes: dict[str, int] = {}
+    for name, content in ordered:
+        if isinstance(content, Path):
+            try:
+                st = content.stat()
+            except OSError as exc:
+                raise InputError(f"cannot read {content} for member '{name}': "
+                                 f"{exc.strerror or exc}", hint="check the path") from None
+            if not stat.S_ISREG(st.st_mode):
+                raise InputError(f"{content} (member '{name}') is not a regular file",
+                                 hint="include files, not directories or devices")
+            sizes[name] = st.st_size
+
+    out_path = Path(out_path)
+    with atomic_writer(out_path) as raw, zipfile.ZipFile(raw, "w", allowZip64=True) as zf:
+        for name, content in ordered:
+            zinfo = zipfile.ZipInfo(name, date_time=FIXED_DATE_TIME)
+            zinfo.create_system = _SYSTEM_UNIX
+            zinfo.external_attr = FIXED_MODE << 16
+            if isinstance(content, Path):
+                zinfo.compress_type = zipfile.ZIP_STORED
+                zinfo.file_size = sizes[name]
+                written = 0
+                try:
+                    with content.open("rb") as src, zf.open(zinfo, "w") as dst:
+                        while chunk := src.read(CHUNK):
+                            dst.write(chunk)
+                            written += len(chunk)
+                except OSError as exc:
+                    raise InputError(f"cannot read {content} for member '{name}': "
+                                     f"{exc.strerror or exc}", hint="check the path") from None
+                if written != sizes[name]:
+                    raise InputError(f"{content} changed size while it was being archived",
+                                     hint="do not modify included files while bundling")
+            else:
+                data = bytes(content)
+                zinfo.compress_type = (zipfile.ZIP_STORED if _too_compressible(data)
+                                       else zipfile.ZIP_DEFLATED)
+                zf.writestr(zinfo, data, compresslevel=DEFLATE_LEVEL)
+    return out_path
+
+
+def _too_compressible(data: bytes) -> bool:
+    """Whether deflating ``data`` would exceed the reader's default ratio limit.
+
+    Such members (very repetitive JSON, say) are stored instead, so every archive this module
+    writes is readable under the default ``ArchiveLimits`` — the writer never produces what the
+    reader would call a zip bomb.
+    """
+    limits = ArchiveLimits()
+    if len(data) <= limits.ratio_min_size:
+        return False
+    c = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
+    size = len(c.compress(data)) + len(c.flush())
+    return len(data) > size * limits.max_ratio
+
+
+# --------------------------------------------------------------------------- extracting
+
+
+def safe_extract(path: Path, dest_dir: Path, limits: ArchiveLimits | None = None, *,
+                 overwrite: bool = False) -> list[Path]:
+    """Extract a validated archive into ``dest_dir``; nothing is ever written outside it.
+
+    The whole archive is validated before the first byte is written; each target's parent is
+    resolved and checked to lie inside ``dest_dir`` (a pre-existing symlink cannot redirect a
+    write); files are created ``0644`` through a temporary name, with sizes and CRCs enforced
+    while streaming. Existing files are refused (checked before anything is written) unless
+    ``overwrite``.
+
+    Returns:
+        The extracted files, in archive order.
+
+    Raises:
+        InvalidBundle: the archive is unsafe or damaged.
+        InputError: the destination cannot be written, or a file exists and ``overwrite`` is off.
+    """
+    with SafeArchive.open(path, limits) as ar:
+        dest_dir = Path(dest_dir)
+        try:
+            dest_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create {dest_dir}: {exc.strerror or exc}",
+                             hint="choose a writable directory") from None
+        root = dest_dir.resolve()
+        targets = []
+        for name in ar.names():
+            target = root.joinpath(*name.split("/"))
+            if not overwrite and (target.exists() or target.is_symlink()):
+                raise InputError(f"{target} already exists; refusing to overwrite",
+                                 hint="extract into an empty directory, or pass --force")
+            targets.append((name, target))
+        written: list[Path] = []
+        for name, target in targets:
+            parent = _make_dirs(root, name.split("/")[:-1])
+            real_parent = parent.resolve()
+            if real_parent != root and root not in real_parent.parents:
+                raise InputError(f"member '{name}' would be written outside {root} (through "
+                                 f"{parent}, a link)", hint="extract into an empty directory")
+            _extract_one(ar, name, real_parent / target.name, overwrite)
+            written.append(target)
+        fsync_dir(root)
+        return written
+
+
+def _make_dirs(root: Path, parts: Sequence[str]) -> Path:
+    """Create ``root/parts...`` one level at a time, refusing to pass through links."""
+    cur = root
+    for part in parts:
+        cur = cur / part
+        try:
+            os.mkdir(cur, 0o755)
+        except FileExistsError:
+            if not stat.S_ISDIR(os.lstat(cur).st_mode):
+                raise InputError(f"{cur} exists and is not a directory (a link or a file); "
+                                 "refusing to extract through it",
+                                 hint="extract into an empty directory") from None
+        except OSError as exc:
+            raise InputError(f"cannot create {cur}: {exc.strerror or exc}",
+                             hint="extract into an empty, writable directory") from None
+    return cur
+
+
+def _extract_one(ar: SafeArchive, name: str, target: Path, overwrite: bool) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, ar.open_stream(name) as src:
+            while chunk := src.read(CHUNK):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        if overwrite:
+            if target.is_symlink() or target.is_dir():
+                raise InputError(f"{target} is a link or directory; refusing to replace it",
+                                 hint="extract into an empty directory")
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target, follow_symlinks=False)
+            except FileExistsError:
+                raise InputError(f"{target} already exists; refusing to overwrite",
+                                 hint="extract into an empty directory, or pass --force"
+                                 ) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def iter_members(path: Path, limits: ArchiveLimits | None = None) -> Iterator[MemberInfo]:
+    """Validated member entries of an archive (opens and closes it)."""
+    with SafeArchive.open(path, limits) as ar:
+        yield from (ar.info(n) for n in ar.names())

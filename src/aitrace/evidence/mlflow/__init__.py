@@ -1,0 +1,1 @@
+"""MLflow evidence: the runs a step created or used, linked with a digest of their data."""

@@ -1,0 +1,127 @@
+"""``aitrace run -- cmd``: run a command as one recorded step of a stage.
+
+The child inherits the environment plus ``AITRACE_*`` variables (so MLflow runs it starts are
+tagged by aitrace's context provider) and, when MLflow linking is on, the tracking URI and
+experiment of the record. Ctrl-C reaches the child (same process group); the parent waits for it
+and records the step as ``interrupted``. The command line is stored with secrets redacted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from aitrace.errors import InputError
+from aitrace.hooks.redact import redact_argv
+from aitrace.hooks.tracker import ENV_RECORD_ID, ENV_STAGE, ENV_STEP_ID, StageContext
+from aitrace.record.models import Command, Step
+from aitrace.store.digest import Progress
+from aitrace.store.workspace import ENV_WORKSPACE, Workspace
+
+_INTERRUPT_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A declared external input: a path or URI with where it came from and its licence."""
+
+    path: str
+    origin: str | None = None
+    license: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What ``aitrace run`` reports: the child's exit code and the step written."""
+
+    exit_code: int
+    step: Step
+
+
+def parse_source(spec: str) -> Source:
+    """Parse ``PATH_OR_URI[,origin=URL][,license=SPDX][,sha256=HEX]`` (``--source``)."""
+    head, *opts = spec.split(",")
+    fields: dict[str, str] = {}
+    for opt in opts:
+        key, sep, value = opt.partition("=")
+        if not sep or key not in ("origin", "license", "sha256"):
+            raise InputError(f"--source {spec!r}: '{opt}' is not origin=, license= or sha256=",
+                             hint="write e.g. --source data/raw.csv,origin=https://…,license=CC0-1.0")
+        fields[key] = value
+    if not head:
+        raise InputError(f"--source {spec!r}: the path is empty")
+    return Source(path=head, origin=fields.get("origin") or head,
+                  license=fields.get("license"), sha256=fields.get("sha256"))
+
+
+def run_command(argv: Sequence[str], *, stage: str, inputs: Sequence[str] = (),
+                outputs: Sequence[str] = (), sources: Sequence[Source] = (),
+                description: str | None = None, mlflow: bool | None = None,
+                sbom: bool | None = None, progress: Progress | None = None,
+                workspace: Workspace | None = None) -> RunResult:
+    """Run ``argv`` as a step of ``stage`` and record it, whatever its outcome."""
+    if not argv:
+        raise InputError("no command given", hint="put the command after --, e.g. "
+                         "aitrace run --stage training -- python train.py")
+    if shutil.which(argv[0]) is None:
+        raise InputError(f"command not found: {argv[0]}",
+                         hint="check the spelling or give the full path to the program")
+    ws = workspace or Workspace.find()
+    cwd = Path.cwd()
+    command = Command(argv=redact_argv(argv), cwd=ws.relpath(cwd))
+    ctx = StageContext(stage, inputs=inputs, outputs=outputs, workspace=ws,
+                       description=description, command=command, mlflow=mlflow, sbom=sbom,
+                       progress=progress)
+    with ctx as rec:
+        for src in sources:
+            rec.input(src.path, origin=src.origin, license=src.license, sha256=src.sha256)
+        env = dict(os.environ)
+        env.update({ENV_RECORD_ID: rec.record_id, ENV_STEP_ID: rec.id, ENV_STAGE: stage,
+                    ENV_WORKSPACE: str(ws.root)})
+        # The stage routed MLflow (tracking URI, experiment) through os.environ already.
+        env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        returncode = _run_child(list(argv), env)
+        if returncode == 0:
+            rec.set_result("succeeded", exit_code=0)
+        elif -returncode in _INTERRUPT_SIGNALS or returncode == 130:
+            rec.set_result("interrupted", exit_code=returncode,
+                           error=f"interrupted (exit {returncode})")
+        else:
+            rec.set_result("failed", exit_code=returncode,
+                           error=f"command exited with {returncode}")
+    if ctx.step is None:  # pragma: no cover - __exit__ always appends or raises
+        raise RuntimeError("the step was not written")
+    code = returncode if returncode >= 0 else 128 - returncode
+    return RunResult(exit_code=code, step=ctx.step)
+
+
+def _run_child(argv: list[str], env: dict[str, str]) -> int:
+    """Run the child; while it runs, pass termination signals on instead of dying first."""
+    try:
+        proc = subprocess.Popen(argv, env=env)
+    except OSError as exc:
+        raise InputError(f"cannot start {argv[0]}: {exc.strerror}",
+                         hint="check that it is an executable program") from None
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        # SIGINT from a terminal already reached the child (same process group).
+        if signum != signal.SIGINT:
+            proc.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in _INTERRUPT_SIGNALS}
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:  # pragma: no cover - handler above replaces it
+                continue
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -1,0 +1,684 @@
+"""The auditor's view of a record: one data model behind ``inspect``, ``report`` and ``diff``.
+
+A bundle is untrusted input. This module reads it through a ``RecordSource`` (a bundle opened
+with the safe archive reader, or a local workspace), verifies it first when asked, and turns
+everything into plain, JSON-able data: stages and steps, evidence digests parsed into the few
+facts a reviewer needs (GX expectations with their observed values, SBOM models, datasets and
+libraries, environments, risk register, self-check table), approvals, licences and
+completeness. Every piece carries a *trust* label: ``verified`` only when the whole bundle
+verified; ``failed`` when a check named that very member; ``unverified`` otherwise — so no view
+can show unverified content as if it were trusted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from aitrace.errors import AitraceError
+from aitrace.record._model import to_json
+from aitrace.record.models import Artifact, EvidenceRef, Step
+from aitrace.record.stages import (
+    EVIDENCE_CHECKLIST,
+    EVIDENCE_ENVIRONMENT,
+    EVIDENCE_GX,
+    EVIDENCE_RISK,
+    EVIDENCE_SBOM,
+    STAGES,
+)
+
+Trust = Literal["verified", "unverified", "failed"]
+VIEW_FORMAT = "aitrace.inspect/v1"
+MAX_EVIDENCE_BYTES = 16 * 2**20  # larger evidence is listed but not parsed for the view
+MAX_ROWS = 500  # at most this many libraries / expectations per document in a view
+
+
+class RecordSource(Protocol):
+    """Where the view reads a record from (a bundle opened safely, or a workspace)."""
+
+    label: str
+
+    @property
+    def record_id(self) -> str | None: ...
+
+    @property
+    def record_name(self) -> str | None: ...
+
+    @property
+    def steps(self) -> Sequence[Step]: ...
+
+    def object_bytes(self, sha256: str) -> bytes | None:
+        """The evidence object with this digest, or None when it is not there."""
+
+    def approval_envelopes(self) -> Mapping[str, bytes]:
+        """Approval envelopes by member / file name."""
+
+    def signer_keyids(self) -> list[str]:
+        """Key ids named by the record's signature envelope (empty when unsigned)."""
+
+    def step_member(self, step: Step) -> str | None:
+        """The archive member holding ``step`` (for matching failed checks)."""
+
+    def object_member(self, sha256: str) -> str | None:
+        """The archive member holding an evidence object."""
+
+
+# --------------------------------------------------------------------------- verification
+
+
+@dataclass(frozen=True)
+class CheckView:
+    """One verification check as shown to an auditor."""
+
+    id: str
+    title: str
+    status: str
+    message: str = ""
+    member: str | None = None
+
+
+@dataclass(frozen=True)
+class VerificationView:
+    """The verdict shown at the top of every view."""
+
+    performed: bool
+    ok: bool
+    verdict: str
+    headline: str
+    checks: tuple[CheckView, ...] = ()
+    keys_given: bool = False
+
+    @property
+    def failed(self) -> tuple[CheckView, ...]:
+        """The checks that failed."""
+        return tuple(c for c in self.checks if c.status == "failed")
+
+    @property
+    def failed_members(self) -> frozenset[str]:
+        """Archive members named by a failed check."""
+        return frozenset(c.member for c in self.failed if c.member)
+
+    @property
+    def authentic(self) -> bool:
+        """Verification ran and every check but the policy's passed.
+
+        A policy failure says the record is not good enough, not that it was tampered with:
+        its content is still exactly what the signer attested.
+        """
+        return self.performed and not any(
+            c.status == "failed" and not c.id.startswith("policy.") for c in self.checks)
+
+    def trust(self, member: str | None) -> Trust:
+        """How far content from ``member`` may be trusted."""
+        if member and member in self.failed_members:
+            return "failed"
+        return "verified" if self.authentic else "unverified"
+
+
+def verification_from_report(report: Any, *, keys_given: bool) -> VerificationView:
+    """Adapt ``aitrace.verify.VerifyReport`` (duck-typed) to the view."""
+    checks = tuple(CheckView(id=str(c.id), title=str(c.title), status=str(c.status),
+                             message=str(getattr(c, "message", "") or ""),
+                             member=getattr(c, "member", None))
+                   for c in getattr(report, "checks", ()))
+    ok = bool(report.ok)
+    verdict = str(getattr(report, "verdict", "passed" if ok else "failed"))
+    n_failed = sum(1 for c in checks if c.status == "failed")
+    if ok:
+        headline = (f"Verified: all {sum(1 for c in checks if c.status == 'passed')} checks "
+                    "passed")
+    elif keys_given and checks and not any(
+            c.status == "failed" and not c.id.startswith("policy.") for c in checks):
+        headline = (f"AUTHENTIC, BUT THE POLICY FAILED: {n_failed} policy check(s) failed; the "
+                    "content below is what the signer attested")
+    elif not keys_given:
+        headline = ("NOT VERIFIED: no public key was given, so the signature could not be "
+                    "checked; nothing below is trusted")
+    else:
+        headline = (f"VERIFICATION FAILED: {n_failed} check(s) failed; content below is "
+                    "untrusted")
+    return VerificationView(performed=True, ok=ok, verdict=verdict, headline=headline,
+                            checks=checks, keys_given=keys_given)
+
+
+def not_verified(reason: str) -> VerificationView:
+    """The view's verdict when no verification ran (e.g. a local workspace)."""
+    return VerificationView(performed=False, ok=False, verdict="not verified",
+                            headline=f"NOT VERIFIED: {reason}")
+
+
+# --------------------------------------------------------------------------- evidence parsing
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = value if isinstance(value, str) else _compact(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _compact(value: Any) -> str:
+    import json
+
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def parse_gx(doc: Any) -> dict[str, Any]:
+    """The facts of a GX validation result: per expectation its status and observed value.
+
+    Never copies ``partial_unexpected_*`` or any other row-level values: only aggregates.
+    """
+    if not isinstance(doc, Mapping):
+        return {"error": "not a GX validation result"}
+    stats = _map(doc.get("statistics"))
+    rows = []
+    for res in _list(doc.get("results"))[:MAX_ROWS]:
+        if not isinstance(res, Mapping):
+            continue
+        cfg = _map(res.get("expectation_config"))
+        kwargs = _map(cfg.get("kwargs"))
+        result = _map(res.get("result"))
+        shown_kwargs = {k: v for k, v in kwargs.items()
+                        if k not in ("column", "batch_id", "result_format")}
+        observed = result.get("observed_value")
+        rows.append({
+            "type": str(cfg.get("type") or cfg.get("expectation_type") or "?"),
+            "column": str(kwargs["column"]) if "column" in kwargs else None,
+            "kwargs": _short(shown_kwargs, 120) if shown_kwargs else "",
+            "success": bool(res.get("success")),
+            "observed": None if observed is None else _short(observed),
+            "element_count": _num(result.get("element_count")),
+            "unexpected_count": _num(result.get("unexpected_count")),
+            "unexpected_percent": _num(result.get("unexpected_percent")),
+            "exception": bool(_map(res.get("exception_info")).get("raised_exception")),
+        })
+    return {
+        "success": bool(doc.get("success")),
+        "suite": str(doc.get("suite_name") or _map(doc.get("meta")).get(
+            "expectation_suite_name") or ""),
+        "evaluated": _num(stats.get("evaluated_expectations")),
+        "successful": _num(stats.get("successful_expectations")),
+        "expectations": rows,
+    }
+
+
+def _licences(component: Mapping[str, Any]) -> list[str]:
+    out: list[str] = []
+    for entry in _list(component.get("licenses")):
+        if not isinstance(entry, Mapping):
+            continue
+        if isinstance(entry.get("expression"), str):
+            out.append(entry["expression"])
+        inner = entry.get("license")
+        if isinstance(inner, Mapping):
+            name = inner.get("id") or inner.get("name")
+            if isinstance(name, str):
+                out.append(name)
+    return out
+
+
+def parse_sbom(doc: Any) -> dict[str, Any]:
+    """The facts of a CycloneDX ML-BOM: models (with model card), datasets, libraries."""
+    if not isinstance(doc, Mapping):
+        return {"error": "not a CycloneDX document"}
+    comps = _list(doc.get("components"))
+    top = _map(_map(doc.get("metadata")).get("component"))
+    models: list[dict[str, Any]] = []
+    datasets: list[dict[str, Any]] = []
+    libraries: list[dict[str, Any]] = []
+    for c in ([top] if top else []) + comps:
+        if not isinstance(c, Mapping):
+            continue
+        entry: dict[str, Any] = {
+            "name": str(c.get("name") or "?"), "version": str(c.get("version") or ""),
+            "licenses": _licences(c), "type": str(c.get("type") or "")}
+        sha = next((h.get("content") for h in _list(c.get("hashes")) if isinstance(h, Mapping)
+                    and str(h.get("alg", "")).upper() in ("SHA-256", "SHA256")), None)
+        entry["sha256"] = sha if isinstance(sha, str) else None
+        kind = entry["type"]
+        if kind == "machine-learning-model":
+            entry["model_card"] = _model_card(_map(c.get("modelCard")))
+            if not any(m["name"] == entry["name"] and m["version"] == entry["version"]
+                       for m in models):
+                models.append(entry)
+        elif kind == "data":
+            datasets.append(entry)
+        elif kind in ("library", "framework") and len(libraries) < MAX_ROWS:
+            libraries.append(entry)
+    return {"spec_version": str(doc.get("specVersion") or ""), "models": models,
+            "datasets": datasets, "libraries": libraries,
+            "library_count": sum(1 for c in comps if isinstance(c, Mapping)
+                                 and c.get("type") in ("library", "framework"))}
+
+
+def _model_card(card: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    params = card.get("modelParameters")
+    if isinstance(params, Mapping):
+        for key in ("task", "architectureFamily", "modelArchitecture"):
+            if isinstance(params.get(key), str):
+                out[key] = params[key]
+        approach = params.get("approach")
+        if isinstance(approach, Mapping) and isinstance(approach.get("type"), str):
+            out["approach"] = approach["type"]
+    qa = card.get("quantitativeAnalysis")
+    if isinstance(qa, Mapping) and isinstance(qa.get("performanceMetrics"), list):
+        out["metrics"] = [
+            {"type": str(m.get("type", "")), "value": str(m.get("value", "")),
+             "slice": str(m.get("slice", "") or "")}
+            for m in qa["performanceMetrics"][:50] if isinstance(m, Mapping)]
+    cons = card.get("considerations")
+    if isinstance(cons, Mapping):
+        for key in ("users", "useCases", "technicalLimitations", "ethicalConsiderations"):
+            val = cons.get(key)
+            if isinstance(val, list) and val:
+                out[key] = [_short(v if isinstance(v, str) else (v.get("name") if isinstance(
+                    v, Mapping) else v), 160) for v in val[:10]]
+    return out
+
+
+def parse_environment(doc: Any) -> dict[str, Any]:
+    """The facts of environment evidence: interpreter, platform, distributions."""
+    if not isinstance(doc, Mapping):
+        return {"error": "not an environment document"}
+    dists = _list(doc.get("distributions"))
+    rows = [{"name": str(d.get("name", "?")), "version": str(d.get("version", "")),
+             "license": str(d["license"]) if isinstance(d.get("license"), str) else None}
+            for d in dists if isinstance(d, Mapping)]
+    return {k: doc.get(k) for k in ("python", "implementation", "platform", "machine",
+                                    "cpu_count", "memory_bytes")
+            if isinstance(doc.get(k), (str, int))} | {"distributions": rows}
+
+
+def _parse_evidence(kind: str, data: bytes, source: str) -> dict[str, Any] | None:
+    from aitrace.bundle._zip.reader import parse_json
+
+    if len(data) > MAX_EVIDENCE_BYTES:
+        return {"error": f"{len(data)} bytes: too large to show"}
+    try:
+        doc = parse_json(data, source)
+    except AitraceError as exc:
+        return {"error": exc.message}
+    if kind == EVIDENCE_GX:
+        return parse_gx(doc)
+    if kind == EVIDENCE_SBOM:
+        return parse_sbom(doc)
+    if kind == EVIDENCE_ENVIRONMENT:
+        return parse_environment(doc)
+    if kind == EVIDENCE_RISK:
+        from aitrace.evidence.governance.documents import risk_register_from_json
+
+        try:
+            return {"register": to_json(risk_register_from_json(doc, source=source))}
+        except AitraceError as exc:
+            return {"error": exc.message}
+    if kind == EVIDENCE_CHECKLIST:
+        from aitrace.evidence.governance.documents import checklist_from_json
+
+        try:
+            return {"table": to_json(checklist_from_json(doc, source=source))}
+        except AitraceError as exc:
+            return {"error": exc.message}
+    return None
+
+
+# --------------------------------------------------------------------------- the view
+
+
+@dataclass
+class EvidenceView:
+    """One evidence reference with its parsed facts."""
+
+    ref: EvidenceRef
+    trust: Trust
+    present: bool
+    facts: dict[str, Any] | None = None
+
+    def badge(self) -> tuple[str, str] | None:
+        """(text, tone) of the badge shown for this evidence; tone: ok, bad, info."""
+        kind = self.ref.kind
+        if kind == EVIDENCE_GX:
+            facts = self.facts or {}
+            success = facts.get("success", self.ref.summary.get("success"))
+            ev, ok = facts.get("evaluated"), facts.get("successful")
+            pack = self.ref.summary.get("pack")
+            label = f"GX {pack}" if isinstance(pack, str) and pack else "GX"
+            if ev is not None and int(ev) == 0:
+                # Nothing was checked (e.g. a privacy scan of data without text columns):
+                # say so instead of showing a green pass.
+                return (f"{label}: nothing to check", "info")
+            count = f" {int(ok)}/{int(ev)}" if ev is not None and ok is not None else ""
+            return (f"{label} pass{count}", "ok") if success else (f"{label} FAIL{count}", "bad")
+        if kind == EVIDENCE_SBOM:
+            return ("SBOM", "info")
+        if kind == EVIDENCE_RISK:
+            return ("Risk register", "info")
+        if kind == EVIDENCE_CHECKLIST:
+            return ("Self-check", "info")
+        if kind == EVIDENCE_ENVIRONMENT:
+            return None
+        return (kind, "info")
+
+
+@dataclass
+class ApprovalView:
+    """A reviewer's sign-off as found and checked."""
+
+    name: str
+    ok: bool
+    stage: str | None
+    step_id: str | None
+    reviewer: str | None
+    keyid: str | None
+    decision: str | None
+    time: str | None
+    comment: str | None
+    problem: str | None
+
+
+@dataclass
+class StepView:
+    """One step with its evidence, approvals and trust."""
+
+    step: Step
+    trust: Trust
+    evidence: list[EvidenceView] = field(default_factory=list)
+    approvals: list[ApprovalView] = field(default_factory=list)
+    latest: bool = False
+
+    def badges(self) -> list[tuple[str, str]]:
+        """Evidence badges: GX, SBOM, MLflow runs, approvals."""
+        out = [b for e in self.evidence if (b := e.badge()) is not None]
+        for link in self.step.mlflow:
+            out.append((f"MLflow {link.run_id[:8]}", "info"))
+        for a in self.approvals:
+            who = a.reviewer or "?"
+            if a.ok:
+                out.append((f"{'Approved' if a.decision == 'approved' else 'Rejected'} by "
+                            f"{who}", "ok" if a.decision == "approved" else "bad"))
+            else:
+                out.append((f"Approval by {who} not verified", "warn"))
+        return out
+
+    def facts(self, kind: str) -> list[dict[str, Any]]:
+        """Parsed facts of this step's evidence of one kind."""
+        return [e.facts for e in self.evidence if e.ref.kind == kind and e.facts]
+
+
+@dataclass
+class StageView:
+    """One of the ten stages: its steps (re-runs included) and a status."""
+
+    id: str
+    number: int
+    name: str
+    name_zh: str
+    steps: list[StepView]
+
+    @property
+    def status(self) -> str:
+        """``missing``, ``failed`` (the latest step failed) or ``recorded``."""
+        if not self.steps:
+            return "missing"
+        if self.steps[-1].step.status != "succeeded":
+            return "failed"
+        return "recorded"
+
+    @property
+    def latest(self) -> StepView | None:
+        """The latest succeeded step (or the latest step when none succeeded)."""
+        ok = [s for s in self.steps if s.step.status == "succeeded"]
+        return ok[-1] if ok else (self.steps[-1] if self.steps else None)
+
+    def _artifacts(self, attr: str) -> list[tuple[Artifact, StepView]]:
+        # Per path, the artifact of the latest succeeded step that has it (a re-run wins).
+        chosen: dict[str, tuple[Artifact, StepView]] = {}
+        for sv in self.steps:
+            if sv.step.status != "succeeded":
+                continue
+            for a in getattr(sv.step, attr):
+                chosen.pop(a.path, None)
+                chosen[a.path] = (a, sv)
+        return list(chosen.values())
+
+    def inputs(self) -> list[tuple[Artifact, StepView]]:
+        """The stage's inputs: per path, from the latest succeeded step that read it."""
+        return self._artifacts("materials")
+
+    def outputs(self) -> list[tuple[Artifact, StepView]]:
+        """The stage's outputs: per path, from the latest succeeded step that wrote it."""
+        return self._artifacts("products")
+
+    def badges(self) -> list[tuple[str, str]]:
+        """Evidence badges of all the stage's steps (each badge once)."""
+        out: list[tuple[str, str]] = []
+        for sv in self.steps:
+            for b in sv.badges():
+                if b not in out:
+                    out.append(b)
+        return out
+
+    @property
+    def trust(self) -> Trust:
+        """The weakest trust of the stage's steps."""
+        order = {"failed": 0, "unverified": 1, "verified": 2}
+        return min((s.trust for s in self.steps), key=lambda t: order[t], default="unverified")
+
+
+@dataclass
+class AuditView:
+    """Everything ``inspect`` and ``report`` show, built once."""
+
+    label: str
+    record_id: str | None
+    record_name: str | None
+    verification: VerificationView
+    signers: list[dict[str, Any]]
+    stages: list[StageView]
+    approvals: list[ApprovalView]
+    completeness: dict[str, Any]
+    policy: str | None = None
+
+    @property
+    def steps(self) -> list[StepView]:
+        """All steps in chain order."""
+        return sorted((s for st in self.stages for s in st.steps), key=lambda s: s.step.seq)
+
+    def evidence_of(self, kind: str) -> list[tuple[StepView, EvidenceView]]:
+        """Every piece of evidence of one kind, with its step, in chain order."""
+        return [(s, e) for s in self.steps for e in s.evidence if e.ref.kind == kind]
+
+    @property
+    def model(self) -> dict[str, Any]:
+        """The released model: from the latest deployment (or training) SBOM or products."""
+        for stage in ("deployment", "optimization", "training"):
+            view = next(st for st in self.stages if st.id == stage).latest
+            if view is None:
+                continue
+            for facts in view.facts(EVIDENCE_SBOM):
+                for m in facts.get("models", []):
+                    return {"name": m["name"], "version": m["version"],
+                            "sha256": m.get("sha256"), "stage": stage, "trust": view.trust}
+            for a in view.step.products:
+                if a.role == "model" or re.search(r"\.(pkl|joblib|onnx|pt|safetensors|bin)$",
+                                                  a.path):
+                    return {"name": a.path, "version": "", "sha256": a.sha256, "stage": stage,
+                            "trust": view.trust}
+        return {"name": self.record_name or "?", "version": "", "sha256": None, "stage": None,
+                "trust": "unverified"}
+
+    def licences(self) -> list[dict[str, Any]]:
+        """Licences of data and models, from artifacts and the SBOMs' datasets and models.
+
+        One row per (name, kind) and licence; a row without a licence is dropped when another
+        source names one for the same thing (two different licences both stay: a conflict).
+        """
+        rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+        def add(name: str, lic: str | None, stage: str, what: str, trust: Trust) -> None:
+            entries = rows.setdefault((name, what), [])
+            if any(e["license"] == lic for e in entries):
+                return
+            entries.append({"name": name, "license": lic, "stage": stage, "what": what,
+                            "trust": trust})
+
+        for sv in self.steps:
+            for a in (*sv.step.materials, *sv.step.products):
+                if a.license or a.origin:
+                    what = "dataset" if a.role in (None, "dataset", "data") else a.role
+                    add(a.path, a.license, sv.step.stage, what, sv.trust)
+            for facts in sv.facts(EVIDENCE_SBOM):
+                for m in facts.get("models", []):
+                    add(m["name"], ", ".join(m["licenses"]) or None, sv.step.stage, "model",
+                        sv.trust)
+                for d in facts.get("datasets", []):
+                    add(d["name"], ", ".join(d["licenses"]) or None, sv.step.stage, "dataset",
+                        sv.trust)
+        out: list[dict[str, Any]] = []
+        for entries in rows.values():
+            known = [e for e in entries if e["license"]]
+            out.extend(known or entries[:1])
+        return out
+
+
+def _artifact_json(a: Artifact) -> dict[str, Any]:
+    out: dict[str, Any] = to_json(a)
+    out["short"] = (a.sha256 or "")[:12]
+    return out
+
+
+def _approval_views(source: RecordSource, steps: Sequence[Step],
+                    keys: Sequence[Any]) -> list[ApprovalView]:
+    from aitrace.signing.approvals import verify_approvals
+
+    envelopes = source.approval_envelopes()
+    if not envelopes:
+        return []
+    checks = verify_approvals(envelopes, steps, keys)
+    return [ApprovalView(name=c.name, ok=c.ok, stage=c.stage, step_id=c.step_id,
+                         reviewer=c.reviewer, keyid=c.keyid, decision=c.decision, time=c.time,
+                         comment=c.comment, problem=c.problem) for c in checks]
+
+
+def _completeness(steps: Sequence[Step]) -> dict[str, Any]:
+    try:
+        from aitrace.record.completeness import completeness
+    except ImportError:  # pragma: no cover - the module ships with aitrace
+        return {"score": None, "per_stage": {}, "missing": []}
+    result = completeness(list(steps))
+    data = to_json(result) if not isinstance(result, Mapping) else dict(result)
+    return data if isinstance(data, dict) else {"score": None}
+
+
+def build_view(source: RecordSource, verification: VerificationView,
+               keys: Sequence[Any] = (), policy: str | None = None) -> AuditView:
+    """Read every step and evidence object of ``source`` into an ``AuditView``."""
+    entries = getattr(source, "step_entries", None)  # a bundle: skip unparseable steps
+    raw_steps = ([e.step for e in entries if e.step is not None] if entries is not None
+                 else list(source.steps))
+    steps = sorted(raw_steps, key=lambda s: s.seq)
+    approvals = _approval_views(source, steps, keys)
+    by_step: dict[str, list[ApprovalView]] = {}
+    for a in approvals:
+        if a.step_id:
+            by_step.setdefault(a.step_id, []).append(a)
+    stage_views = {s.id: StageView(s.id, s.number, s.name, s.name_zh, []) for s in STAGES}
+    for step in steps:
+        trust = verification.trust(source.step_member(step))
+        sv = StepView(step=step, trust=trust, approvals=by_step.get(step.id, []))
+        for ref in step.evidence:
+            data = source.object_bytes(ref.sha256)
+            e_trust = trust if trust == "failed" else verification.trust(
+                source.object_member(ref.sha256))
+            facts = None
+            if data is not None:
+                facts = _parse_evidence(ref.kind, data, f"{source.label}: evidence "
+                                                        f"{ref.sha256[:12]} ({ref.kind})")
+            sv.evidence.append(EvidenceView(ref=ref, trust=e_trust, present=data is not None,
+                                            facts=facts))
+        if step.stage in stage_views:
+            stage_views[step.stage].steps.append(sv)
+    for st in stage_views.values():
+        latest = st.latest
+        if latest is not None:
+            latest.latest = True
+    signers = [{"keyid": k, "verified": verification.performed and verification.ok}
+               for k in source.signer_keyids()]
+    return AuditView(label=source.label, record_id=source.record_id,
+                     record_name=source.record_name, verification=verification,
+                     signers=signers, stages=list(stage_views.values()), approvals=approvals,
+                     completeness=_completeness(steps), policy=policy)
+
+
+# --------------------------------------------------------------------------- JSON form
+
+
+def _step_json(sv: StepView) -> dict[str, Any]:
+    s = sv.step
+    return {
+        "seq": s.seq, "id": s.id, "stage": s.stage, "status": s.status, "trust": sv.trust,
+        "latest": sv.latest, "started_at": s.started_at, "ended_at": s.ended_at,
+        "actor": f"{s.actor.user}@{s.actor.host}", "digest": s.digest,
+        "description": s.description,
+        "inputs": [_artifact_json(a) for a in s.materials],
+        "outputs": [_artifact_json(a) for a in s.products],
+        "evidence": [{"kind": e.ref.kind, "name": e.ref.name, "sha256": e.ref.sha256,
+                      "present": e.present, "trust": e.trust,
+                      "badge": (e.badge() or (None,))[0]} for e in sv.evidence],
+        "mlflow_runs": [m.run_id for m in s.mlflow],
+        "params": dict(s.params), "metrics": dict(s.metrics),
+        "badges": [b[0] for b in sv.badges()],
+        "approvals": [a.name for a in sv.approvals],
+    }
+
+
+def view_json(view: AuditView) -> dict[str, Any]:
+    """The documented ``inspect --json`` document (format ``aitrace.inspect/v1``)."""
+    v = view.verification
+    return {
+        "format": VIEW_FORMAT,
+        "bundle": view.label,
+        "verification": {
+            "performed": v.performed, "ok": v.ok, "verdict": v.verdict,
+            "headline": v.headline,
+            "checks": [to_json_check(c) for c in v.checks],
+            "failed": [to_json_check(c) for c in v.failed],
+        },
+        "record": {"id": view.record_id, "name": view.record_name},
+        "model": view.model,
+        "signers": view.signers,
+        "stages": [{"id": st.id, "number": st.number, "name": st.name, "name_zh": st.name_zh,
+                    "status": st.status, "steps": [_step_json(s) for s in st.steps]}
+                   for st in view.stages],
+        "approvals": [vars(a) for a in view.approvals],
+        "licences": view.licences(),
+        "completeness": view.completeness,
+    }
+
+
+def to_json_check(c: CheckView) -> dict[str, Any]:
+    """A check as JSON."""
+    return {"id": c.id, "title": c.title, "status": c.status, "message": c.message,
+            "member": c.member}
+
+
+def iter_text(values: Iterable[Any]) -> list[str]:
+    """Stringify a sequence for display."""
+    return [str(v) for v in values]

@@ -1,0 +1,1 @@
+"""Keys, DSSE envelopes over in-toto statements, reviewers' approvals and OpenSSF model-signing."""

@@ -1,0 +1,119 @@
+"""``aitrace.yaml``: the project's configuration, read once and parsed at the edge.
+
+Sections are plain mappings owned by the feature that reads them (``mlflow``, ``capture``,
+``modelCard``, ``datasets``, ``sbom``…); this module only guarantees that the file is valid
+YAML whose top level and sections are mappings, and names the file and key when it is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aitrace.errors import InputError
+
+CONFIG_NAME = "aitrace.yaml"
+
+DEFAULT_CONFIG = """\
+# aitrace project configuration — see README "Configuration".
+record:
+  name: {name}
+
+mlflow:
+  # Where run metadata goes. Empty: an embedded SQLite store in .aitrace/mlflow.db.
+  # MLFLOW_TRACKING_URI in the environment overrides this.
+  tracking_uri:
+  # Experiment the step runs go to (default: aitrace/<record name>).
+  experiment:
+  enabled: true
+
+capture:
+  # Extra environment variables to record (secret-looking names are always redacted).
+  env_allow: []
+
+sbom:
+  # Attach a CycloneDX ML-BOM to training, optimization and deployment steps.
+  auto: true
+
+# What cannot be inferred for the model card (CycloneDX modelCard), e.g.:
+# modelCard:
+#   considerations:
+#     users: [analysts]
+#     useCases: [wine cultivar classification]
+
+# Per-dataset governance, keyed by workspace-relative path, e.g.:
+# datasets:
+#   data/raw.csv: {{license: BSD-3-Clause, owners: [data-team], classification: public}}
+"""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The parsed ``aitrace.yaml`` (an empty config when the file does not exist)."""
+
+    path: Path | None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> Mapping[str, Any]:
+        """One top-level section as a mapping (empty when absent or null)."""
+        value = self.data.get(name)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise InputError(
+                f"{self.path}: section '{name}' must be a mapping, got {type(value).__name__}",
+                hint=f"write '{name}:' followed by indented 'key: value' lines",
+            )
+        return value
+
+    @property
+    def record_name(self) -> str | None:
+        """The configured record (project) name."""
+        name = self.section("record").get("name")
+        return str(name) if name not in (None, "") else None
+
+
+def read_yaml(path: Path, *, missing_hint: str) -> Any:
+    """Parse a user's YAML file safely; every failure names the file (and line) and a fix.
+
+    Shared by ``aitrace.yaml``, policies, risk registers and self-check tables.
+    """
+    import yaml  # local: keeps `aitrace --help` from paying for it
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file", hint=missing_hint) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc.reason})",
+                         hint="save the file as UTF-8") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})",
+                         hint="check the path and its permissions") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"{path}: invalid YAML{where}: {problem}",
+                         hint="fix the syntax there (YAML is indentation-sensitive)") from None
+
+
+def load_config(path: Path) -> Config:
+    """Read and check ``aitrace.yaml``; a missing file is an empty config."""
+    if not path.exists():
+        return Config(path=None)
+    data = read_yaml(path, missing_hint="run `aitrace init`")
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: the top level must be a mapping of sections",
+                         hint="start the file with 'record:' / 'mlflow:' sections")
+    cfg = Config(path=path, data=data)
+    for name in data:
+        if not isinstance(name, str):
+            raise InputError(f"{path}: section name {name!r} must be a string")
+    return cfg

@@ -1,0 +1,376 @@
+"""Streaming, parallel, cached SHA-256 of files and directories — the hot path.
+
+*File digest*: SHA-256 of the file's bytes, read in 1 MiB chunks into one reused buffer
+(hashlib releases the GIL on large updates, so threads hash different files on both cores).
+
+*Directory digest* (documented in README "Formats", recomputable by anyone): walk the tree, keep
+regular files (following symlinks only while they stay inside the tree), sort entries by their
+POSIX relative path's UTF-8 bytes, and hash the canonical JSON of::
+
+    {"format": "aitrace.dir/v1",
+     "entries": [{"path": "a/b.csv", "sha256": "<hex>", "size": 123}, ...]}
+
+A symlink that leaves the tree (or points at a directory) is not followed; it is listed as
+``{"path": ..., "symlink": "<target text>"}`` so the digest still changes when it is re-pointed.
+
+*Cache*: an SQLite table keyed by (absolute path, device, inode, size, mtime_ns, ctime_ns). An
+entry is trusted only if the file's mtime is older than the moment hashing started by more than
+the filesystem timestamp granularity, so a write racing the hash is never served from cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sqlite3
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from aitrace.errors import InputError
+from aitrace.record.jsonio import canonical_bytes
+
+CHUNK = 1 << 20
+DIR_FORMAT = "aitrace.dir/v1"
+# A cached digest is trusted only if the file was last modified this long before hashing began.
+RACY_WINDOW_NS = 50_000_000
+
+Progress = Callable[[int, int], None]
+"""Observer called with (bytes done, bytes total); the CLI renders it, the library never does."""
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The identity of a file or directory as the record stores it."""
+
+    sha256: str
+    size: int
+    type: Literal["file", "directory"]
+
+    @property
+    def ref(self) -> str:
+        """``sha256:<hex>``, the form printed by ``aitrace digest``."""
+        return f"sha256:{self.sha256}"
+
+
+def hash_file(path: Path, buf: bytearray | None = None) -> tuple[str, int]:
+    """SHA-256 and size of one file, streamed."""
+    h = hashlib.sha256()
+    view = memoryview(buf if buf is not None else bytearray(CHUNK))
+    size = 0
+    with open(path, "rb", buffering=0) as fh:
+        while True:
+            n = fh.readinto(view)  # type: ignore[attr-defined]
+            if not n:
+                break
+            h.update(view[:n])
+            size += n
+    return h.hexdigest(), size
+
+
+class DigestCache:
+    """Digests of unchanged files, so re-recording never re-hashes them."""
+
+    # Keys per range query (bounds how many unrelated rows a range can sweep in).
+    _BATCH = 2000
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._disabled = False
+
+    def _db(self) -> sqlite3.Connection | None:
+        if self._disabled:
+            return None
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS digests (path TEXT PRIMARY KEY, dev INTEGER,"
+                    " ino INTEGER, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER,"
+                    " sha256 TEXT)")
+            except (sqlite3.Error, OSError):
+                # A damaged cache is only a lost speed-up: never fail the user's step for it.
+                self._disabled = True
+                return None
+            self._local.db = db
+        return db
+
+    def get(self, path: str, st: os.stat_result) -> str | None:
+        """The cached digest if the file is provably unchanged since it was hashed."""
+        return self.get_many([(path, st)]).get(path)
+
+    def get_many(self, items: Sequence[tuple[str, os.stat_result]]) -> dict[str, str]:
+        """Cached digests of the files (by absolute path) that are provably unchanged.
+
+        Keys are looked up in sorted batches, each one range scan of the primary key: a
+        directory's files are adjacent in the index, so re-recording costs one stat per file.
+        """
+        db = self._db()
+        if db is None or not items:
+            return {}
+        want = {path: (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                for path, st in items}
+        keys = sorted(want)
+        out: dict[str, str] = {}
+        query = ("SELECT path, dev, ino, size, mtime_ns, ctime_ns, sha256 FROM digests"
+                 " WHERE path >= ? AND path <= ?")
+        try:
+            for i in range(0, len(keys), self._BATCH):
+                batch = keys[i:i + self._BATCH]
+                for path, dev, ino, size, mtime, ctime, sha in db.execute(
+                        query, (batch[0], batch[-1])):
+                    if want.get(path) == (dev, ino, size, mtime, ctime):
+                        out[path] = str(sha)
+        except sqlite3.Error:
+            return {}
+        return out
+
+    def put(self, path: str, st: os.stat_result, sha256: str, started_ns: int) -> None:
+        """Remember a digest unless the file changed too recently to be sure of it."""
+        self.put_many([(path, st, sha256)], started_ns)
+
+    def put_many(self, items: Iterable[tuple[str, os.stat_result, str]],
+                 started_ns: int) -> None:
+        """Remember digests (one transaction), skipping files changed too recently.
+
+        ``started_ns`` is when the stat results were taken (before hashing); a file modified
+        within ``RACY_WINDOW_NS`` of it may have changed again within the same timestamp tick.
+        """
+        rows = [(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, sha)
+                for path, st, sha in items
+                if max(st.st_mtime_ns, st.st_ctime_ns) <= started_ns - RACY_WINDOW_NS]
+        db = self._db()
+        if db is None or not rows:
+            return
+        try:
+            db.execute("BEGIN")
+            db.executemany("INSERT OR REPLACE INTO digests VALUES (?,?,?,?,?,?,?)", rows)
+            db.execute("COMMIT")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+
+
+@dataclass(slots=True)
+class _Entry:
+    rel: str
+    path: str  # the real (symlink-free, absolute) path: what is read and the cache key
+    size: int
+    st: os.stat_result | None = None
+    symlink: str | None = None
+    sha256: str | None = None
+
+
+def _walk(root: Path) -> list[_Entry]:
+    """Regular files under ``root`` (symlinks followed only inside it), unsorted."""
+    real_root = os.path.realpath(root)
+    inside_prefix = real_root.rstrip("/") + "/"
+    out: list[_Entry] = []
+    # Walking the real root and never descending into linked directories keeps every
+    # path below symlink-free, so no per-file realpath() is needed.
+    stack: list[tuple[str, str]] = [(real_root, "")]
+    while stack:
+        current, prefix = stack.pop()
+        try:
+            it = os.scandir(current)
+        except OSError as exc:
+            raise InputError(f"cannot read directory {current}: {exc.strerror}",
+                             hint="check its permissions") from None
+        with it:
+            for e in it:
+                rel = prefix + e.name
+                if e.is_symlink():
+                    target = os.readlink(e.path)
+                    resolved = os.path.realpath(e.path)
+                    st: os.stat_result | None = None
+                    if resolved.startswith(inside_prefix):
+                        with contextlib.suppress(OSError):
+                            st = os.stat(resolved)
+                    if st is not None and stat.S_ISREG(st.st_mode):
+                        out.append(_Entry(rel, resolved, st.st_size, st))
+                    else:
+                        out.append(_Entry(rel, e.path, 0, symlink=target))
+                elif e.is_dir(follow_symlinks=False):
+                    stack.append((e.path, rel + "/"))
+                elif e.is_file(follow_symlinks=False):
+                    st = e.stat(follow_symlinks=False)
+                    out.append(_Entry(rel, e.path, st.st_size, st))
+                # sockets, fifos and devices are not data: skipped on purpose
+    return out
+
+
+def directory_manifest(entries: Sequence[_Entry]) -> dict[str, object]:
+    """The documented manifest a directory digest is the canonical-JSON SHA-256 of."""
+    rows: list[dict[str, object]] = []
+    for e in sorted(entries, key=lambda x: x.rel.encode("utf-8", "surrogateescape")):
+        if e.symlink is not None:
+            rows.append({"path": e.rel, "symlink": e.symlink})
+        else:
+            rows.append({"path": e.rel, "sha256": e.sha256, "size": e.size})
+    return {"format": DIR_FORMAT, "entries": rows}
+
+
+class Hasher:
+    """Hashes files and directories on all cores, with an optional cache and progress observer."""
+
+    def __init__(self, cache: DigestCache | None = None, workers: int | None = None,
+                 progress: Progress | None = None) -> None:
+        self.cache = cache
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.progress = progress
+        self._done = 0
+        self._total = 0
+        self._lock = threading.Lock()
+        self._buffers = threading.local()
+
+    def _tick(self, n: int) -> None:
+        if self.progress is None:
+            return
+        with self._lock:
+            self._done += n
+            done, total = self._done, self._total
+        self.progress(done, total)
+
+    def _hash_entry(self, e: _Entry) -> None:
+        buf = getattr(self._buffers, "buf", None)
+        if buf is None:
+            buf = self._buffers.buf = bytearray(CHUNK)
+        try:
+            e.sha256, e.size = hash_file(Path(e.path), buf)
+        except FileNotFoundError:
+            raise InputError(f"input not found: {e.path} (removed while hashing)",
+                             hint="do not change inputs while a step records them") from None
+        except PermissionError:
+            raise InputError(f"cannot read {e.path}: permission denied",
+                             hint="fix the file's permissions") from None
+        except IsADirectoryError:
+            raise InputError(f"{e.path} became a directory while hashing") from None
+        self._tick(e.size)
+
+    def _run(self, jobs: list[_Entry]) -> None:
+        """Hash ``jobs`` (largest first) on ``workers`` threads pulling from one queue."""
+        jobs.sort(key=lambda e: -e.size)
+        if self.workers == 1 or len(jobs) <= 1:
+            for e in jobs:
+                self._hash_entry(e)
+            return
+        it = iter(jobs)  # next() on a list iterator is atomic under the GIL
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                for e in it:
+                    if errors:
+                        return
+                    self._hash_entry(e)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, name=f"aitrace-hash-{i}", daemon=True)
+                   for i in range(min(self.workers, len(jobs)))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+
+    def _fill(self, entries: Sequence[_Entry], started: int) -> None:
+        """Set ``sha256`` (and the hashed size) on every regular-file entry."""
+        groups: dict[str, list[_Entry]] = {}
+        for e in entries:
+            if e.symlink is None:
+                groups.setdefault(e.path, []).append(e)
+        firsts = [g[0] for g in groups.values()]
+        with self._lock:
+            self._done, self._total = 0, sum(e.size for e in firsts)
+        cached: dict[str, str] = {}
+        if self.cache is not None:
+            cached = self.cache.get_many([(e.path, e.st) for e in firsts if e.st is not None])
+        jobs: list[_Entry] = []
+        for e in firsts:
+            sha = cached.get(e.path)
+            if sha is None:
+                jobs.append(e)
+            else:
+                e.sha256 = sha
+        if len(jobs) < len(firsts):
+            self._tick(sum(e.size for e in firsts) - sum(e.size for e in jobs))
+        self._run(jobs)
+        if self.cache is not None:
+            # A size that moved while hashing means the file changed: do not remember it.
+            self.cache.put_many([(e.path, e.st, e.sha256) for e in jobs
+                                 if e.st is not None and e.sha256 is not None
+                                 and e.st.st_size == e.size], started)
+        for group in groups.values():
+            for e in group[1:]:
+                e.sha256, e.size = group[0].sha256, group[0].size
+
+    def _plan(self, p: Path) -> tuple[bool, list[_Entry]]:
+        if p.is_symlink() and not p.exists():
+            raise InputError(f"{p} is a dangling symlink", hint="fix or remove the link")
+        if p.is_dir():
+            return True, _walk(p)
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            raise InputError(f"input not found: {p}",
+                             hint="check the path, or produce it in an earlier step") from None
+        return False, [_Entry(p.name, os.path.realpath(p), st.st_size, st)]
+
+    def digest_many(self, paths: Iterable[Path]) -> list[Digest]:
+        """Digest several paths (files or directories), sharing one pool across all files."""
+        started = time.time_ns()  # before any stat: see DigestCache.put_many
+        plans = [(p, *self._plan(Path(p))) for p in paths]
+        self._fill([e for _p, _is_dir, entries in plans for e in entries], started)
+        out: list[Digest] = []
+        for p, is_dir, entries in plans:
+            if is_dir:
+                manifest = directory_manifest(entries)
+                try:
+                    data = canonical_bytes(manifest)
+                except UnicodeEncodeError:
+                    raise InputError(f"{p}: a file name below it is not valid UTF-8",
+                                     hint="rename the file; the record stores UTF-8 paths"
+                                     ) from None
+                size = sum(e.size for e in entries if e.symlink is None)
+                out.append(Digest(hashlib.sha256(data).hexdigest(), size, "directory"))
+            else:
+                e = entries[0]
+                out.append(Digest(e.sha256 or "", e.size, "file"))
+        return out
+
+    def digest(self, path: Path) -> Digest:
+        """Digest one file or directory."""
+        return self.digest_many([path])[0]
+
+    def manifest(self, path: Path) -> dict[str, object]:
+        """The directory manifest of ``path`` (what its digest is computed over)."""
+        started = time.time_ns()
+        entries = _walk(path)
+        self._fill(entries, started)
+        return directory_manifest(entries)
+
+
+def default_cache_path() -> Path:
+    """Per-user cache for digests taken outside any workspace."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "aitrace" / "digests.sqlite"
+
+
+def is_regular(path: Path) -> bool:
+    """Whether ``path`` is a regular file (not a link, device or directory)."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
