@@ -36,14 +36,14 @@ t0 = time.perf_counter()
 detail = ""
 if phase == "bundle":
     from aitrace.store.workspace import Workspace
-    from aitrace.signing.core import load_signer
+    from aitrace.signing.keys import load_signer
     ws = Workspace(root / "project")
     info = aitrace.bundle.build_bundle(
         ws, [load_signer(root / "key.key")], root / "big.aitrace",
         include=[root / "project/dist/model.bin"], model_signing_key=root / "key.key")
     detail = f"{info.size / MiB:,.0f} MiB archive, {info.members} members"
 elif phase == "verify":
-    from aitrace.signing.core import load_public_key
+    from aitrace.signing.keys import load_public_key
     report = aitrace.verify.verify_bundle(
         root / "big.aitrace", [load_public_key(root / "key.pub")],
         artifacts=[root / "project/dist/model.bin"])
@@ -69,7 +69,7 @@ def _make_file(path: Path, size: int) -> None:
 def _record(root: Path, size: int) -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import aitrace
-    from aitrace.signing.core import generate_keypair
+    from aitrace.signing.keys import generate_keypair
     from aitrace.store.workspace import Workspace
 
     project = root / "project"

@@ -21,8 +21,8 @@ from aitrace.record.jsonio import pretty_bytes
 REGISTRY: dict[str, str] = {
     "record.schema.json": "aitrace.record.models:record_schema",
     "step.schema.json": "aitrace.record.models:step_schema",
-    "manifest.schema.json": "aitrace.bundle.core:manifest_schema",
-    "predicate.schema.json": "aitrace.bundle.core:predicate_schema",
+    "manifest.schema.json": "aitrace.bundle.format:manifest_schema",
+    "predicate.schema.json": "aitrace.bundle.format:predicate_schema",
     "policy.schema.json": "aitrace.verify.policy:policy_schema",
     "approval.schema.json": "aitrace.signing.approvals:approval_predicate_schema",
     "risk-register.schema.json": "aitrace.evidence.governance.documents:risk_register_schema",

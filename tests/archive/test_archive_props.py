@@ -18,14 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aitrace.bundle._zip.reader import (
-    FIXED_DATE_TIME,
-    ArchiveLimits,
-    SafeArchive,
-    name_problem,
-    safe_extract,
-    write_deterministic_zip,
-)
+from aitrace.bundle._zip.extract import safe_extract
+from aitrace.bundle._zip.limits import ArchiveLimits, name_problem
+from aitrace.bundle._zip.reader import SafeArchive
+from aitrace.bundle._zip.writer import FIXED_DATE_TIME, write_deterministic_zip
 from aitrace.errors import InputError, InvalidBundle
 
 SETTINGS = settings(max_examples=200, deadline=None,

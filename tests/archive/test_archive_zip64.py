@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aitrace.bundle._zip.reader import SafeArchive, write_deterministic_zip
+from aitrace.bundle._zip.reader import SafeArchive
+from aitrace.bundle._zip.writer import write_deterministic_zip
 from aitrace.errors import InvalidBundle
 
 

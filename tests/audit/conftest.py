@@ -41,7 +41,7 @@ def _train_and_evaluate(ws: object, n_trees: int, accuracy: float) -> None:
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     import aitrace
-    from aitrace.bundle.core import build_bundle
+    from aitrace.bundle.write import build_bundle
     from aitrace.evidence.governance.documents import (
         parse_checklist,
         parse_risk_register,
@@ -49,7 +49,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     )
     from aitrace.record.stages import EVIDENCE_GX
     from aitrace.signing.approvals import create_approval
-    from aitrace.signing.core import generate_keypair, load_signer
+    from aitrace.signing.keys import generate_keypair, load_signer
     from aitrace.store.workspace import Workspace
 
     root = tmp_path_factory.mktemp("audit") / "project"

@@ -11,7 +11,7 @@ from audit_helpers import Pipeline
 import aitrace
 from aitrace.cli import main
 from aitrace.signing.approvals import list_approvals, verify_approvals
-from aitrace.signing.core import generate_keypair, load_public_key
+from aitrace.signing.keys import generate_keypair, load_public_key
 from aitrace.store.workspace import Workspace
 
 

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import aitrace
-from aitrace.bundle._zip.reader import write_deterministic_zip
-from aitrace.bundle.core import ATTESTATION_MEMBER, MANIFEST_MEMBER
+from aitrace.bundle._zip.writer import write_deterministic_zip
+from aitrace.bundle.format import ATTESTATION_MEMBER, MANIFEST_MEMBER
 from aitrace.record.jsonio import canonical_bytes, pretty_bytes
 from aitrace.record.stages import EVIDENCE_GX, EVIDENCE_SBOM
-from aitrace.signing.core import Signer, dsse_sign
+from aitrace.signing.dsse import dsse_sign
+from aitrace.signing.keys import Signer
 from aitrace.store.workspace import Workspace
 
 SBOM_MEDIA = "application/vnd.cyclonedx+json"

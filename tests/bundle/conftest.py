@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from bundle_helpers import Keys, new_workspace, record_pipeline
 
-from aitrace.signing.core import generate_keypair
+from aitrace.signing.keys import generate_keypair
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -26,7 +26,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
 def project(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> Path:
     """A recorded six-stage pipeline with an approval of the deployment step."""
     from aitrace.signing.approvals import create_approval
-    from aitrace.signing.core import load_signer
+    from aitrace.signing.keys import load_signer
 
     ws = new_workspace(tmp_path_factory.mktemp("bundle-project") / "project")
     record_pipeline(ws)
@@ -36,8 +36,8 @@ def project(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> Path:
 
 @pytest.fixture(scope="module")
 def bundle_path(project: Path, keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from aitrace.bundle.core import build_bundle
-    from aitrace.signing.core import load_signer
+    from aitrace.bundle.write import build_bundle
+    from aitrace.signing.keys import load_signer
     from aitrace.store.workspace import Workspace
 
     out = tmp_path_factory.mktemp("bundle-out") / "model.aitrace"

@@ -10,19 +10,14 @@ from pathlib import Path
 import pytest
 from bundle_helpers import Keys, new_workspace, read_members, statement_of
 
-from aitrace.bundle.core import (
-    ATTESTATION_MEMBER,
-    MANIFEST_MEMBER,
-    PREDICATE_TYPE,
-    SBOM_MEMBER,
-    OpenedBundle,
-    build_bundle,
-)
+from aitrace.bundle.format import ATTESTATION_MEMBER, MANIFEST_MEMBER, PREDICATE_TYPE, SBOM_MEMBER
+from aitrace.bundle.read import OpenedBundle
+from aitrace.bundle.write import build_bundle
 from aitrace.errors import InputError
 from aitrace.schemas import validator
-from aitrace.signing.core import load_public_key, load_signer
+from aitrace.signing.keys import load_public_key, load_signer
 from aitrace.store.workspace import Workspace
-from aitrace.verify.core import verify_bundle
+from aitrace.verify.bundle import verify_bundle
 
 
 def test_layout_and_manifest(bundle_path: Path, project: Path) -> None:
@@ -97,7 +92,7 @@ def test_in_toto_attestation_validates_statement(bundle_path: Path) -> None:
 
 def test_model_signing_verifies_released_model(bundle_path: Path, project: Path, keys: Keys,
                                                tmp_path: Path) -> None:
-    from aitrace.signing.core import check_model_signature
+    from aitrace.signing.model_signing import check_model_signature
 
     sig = tmp_path / "model.bin.sig"
     sig.write_bytes(read_members(bundle_path)["signatures/dist/model.bin.sig"])

@@ -9,11 +9,12 @@ from pathlib import Path
 from bundle_helpers import SBOM_MEDIA, Keys, gx_result
 
 import aitrace
-from aitrace.bundle.core import build_bundle
+from aitrace.bundle.write import build_bundle
 from aitrace.record.stages import EVIDENCE_GX, EVIDENCE_SBOM
-from aitrace.signing.core import load_public_key, load_signer
+from aitrace.signing.keys import load_public_key, load_signer
 from aitrace.store.workspace import Workspace
-from aitrace.verify.core import custody_gaps, verify_bundle
+from aitrace.verify.bundle import verify_bundle
+from aitrace.verify.custody import custody_gaps
 
 
 def _bundle(ws: Workspace, keys: Keys, tmp_path: Path) -> Path:

@@ -10,9 +10,10 @@ import pytest
 from bundle_helpers import Keys, new_workspace, record_pipeline
 
 from aitrace.errors import InputError
-from aitrace.signing.core import load_public_key
+from aitrace.signing.keys import load_public_key
 from aitrace.store.workspace import Workspace
-from aitrace.verify.core import Check, verify_bundle
+from aitrace.verify.bundle import verify_bundle
+from aitrace.verify.checks import Check
 from aitrace.verify.policy import (
     AllOf,
     AnyOf,

@@ -10,10 +10,12 @@ import pytest
 from bundle_helpers import Keys, flip, read_members, resign, write_members
 
 from aitrace.bundle._zip.reader import SafeArchive
-from aitrace.bundle.core import ATTESTATION_MEMBER, MANIFEST_MEMBER, build_bundle
-from aitrace.signing.core import load_public_key, load_signer
+from aitrace.bundle.format import ATTESTATION_MEMBER, MANIFEST_MEMBER
+from aitrace.bundle.write import build_bundle
+from aitrace.signing.keys import load_public_key, load_signer
 from aitrace.store.workspace import Workspace
-from aitrace.verify.core import VerifyReport, verify_bundle
+from aitrace.verify.bundle import verify_bundle
+from aitrace.verify.checks import VerifyReport
 
 
 def _verify(path: Path, keys: Keys, **kw: Any) -> VerifyReport:

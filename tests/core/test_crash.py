@@ -27,7 +27,10 @@ CHILD = textwrap.dedent("""
 
     os.chdir(sys.argv[1])
     point = sys.argv[2]
-    import aitrace, aitrace.store.digest as D, aitrace.store.workspace as W, aitrace.store.files as F
+    import aitrace
+    import aitrace.store.digest as D
+    import aitrace.store.files as F
+    import aitrace.store.workspace as W
 
     def die():
         os.kill(os.getpid(), signal.SIGKILL)

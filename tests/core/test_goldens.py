@@ -20,7 +20,8 @@ from aitrace.record.models import (
     Step,
     Subject,
 )
-from aitrace.signing.core import IN_TOTO_PAYLOAD_TYPE, dsse_sign, load_signer, make_statement
+from aitrace.signing.dsse import IN_TOTO_PAYLOAD_TYPE, dsse_sign, make_statement
+from aitrace.signing.keys import load_signer
 from aitrace.store.digest import Hasher
 
 Golden = Callable[[str, bytes], None]

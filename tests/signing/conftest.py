@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from signing_helpers import PASSPHRASE, KeyFiles
 
-from aitrace.signing.core import generate_keypair
+from aitrace.signing.keys import generate_keypair
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aitrace.signing.core import KeyType
+from aitrace.signing.keys import KeyType
 
 PASSPHRASE = b"correct horse battery staple"
 

@@ -25,13 +25,8 @@ from aitrace.signing.approvals import (
     list_approvals,
     verify_approvals,
 )
-from aitrace.signing.core import (
-    IN_TOTO_PAYLOAD_TYPE,
-    Signer,
-    dsse_sign,
-    make_statement,
-    new_signer,
-)
+from aitrace.signing.dsse import IN_TOTO_PAYLOAD_TYPE, dsse_sign, make_statement
+from aitrace.signing.keys import Signer, new_signer
 from aitrace.store.workspace import Workspace
 
 

@@ -19,20 +19,16 @@ from signing_helpers import KeyFiles
 
 from aitrace.errors import InputError, InvalidBundle
 from aitrace.record.jsonio import canonical_bytes
-from aitrace.signing.core import (
+from aitrace.signing.dsse import (
     IN_TOTO_PAYLOAD_TYPE,
     STATEMENT_TYPE,
-    PublicKey,
-    Signer,
     dsse_sign,
     dsse_verify,
-    load_public_key,
-    load_signer,
     make_statement,
-    new_signer,
     pae,
     parse_statement,
 )
+from aitrace.signing.keys import PublicKey, Signer, load_public_key, load_signer, new_signer
 
 SHA_A = "a" * 64
 SHA_B = "b" * 64

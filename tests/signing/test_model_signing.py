@@ -13,9 +13,9 @@ import pytest
 from signing_helpers import KeyFiles
 
 from aitrace.errors import InputError, MissingDependencyError
-from aitrace.signing.core import (
+from aitrace.signing.keys import load_signer
+from aitrace.signing.model_signing import (
     check_model_signature,
-    load_signer,
     model_signing_skip_reason,
     verify_model_signature,
     write_model_signature,
@@ -57,7 +57,7 @@ def test_python_api_verifies_and_detects_a_changed_model(
 
 
 def test_wrong_public_key_is_refused(model_file: Path, signed: Path, tmp_path: Path) -> None:
-    from aitrace.signing.core import generate_keypair
+    from aitrace.signing.keys import generate_keypair
 
     _, other_pub = generate_keypair(tmp_path / "other")
     assert not verify_model_signature(model_file, signed, other_pub)

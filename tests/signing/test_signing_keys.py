@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from signing_helpers import PASSPHRASE, KeyFiles
 
 from aitrace.errors import InputError
-from aitrace.signing.core import (
+from aitrace.signing.keys import (
     generate_keypair,
     is_encrypted_key,
     keyid,

@@ -185,7 +185,7 @@ def approve_cmd(stage: str, key: Path, name: str, comment: str, reject: bool,
                 step_ref: str | None, passphrase_env: str | None, as_json: bool) -> None:
     """Sign off a stage as a reviewer: a signed statement over the step's digest."""
     from aitrace.signing.approvals import create_approval
-    from aitrace.signing.core import load_signer, passphrase_from_env
+    from aitrace.signing.keys import load_signer, passphrase_from_env
     from aitrace.store.workspace import Workspace
 
     ws = Workspace.find()

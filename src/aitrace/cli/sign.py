@@ -20,7 +20,7 @@ _STATUS_MARK = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip"}
 
 def _passphrase(env: str | None, prompt: bool, *, confirm: bool, what: str) -> bytes | None:
     from aitrace.errors import InputError
-    from aitrace.signing.core import passphrase_from_env
+    from aitrace.signing.keys import passphrase_from_env
 
     if env and prompt:
         raise InputError("--passphrase-env and --passphrase-prompt exclude each other",
@@ -47,7 +47,7 @@ def _passphrase(env: str | None, prompt: bool, *, confirm: bool, what: str) -> b
 def keygen_cmd(prefix: Path, key_type: str, passphrase_env: str | None, passphrase_prompt: bool,
                force: bool, as_json: bool) -> None:
     """Create a signing key pair (ECDSA P-256 by default; Ed25519 with --type)."""
-    from aitrace.signing.core import generate_keypair, load_public_key
+    from aitrace.signing.keys import generate_keypair, load_public_key
 
     pw = _passphrase(passphrase_env, passphrase_prompt, confirm=True, what=f"{prefix}.key")
     priv, pub = generate_keypair(prefix, key_type=key_type,  # type: ignore[arg-type]
@@ -64,7 +64,7 @@ def keygen_cmd(prefix: Path, key_type: str, passphrase_env: str | None, passphra
 def _load_signers(keys: tuple[Path, ...], passphrase_env: str | None) -> tuple[list[Any],
                                                                                 bytes | None]:
     from aitrace.errors import InputError
-    from aitrace.signing.core import is_encrypted_key, load_signer, passphrase_from_env
+    from aitrace.signing.keys import is_encrypted_key, load_signer, passphrase_from_env
 
     signers = []
     first_pw: bytes | None = None
@@ -101,7 +101,7 @@ def _load_signers(keys: tuple[Path, ...], passphrase_env: str | None) -> tuple[l
 def bundle_cmd(keys: tuple[Path, ...], output: Path, include: tuple[Path, ...],
                no_model_signing: bool, passphrase_env: str | None, as_json: bool) -> None:
     """Assemble the current record into a signed, deterministic .aitrace archive."""
-    from aitrace.bundle.core import build_bundle
+    from aitrace.bundle.write import build_bundle
     from aitrace.store.workspace import Workspace
 
     ws = Workspace.find()
@@ -145,8 +145,8 @@ def verify_cmd(bundle: Path, keys: tuple[Path, ...], threshold: int, policy_path
     Exit 0 when every check passed (or was skipped), 1 when any failed, 2 on bad input.
     """
     from aitrace.errors import InputError
-    from aitrace.signing.core import load_public_key
-    from aitrace.verify.core import verify_bundle
+    from aitrace.signing.keys import load_public_key
+    from aitrace.verify.bundle import verify_bundle
     from aitrace.verify.policy import default_policy, load_policy
 
     if not keys:
@@ -178,7 +178,7 @@ def verify_cmd(bundle: Path, keys: tuple[Path, ...], threshold: int, policy_path
 @json_option
 def unpack_cmd(bundle: Path, directory: Path, force: bool, as_json: bool) -> None:
     """Safely extract a .aitrace archive (it is validated completely first)."""
-    from aitrace.bundle._zip.reader import safe_extract
+    from aitrace.bundle._zip.extract import safe_extract
 
     written = safe_extract(bundle, directory, overwrite=force)
     if as_json:

@@ -68,7 +68,7 @@ def audit_workspace(workspace: Any, key_paths: Sequence[Path] = ()) -> AuditView
 def _load_keys(key_paths: Sequence[Path]) -> list[Any]:
     if not key_paths:
         return []
-    from aitrace.signing.core import load_public_key
+    from aitrace.signing.keys import load_public_key
 
     return [load_public_key(Path(p)) for p in key_paths]
 
@@ -81,9 +81,9 @@ def audit_bundle(path: Path, *, key_paths: Sequence[Path] = (),
     ``default_policy`` applies aitrace's "complete record" policy when no file is given, as
     ``aitrace verify`` does, so the auditor's views and CI agree on the verdict.
     """
-    from aitrace.bundle.core import OpenedBundle
+    from aitrace.bundle.read import OpenedBundle
     from aitrace.report.view import verification_from_report
-    from aitrace.verify.core import verify_bundle
+    from aitrace.verify.bundle import verify_bundle
 
     keys = _load_keys(key_paths)
     policy = None
@@ -109,7 +109,7 @@ __all__ = ["RecordSource", "WorkspaceSource", "audit_bundle", "audit_workspace",
 
 def open_unverified(path: Path) -> AuditView:
     """The view of a bundle read safely but not verified (``diff`` without ``--key``)."""
-    from aitrace.bundle.core import OpenedBundle
+    from aitrace.bundle.read import OpenedBundle
 
     with OpenedBundle.open(path) as source:
         return build_view(source, not_verified("no key given; the bundle was read but its "

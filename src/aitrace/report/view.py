@@ -308,12 +308,12 @@ def parse_environment(doc: Any) -> dict[str, Any]:
 
 
 def _parse_evidence(kind: str, data: bytes, source: str) -> dict[str, Any] | None:
-    from aitrace.bundle._zip.reader import parse_json
+    from aitrace.record.jsonio import parse_untrusted
 
     if len(data) > MAX_EVIDENCE_BYTES:
         return {"error": f"{len(data)} bytes: too large to show"}
     try:
-        doc = parse_json(data, source)
+        doc = parse_untrusted(data, source)
     except AitraceError as exc:
         return {"error": exc.message}
     if kind == EVIDENCE_GX:

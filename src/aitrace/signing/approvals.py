@@ -28,7 +28,7 @@ from aitrace.record.models import SHA256_HEX, Step
 from aitrace.store.files import TMP_PREFIX, create_exclusive
 
 if TYPE_CHECKING:
-    from aitrace.signing.core import PublicKey, Signer
+    from aitrace.signing.keys import PublicKey, Signer
     from aitrace.store.workspace import Workspace
 
 APPROVAL_PREDICATE = "https://aitrace.dev/approval/v1"
@@ -139,7 +139,7 @@ def create_approval(
     Raises:
         InputError: unknown stage or decision, no suitable step, empty reviewer name.
     """
-    from aitrace.signing.core import IN_TOTO_PAYLOAD_TYPE, dsse_sign, make_statement
+    from aitrace.signing.dsse import IN_TOTO_PAYLOAD_TYPE, dsse_sign, make_statement
 
     if decision not in ("approved", "rejected"):
         raise InputError(f"decision must be 'approved' or 'rejected' (got {decision!r})",
@@ -176,8 +176,8 @@ def list_approvals(workspace: Workspace) -> list[tuple[str, bytes]]:
 
 def _check_one(name: str, data: bytes, steps_by_id: Mapping[str, Step],
                keys: Sequence[PublicKey]) -> ApprovalCheck:
-    from aitrace.bundle._zip.reader import parse_json
-    from aitrace.signing.core import IN_TOTO_PAYLOAD_TYPE, dsse_verify, parse_statement
+    from aitrace.record.jsonio import parse_untrusted
+    from aitrace.signing.dsse import IN_TOTO_PAYLOAD_TYPE, dsse_verify, parse_statement
 
     base = name.rsplit("/", 1)[-1]
     m = _FILE_NAME.match(base)
@@ -185,7 +185,7 @@ def _check_one(name: str, data: bytes, steps_by_id: Mapping[str, Step],
         return ApprovalCheck(name, False, problem="the envelope's bytes do not match the digest "
                                                   "in its file name")
     try:
-        envelope = parse_json(data, f"approval {name}")
+        envelope = parse_untrusted(data, f"approval {name}")
         result = dsse_verify(envelope, keys, 1, source=f"approval {name}")
     except AitraceError as exc:
         return ApprovalCheck(name, False, problem=exc.message)

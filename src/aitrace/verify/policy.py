@@ -58,12 +58,12 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from aitrace.errors import AitraceError, InputError
 from aitrace.record._model import field, from_json, json_schema, model
 from aitrace.record.stages import EVIDENCE_GX, EVIDENCE_SBOM, STAGE_IDS, StageId
-from aitrace.verify.core import Check
+from aitrace.verify.checks import Check
 
 if TYPE_CHECKING:
-    from aitrace.bundle.core import OpenedBundle
+    from aitrace.bundle.read import OpenedBundle
     from aitrace.record.models import Step
-    from aitrace.signing.core import PublicKey
+    from aitrace.signing.keys import PublicKey
 
 POLICY_FORMAT: Literal["aitrace.policy/v1"] = "aitrace.policy/v1"
 POLICY_SCHEMA = "https://aitrace.dev/schemas/policy/v1"
@@ -406,9 +406,9 @@ def _gx_success(ctx: PolicyContext, sha: str, summary: Mapping[str, Any]) -> boo
     if data is None:
         return None
     try:
-        from aitrace.bundle._zip.reader import parse_json
+        from aitrace.record.jsonio import parse_untrusted
 
-        doc = parse_json(data, f"GX result {sha[:12]}")
+        doc = parse_untrusted(data, f"GX result {sha[:12]}")
     except AitraceError:
         return None
     result = doc.get("success") if isinstance(doc, dict) else None

@@ -1,53 +1,32 @@
-"""ZIP archives as a security boundary: strict reading of untrusted input, deterministic writing.
+"""ZIP archives as a security boundary: strict reading of untrusted input.
 
 An ``.aitrace`` bundle is a ZIP file and may come from anyone, so the reader here does not trust
 ``zipfile``'s leniency: it parses the end record and the whole central directory itself and
-checks every member *before reading any data* —
-
-* names: UTF-8 (or plain ASCII), relative POSIX paths with no ``..``, ``.``, empty parts,
-  backslashes, drive letters or control characters, no duplicates (also after Unicode NFC
-  normalisation and case folding), and no name that is both a file and a directory;
-* kinds: regular files only — symlinks, directories, devices, FIFOs and sockets are refused;
-* encoding: no encryption, only *stored* and *deflate* compression, one disk, no trailing data;
-* sizes: member count, each member's declared size, the total, the compression ratio, and the
-  layout (each member's data lies before the central directory and overlaps no other member's,
-  which defeats overlapping-member zip bombs; its local header repeats its central name).
-
-Reading then *streams* every member, enforcing the actual decompressed size against the declared
-one, the CRC-32, and that the compressed data ends exactly where declared — a lying header cannot
-bomb memory or disk. JSON members are read with a size cap, a nesting-depth scan that cannot
-itself recurse, and duplicate keys refused. Every problem raises ``InvalidBundle`` naming the
-member; no other exception escapes from untrusted bytes.
-
-``write_deterministic_zip`` writes archives byte-identically for identical input (sorted members,
-fixed timestamps, permissions and compression settings), atomically, streaming file members;
-it never writes what the reader's default limits would refuse.
+checks every member *before reading any data* (names, kinds, encoding, sizes, ratios, layout),
+then enforces declared sizes and CRCs while streaming.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
-import json
 import os
-import re
 import stat
 import struct
-import tempfile
-import unicodedata
 import zlib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aitrace.bundle._zip.limits import (
+    CHUNK,
+    ArchiveLimits,
+    MemberInfo,
+    _bad,
+    _check_collisions,
+    name_problem,
+)
 from aitrace.errors import InputError, InvalidBundle
-from aitrace.store.files import TMP_PREFIX, atomic_writer, fsync_dir
-
-MiB = 1024 * 1024
-GiB = 1024 * MiB
-CHUNK = MiB
+from aitrace.record.jsonio import parse_untrusted
 
 # ZIP record signatures and layouts (APPNOTE.TXT 6.3.x).
 _EOCD_SIG = b"PK\x05\x06"
@@ -69,114 +48,6 @@ _FLAG_UTF8 = 0x0800
 _FLAG_MASKED_HEADERS = 0x2000
 _SYSTEM_DOS = 0
 _SYSTEM_UNIX = 3
-_MAX_NAME_BYTES = 1024
-
-# Deterministic writing settings: documented, never configurable per call.
-FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
-FIXED_MODE = 0o100644
-DEFLATE_LEVEL = 9
-
-_DRIVE = re.compile(r"^[A-Za-z]:")
-# A JSON string (unrolled loop, no backtracking blow-up); an unterminated one runs to the end,
-# so stripping strings stays linear on hostile input.
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
-_BRACKETS = bytes.maketrans(b"[]{}", b"()()")
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-
-
-@dataclass(frozen=True)
-class ArchiveLimits:
-    """Bounds applied to an untrusted archive before and while reading it.
-
-    The defaults admit a bundle that embeds model weights (``--include``) yet stop zip bombs:
-    a member may not inflate more than ``max_ratio`` times once it is over ``ratio_min_size``.
-    """
-
-    max_members: int = 5000
-    max_member_size: int = 4 * GiB
-    max_total_size: int = 8 * GiB
-    max_ratio: int = 200
-    ratio_min_size: int = MiB
-    max_json_size: int = 64 * MiB
-    max_json_depth: int = 64
-    max_directory_size: int = 64 * MiB
-
-
-@dataclass(frozen=True)
-class MemberInfo:
-    """One validated member of an archive (sizes as declared, checked while reading)."""
-
-    name: str
-    size: int
-    compressed_size: int
-    crc32: int
-    method: int
-    header_offset: int
-    data_offset: int
-
-
-def _bad(archive: str, message: str, hint: str | None = None) -> InvalidBundle:
-    return InvalidBundle(
-        f"{archive}: {message}",
-        hint=hint or "the archive is damaged or unsafe; do not use it — ask its producer "
-                     "for a fresh copy made by `aitrace bundle`")
-
-
-# --------------------------------------------------------------------------- names
-
-
-def name_problem(name: str) -> str | None:
-    """Why ``name`` is not a safe member name (None when it is): shared by reader and writer."""
-    if not name:
-        return "has an empty name"
-    if len(name.encode("utf-8", "surrogatepass")) > _MAX_NAME_BYTES:
-        return f"has a name longer than {_MAX_NAME_BYTES} bytes"
-    for ch in name:
-        if ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0:
-            return f"has a control character U+{ord(ch):04X} in its name"
-        if 0xD800 <= ord(ch) < 0xE000:
-            return "has an unpaired surrogate in its name"
-    if "\\" in name:
-        return "uses a backslash in its name (only '/' separates directories)"
-    if name.startswith("/"):
-        return "is an absolute path"
-    if _DRIVE.match(name):
-        return "starts with a drive letter"
-    if name.endswith("/"):
-        return "is a directory entry (archives hold regular files only)"
-    for part in name.split("/"):
-        if part == "..":
-            return "has a '..' component (path traversal)"
-        if part == ".":
-            return "has a '.' component"
-        if part == "":
-            return "has an empty path component ('//')"
-    return None
-
-
-def _fold(name: str) -> str:
-    return unicodedata.normalize("NFC", name).casefold()
-
-
-def _check_collisions(names: Sequence[str], archive: str) -> None:
-    """Refuse duplicates, names equal after NFC+casefold, and file/directory clashes."""
-    seen: dict[str, str] = {}
-    for name in names:
-        key = _fold(name)
-        if key in seen:
-            other = seen[key]
-            if other == name:
-                raise _bad(archive, f"member '{name}' appears more than once")
-            raise _bad(archive, f"member '{name}' collides with '{other}' on case-insensitive "
-                                "or Unicode-normalising file systems")
-        seen[key] = name
-    for name in names:
-        parts = _fold(name).split("/")
-        for i in range(1, len(parts)):
-            prefix = "/".join(parts[:i])
-            if prefix in seen:
-                raise _bad(archive, f"member '{seen[prefix]}' is a file but '{name}' needs it "
-                                    "to be a directory")
 
 
 # --------------------------------------------------------------------------- reading
@@ -372,79 +243,9 @@ class SafeArchive:
     def read_json(self, name: str) -> Any:
         """Parse a JSON member with the size and depth limits; duplicate keys are refused."""
         data = self.read(name, max_size=self.limits.max_json_size)
-        return parse_json(data, f"{self.path}: member '{name}'", self.limits)
+        return parse_untrusted(data, f"{self.path}: member '{name}'", limits=self.limits.json)
 
 
-def parse_json(data: bytes, source: str, limits: ArchiveLimits | None = None) -> Any:
-    """Parse untrusted JSON bytes: UTF-8 only, bounded size and depth, no duplicate keys, no NaN.
-
-    Raises:
-        InvalidBundle: naming ``source`` and what is wrong.
-    """
-    limits = limits or ArchiveLimits()
-    hint = "the document is damaged or hostile; do not use this archive"
-    if len(data) > limits.max_json_size:
-        raise InvalidBundle(f"{source} is {len(data)} bytes of JSON, over the "
-                            f"{limits.max_json_size}-byte limit", hint=hint)
-    if _json_too_deep(data, limits.max_json_depth):
-        raise InvalidBundle(f"{source} nests JSON deeper than {limits.max_json_depth} levels",
-                            hint=hint)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidBundle(f"{source} is not UTF-8 ({exc.reason} at byte {exc.start})",
-                            hint=hint) from None
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in items:
-            if k in out:
-                raise _DuplicateKey(k)
-            out[k] = v
-        return out
-
-    def constant(name: str) -> Any:
-        raise _DuplicateKey(f"\0{name}")
-
-    try:
-        return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
-    except _DuplicateKey as exc:
-        key = exc.args[0]
-        if key.startswith("\0"):
-            raise InvalidBundle(f"{source} uses {key[1:]}, which is not JSON", hint=hint
-                                ) from None
-        raise InvalidBundle(f"{source} repeats the key '{key}' in one object", hint=hint
-                            ) from None
-    except (ValueError, RecursionError) as exc:
-        raise InvalidBundle(f"{source} is not valid JSON ({exc})", hint=hint) from None
-
-
-class _DuplicateKey(Exception):
-    pass
-
-
-def _json_too_deep(data: bytes, limit: int) -> bool:
-    """Whether JSON nests deeper than ``limit``, found without recursion and at C speed.
-
-    Strings are removed, the rest reduced to its brackets, and innermost ``()`` pairs deleted
-    ``limit`` times: a pair left over sits deeper than ``limit``. Unbalanced opening brackets
-    (invalid JSON) count as depth too, so the parser is never handed a deep unclosed prefix.
-    """
-    # Without an escaped quote every '"' delimits a string, so splitting strips them at C speed.
-    outside = (_JSON_STRING.sub(b"", data) if b'\\"' in data
-               else b"".join(data.split(b'"')[0::2]))
-    skeleton = outside.translate(_BRACKETS, _NOT_BRACKETS)
-    run = b"(" * (limit + 1)
-    for _ in range(limit):
-        if not skeleton:
-            return False
-        if run in skeleton:
-            return True
-        shorter = skeleton.replace(b"()", b"")
-        if len(shorter) == len(skeleton):
-            break
-        skeleton = shorter
-    return b"()" in skeleton or skeleton.count(b"(") > limit
 
 
 def _pread_exact(fd: int, n: int, offset: int, archive: str, what: str) -> bytes:
@@ -661,185 +462,5 @@ def _non_regular_kind(system: int, eattr: int) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------------- writing
 
 
-def write_deterministic_zip(out_path: Path, members: Sequence[tuple[str, bytes | Path]]) -> Path:
-    """Write a ZIP that is byte-identical for identical members, atomically.
-
-    Members are sorted by name; every entry has the timestamp 1980-01-01 00:00:00, Unix mode
-    0644, no extra fields or comments. ``bytes`` members are deflated at level 9 (or stored
-    when deflating would exceed the reader's default compression-ratio limit); ``Path``
-    members (large ``--include`` files, often already compressed) are *stored* and streamed in
-    1 MiB chunks, so a 2 GiB file never sits in memory. The archive is written to a temporary
-    file and renamed into place.
-
-    Raises:
-        InputError: a member name is unsafe or repeated, or a ``Path`` member is unreadable.
-    """
-    import zipfile
-
-    ordered = sorted(members, key=lambda m: m[0])
-    names = [n for n, _ in ordered]
-    for name in names:
-        problem = name_problem(name)
-        if problem:
-            raise InputError(f"cannot write member '{name}' to {out_path}: it {problem}",
-                             hint="this is a bug in the caller; member names are POSIX paths")
-    try:
-        _check_collisions(names, str(out_path))
-    except InvalidBundle as exc:
-        raise InputError(exc.message, hint="give each member a distinct name") from None
-    sizes: dict[str, int] = {}
-    for name, content in ordered:
-        if isinstance(content, Path):
-            try:
-                st = content.stat()
-            except OSError as exc:
-                raise InputError(f"cannot read {content} for member '{name}': "
-                                 f"{exc.strerror or exc}", hint="check the path") from None
-            if not stat.S_ISREG(st.st_mode):
-                raise InputError(f"{content} (member '{name}') is not a regular file",
-                                 hint="include files, not directories or devices")
-            sizes[name] = st.st_size
-
-    out_path = Path(out_path)
-    with atomic_writer(out_path) as raw, zipfile.ZipFile(raw, "w", allowZip64=True) as zf:
-        for name, content in ordered:
-            zinfo = zipfile.ZipInfo(name, date_time=FIXED_DATE_TIME)
-            zinfo.create_system = _SYSTEM_UNIX
-            zinfo.external_attr = FIXED_MODE << 16
-            if isinstance(content, Path):
-                zinfo.compress_type = zipfile.ZIP_STORED
-                zinfo.file_size = sizes[name]
-                written = 0
-                try:
-                    with content.open("rb") as src, zf.open(zinfo, "w") as dst:
-                        while chunk := src.read(CHUNK):
-                            dst.write(chunk)
-                            written += len(chunk)
-                except OSError as exc:
-                    raise InputError(f"cannot read {content} for member '{name}': "
-                                     f"{exc.strerror or exc}", hint="check the path") from None
-                if written != sizes[name]:
-                    raise InputError(f"{content} changed size while it was being archived",
-                                     hint="do not modify included files while bundling")
-            else:
-                data = bytes(content)
-                zinfo.compress_type = (zipfile.ZIP_STORED if _too_compressible(data)
-                                       else zipfile.ZIP_DEFLATED)
-                zf.writestr(zinfo, data, compresslevel=DEFLATE_LEVEL)
-    return out_path
-
-
-def _too_compressible(data: bytes) -> bool:
-    """Whether deflating ``data`` would exceed the reader's default ratio limit.
-
-    Such members (very repetitive JSON, say) are stored instead, so every archive this module
-    writes is readable under the default ``ArchiveLimits`` — the writer never produces what the
-    reader would call a zip bomb.
-    """
-    limits = ArchiveLimits()
-    if len(data) <= limits.ratio_min_size:
-        return False
-    c = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
-    size = len(c.compress(data)) + len(c.flush())
-    return len(data) > size * limits.max_ratio
-
-
-# --------------------------------------------------------------------------- extracting
-
-
-def safe_extract(path: Path, dest_dir: Path, limits: ArchiveLimits | None = None, *,
-                 overwrite: bool = False) -> list[Path]:
-    """Extract a validated archive into ``dest_dir``; nothing is ever written outside it.
-
-    The whole archive is validated before the first byte is written; each target's parent is
-    resolved and checked to lie inside ``dest_dir`` (a pre-existing symlink cannot redirect a
-    write); files are created ``0644`` through a temporary name, with sizes and CRCs enforced
-    while streaming. Existing files are refused (checked before anything is written) unless
-    ``overwrite``.
-
-    Returns:
-        The extracted files, in archive order.
-
-    Raises:
-        InvalidBundle: the archive is unsafe or damaged.
-        InputError: the destination cannot be written, or a file exists and ``overwrite`` is off.
-    """
-    with SafeArchive.open(path, limits) as ar:
-        dest_dir = Path(dest_dir)
-        try:
-            dest_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"cannot create {dest_dir}: {exc.strerror or exc}",
-                             hint="choose a writable directory") from None
-        root = dest_dir.resolve()
-        targets = []
-        for name in ar.names():
-            target = root.joinpath(*name.split("/"))
-            if not overwrite and (target.exists() or target.is_symlink()):
-                raise InputError(f"{target} already exists; refusing to overwrite",
-                                 hint="extract into an empty directory, or pass --force")
-            targets.append((name, target))
-        written: list[Path] = []
-        for name, target in targets:
-            parent = _make_dirs(root, name.split("/")[:-1])
-            real_parent = parent.resolve()
-            if real_parent != root and root not in real_parent.parents:
-                raise InputError(f"member '{name}' would be written outside {root} (through "
-                                 f"{parent}, a link)", hint="extract into an empty directory")
-            _extract_one(ar, name, real_parent / target.name, overwrite)
-            written.append(target)
-        fsync_dir(root)
-        return written
-
-
-def _make_dirs(root: Path, parts: Sequence[str]) -> Path:
-    """Create ``root/parts...`` one level at a time, refusing to pass through links."""
-    cur = root
-    for part in parts:
-        cur = cur / part
-        try:
-            os.mkdir(cur, 0o755)
-        except FileExistsError:
-            if not stat.S_ISDIR(os.lstat(cur).st_mode):
-                raise InputError(f"{cur} exists and is not a directory (a link or a file); "
-                                 "refusing to extract through it",
-                                 hint="extract into an empty directory") from None
-        except OSError as exc:
-            raise InputError(f"cannot create {cur}: {exc.strerror or exc}",
-                             hint="extract into an empty, writable directory") from None
-    return cur
-
-
-def _extract_one(ar: SafeArchive, name: str, target: Path, overwrite: bool) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, ar.open_stream(name) as src:
-            while chunk := src.read(CHUNK):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        if overwrite:
-            if target.is_symlink() or target.is_dir():
-                raise InputError(f"{target} is a link or directory; refusing to replace it",
-                                 hint="extract into an empty directory")
-            os.replace(tmp, target)
-        else:
-            try:
-                os.link(tmp, target, follow_symlinks=False)
-            except FileExistsError:
-                raise InputError(f"{target} already exists; refusing to overwrite",
-                                 hint="extract into an empty directory, or pass --force"
-                                 ) from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
-def iter_members(path: Path, limits: ArchiveLimits | None = None) -> Iterator[MemberInfo]:
-    """Validated member entries of an archive (opens and closes it)."""
-    with SafeArchive.open(path, limits) as ar:
-        yield from (ar.info(n) for n in ar.names())

@@ -1,1 +1,1 @@
-"""Governance evidence: the source guide's risk register and self-check table, as typed documents."""
+"""Governance evidence: the source guide's risk register and self-check table, typed."""

@@ -1,0 +1,110 @@
+"""Safe extraction: a validated archive is written under one directory and nowhere else."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from aitrace.bundle._zip.limits import CHUNK, ArchiveLimits
+from aitrace.bundle._zip.reader import SafeArchive
+from aitrace.errors import InputError
+from aitrace.store.files import TMP_PREFIX, fsync_dir
+
+# --------------------------------------------------------------------------- extracting
+
+
+def safe_extract(path: Path, dest_dir: Path, limits: ArchiveLimits | None = None, *,
+                 overwrite: bool = False) -> list[Path]:
+    """Extract a validated archive into ``dest_dir``; nothing is ever written outside it.
+
+    The whole archive is validated before the first byte is written; each target's parent is
+    resolved and checked to lie inside ``dest_dir`` (a pre-existing symlink cannot redirect a
+    write); files are created ``0644`` through a temporary name, with sizes and CRCs enforced
+    while streaming. Existing files are refused (checked before anything is written) unless
+    ``overwrite``.
+
+    Returns:
+        The extracted files, in archive order.
+
+    Raises:
+        InvalidBundle: the archive is unsafe or damaged.
+        InputError: the destination cannot be written, or a file exists and ``overwrite`` is off.
+    """
+    with SafeArchive.open(path, limits) as ar:
+        dest_dir = Path(dest_dir)
+        try:
+            dest_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create {dest_dir}: {exc.strerror or exc}",
+                             hint="choose a writable directory") from None
+        root = dest_dir.resolve()
+        targets = []
+        for name in ar.names():
+            target = root.joinpath(*name.split("/"))
+            if not overwrite and (target.exists() or target.is_symlink()):
+                raise InputError(f"{target} already exists; refusing to overwrite",
+                                 hint="extract into an empty directory, or pass --force")
+            targets.append((name, target))
+        written: list[Path] = []
+        for name, target in targets:
+            parent = _make_dirs(root, name.split("/")[:-1])
+            real_parent = parent.resolve()
+            if real_parent != root and root not in real_parent.parents:
+                raise InputError(f"member '{name}' would be written outside {root} (through "
+                                 f"{parent}, a link)", hint="extract into an empty directory")
+            _extract_one(ar, name, real_parent / target.name, overwrite)
+            written.append(target)
+        fsync_dir(root)
+        return written
+
+
+def _make_dirs(root: Path, parts: Sequence[str]) -> Path:
+    """Create ``root/parts...`` one level at a time, refusing to pass through links."""
+    cur = root
+    for part in parts:
+        cur = cur / part
+        try:
+            os.mkdir(cur, 0o755)
+        except FileExistsError:
+            if not stat.S_ISDIR(os.lstat(cur).st_mode):
+                raise InputError(f"{cur} exists and is not a directory (a link or a file); "
+                                 "refusing to extract through it",
+                                 hint="extract into an empty directory") from None
+        except OSError as exc:
+            raise InputError(f"cannot create {cur}: {exc.strerror or exc}",
+                             hint="extract into an empty, writable directory") from None
+    return cur
+
+
+def _extract_one(ar: SafeArchive, name: str, target: Path, overwrite: bool) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, ar.open_stream(name) as src:
+            while chunk := src.read(CHUNK):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        if overwrite:
+            if target.is_symlink() or target.is_dir():
+                raise InputError(f"{target} is a link or directory; refusing to replace it",
+                                 hint="extract into an empty directory")
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target, follow_symlinks=False)
+            except FileExistsError:
+                raise InputError(f"{target} already exists; refusing to overwrite",
+                                 hint="extract into an empty directory, or pass --force"
+                                 ) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+
+

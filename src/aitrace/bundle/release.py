@@ -1,0 +1,109 @@
+"""Which artifacts a record releases, and what a bundle of it references and signs.
+
+The rules here are shared by the writer (what to sign) and the verifier (what the signature
+must cover), so both always agree on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from aitrace._version import __version__
+from aitrace.bundle.format import (
+    MANIFEST_MEMBER,
+    TOOL_NAME,
+    Predicate,
+    PredicateStep,
+    RecordRef,
+    Released,
+    ReleaseSource,
+    ToolInfo,
+)
+from aitrace.record.models import Step
+from aitrace.record.stages import EVIDENCE_SBOM, STAGE_IDS, StageId
+
+if TYPE_CHECKING:
+    pass
+
+
+
+# Where the released model comes from, in order of preference.
+RELEASE_STAGES: tuple[StageId, ...] = ("deployment", "optimization", "training")
+
+
+
+# =========================================================================== shared rules
+
+
+def release_source(steps: Sequence[Step]) -> tuple[Step | None, ReleaseSource | None]:
+    """The step whose products are released, and where it came from.
+
+    The latest succeeded deployment step, else optimization, else training (``None`` when none
+    succeeded).
+    """
+    for stage in RELEASE_STAGES:
+        found = [s for s in steps if s.stage == stage and s.status == "succeeded"]
+        if found:
+            step = found[-1]
+            fallback = stage != "deployment"
+            note = (f"no succeeded deployment step: the released artifacts are the products of "
+                    f"the latest {stage} step (step {step.seq})") if fallback else None
+            return step, ReleaseSource(stage=stage, step_id=step.id, seq=step.seq,
+                                       fallback=fallback, note=note)
+    return None, None
+
+
+def released_artifacts(step: Step | None) -> tuple[Released, ...]:
+    """The hashed products of the release step, in order, without repeats."""
+    if step is None:
+        return ()
+    out: list[Released] = []
+    seen: set[tuple[str, str]] = set()
+    for p in step.products:
+        if p.sha256 and (p.path, p.sha256) not in seen and p.path != MANIFEST_MEMBER:
+            seen.add((p.path, p.sha256))
+            out.append(Released(path=p.path, sha256=p.sha256))
+    return tuple(out)
+
+
+def release_sbom_ref(steps: Sequence[Step]) -> tuple[Step, str] | None:
+    """(step, object sha256) of the released model's SBOM, if any.
+
+    The latest SBOM evidence of the latest succeeded deployment step, else optimization, else
+    training.
+    """
+    for stage in RELEASE_STAGES:
+        for s in reversed([s for s in steps if s.stage == stage and s.status == "succeeded"]):
+            sboms = [e for e in s.evidence if e.kind == EVIDENCE_SBOM]
+            if sboms:
+                return s, sboms[-1].sha256
+    return None
+
+
+def referenced_objects(steps: Sequence[Step]) -> dict[str, Step]:
+    """Every evidence object the steps reference, mapped to the first step referencing it."""
+    out: dict[str, Step] = {}
+    for s in steps:
+        for e in s.evidence:
+            out.setdefault(e.sha256, s)
+        if s.environment is not None and s.environment.distributions_sha256:
+            out.setdefault(s.environment.distributions_sha256, s)
+    return out
+
+
+def predicate_for(record: RecordRef, steps: Sequence[Step]) -> Predicate:
+    """The predicate summarising ``steps`` (what the bundle signs)."""
+    rel_step, source = release_source(steps)
+    present = {s.stage for s in steps if s.status == "succeeded"}
+    return Predicate(
+        record=record, tool=ToolInfo(name=TOOL_NAME, version=__version__),
+        steps=tuple(PredicateStep(seq=s.seq, id=s.id, stage=s.stage, status=s.status,
+                                  digest=s.digest) for s in steps),
+        chain_head=steps[-1].digest,
+        stages_present=tuple(st for st in STAGE_IDS if st in present),
+        released=released_artifacts(rel_step), created_at=steps[-1].ended_at,
+        released_from=source)
+
+
+

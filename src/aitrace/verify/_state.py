@@ -1,0 +1,51 @@
+"""What earlier bundle checks learnt, for later ones (member digests, parsed steps, signers)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aitrace.errors import AitraceError
+from aitrace.verify.checks import abbrev
+
+if TYPE_CHECKING:
+    from aitrace.bundle.format import Predicate
+    from aitrace.bundle.read import OpenedBundle
+    from aitrace.record.models import Step
+
+
+@dataclass
+class _State:
+    """What earlier checks learnt, for later ones."""
+
+    digests: dict[str, tuple[str, int]] = field(default_factory=dict)
+    statement: dict[str, Any] | None = None
+    predicate: Predicate | None = None
+    steps: list[Step] = field(default_factory=list)
+    steps_ok: bool = False
+    signers: tuple[str, ...] = ()
+    subjects: tuple[tuple[str, str], ...] = ()
+
+
+def _member_digest(ob: OpenedBundle, name: str, st: _State) -> tuple[str, int]:
+    if name not in st.digests:
+        st.digests[name] = ob.archive.sha256(name)
+    return st.digests[name]
+
+
+
+
+def _pairs(pairs: Sequence[tuple[str, str]]) -> str:
+    return "[" + ", ".join(f"{n} {abbrev(s)}" for n, s in pairs) + "]"
+
+
+def _safe_steps(ob: OpenedBundle) -> list[Step]:
+    try:
+        return [e.step for e in ob.step_entries if e.step is not None]
+    except AitraceError:
+        return []
+
+
+
+

@@ -1,0 +1,137 @@
+"""Checks as values: every verification result is a ``Check``, collected in order, never raised.
+
+Shared by bundle verification, custody and policy, and read by the report: a leaf module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    pass
+
+
+CheckStatus = Literal["passed", "failed", "skipped"]
+REPORT_FORMAT = "aitrace.verify/v1"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verification check and its outcome.
+
+    Attributes:
+        id: stable dotted id (``members.digests``, ``chain.custody``, ``policy.licenses``...).
+        title: what the check establishes, in words.
+        status: ``passed``, ``failed`` or ``skipped`` (then ``message`` says why).
+        message: the detail — for a failure, exactly what is wrong.
+        member: the archive member at fault (or checked), when there is one.
+    """
+
+    id: str
+    title: str
+    status: CheckStatus
+    message: str = ""
+    member: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (``verify --json``)."""
+        return {"id": self.id, "title": self.title, "status": self.status,
+                "message": self.message, "member": self.member}
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Everything ``verify_bundle`` found.
+
+    ``ok`` is true when no check failed (skipped checks do not fail a bundle, but the checks
+    that always run — safety, digests, signatures, chain — can only be skipped when an earlier
+    one failed). ``verdict`` is the one-line summary.
+    """
+
+    path: str
+    checks: tuple[Check, ...]
+    record_id: str | None = None
+    record_name: str | None = None
+    signers: tuple[str, ...] = ()
+    subjects: tuple[tuple[str, str], ...] = ()
+    policy: str | None = None
+
+    @property
+    def failed(self) -> tuple[Check, ...]:
+        """The failed checks."""
+        return tuple(c for c in self.checks if c.status == "failed")
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check passed or was skipped."""
+        return not self.failed and any(c.status == "passed" for c in self.checks)
+
+    @property
+    def failed_members(self) -> frozenset[str]:
+        """Members named by failed checks."""
+        return frozenset(c.member for c in self.failed if c.member)
+
+    @property
+    def verdict(self) -> str:
+        """One line: ``verified`` or how many checks failed."""
+        counts = {s: sum(1 for c in self.checks if c.status == s)
+                  for s in ("passed", "failed", "skipped")}
+        tail = (f"{counts['passed']} passed, {counts['failed']} failed, "
+                f"{counts['skipped']} skipped")
+        if self.ok:
+            return f"VERIFIED: {self.path} ({tail})"
+        return f"FAILED: {self.path} ({tail})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented ``verify --json`` document (format ``aitrace.verify/v1``)."""
+        return {
+            "format": REPORT_FORMAT, "bundle": self.path, "ok": self.ok,
+            "verdict": self.verdict,
+            "record": {"id": self.record_id, "name": self.record_name},
+            "signers": list(self.signers), "policy": self.policy,
+            "subjects": [{"name": n, "sha256": s} for n, s in self.subjects],
+            "checks": [c.to_dict() for c in self.checks],
+            "failed": [c.to_dict() for c in self.failed],
+        }
+
+
+class Checks:
+    """Collects check results in order (shared with ``aitrace.policy``)."""
+
+    def __init__(self) -> None:
+        self.items: list[Check] = []
+
+    def add(self, check: Check) -> None:
+        """Append a result."""
+        self.items.append(check)
+
+    def passed(self, id: str, title: str, message: str = "", member: str | None = None) -> None:
+        """Record a pass."""
+        self.add(Check(id, title, "passed", message, member))
+
+    def failed(self, id: str, title: str, message: str, member: str | None = None) -> None:
+        """Record a failure."""
+        self.add(Check(id, title, "failed", message, member))
+
+    def skipped(self, id: str, title: str, reason: str, member: str | None = None) -> None:
+        """Record a check that could not run, and why."""
+        self.add(Check(id, title, "skipped", reason, member))
+
+    def outcome(self, id: str, title: str, failures: Sequence[tuple[str, str | None]],
+                ok_message: str) -> None:
+        """One pass, or one failure per ``(message, member)``."""
+        if not failures:
+            self.passed(id, title, ok_message)
+        for message, member in failures:
+            self.failed(id, title, message, member)
+
+
+def abbrev(sha: str | None) -> str:
+    """A digest as messages show it: ``sha256:`` and 12 hex digits."""
+    return f"sha256:{sha[:12]}…" if sha else "no digest"
+
+
+
+
