@@ -31,20 +31,21 @@ os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 from pathlib import Path
 phase, root = sys.argv[1], Path(sys.argv[2])
 MiB = 1024 * 1024
-import aitrace.bundle.core, aitrace.verify.core, aitrace.signing.core, aitrace.verify.policy  # noqa: E401
+import aitrace.bundle.write
+import aitrace.verify.bundle
 t0 = time.perf_counter()
 detail = ""
 if phase == "bundle":
     from aitrace.store.workspace import Workspace
     from aitrace.signing.keys import load_signer
     ws = Workspace(root / "project")
-    info = aitrace.bundle.build_bundle(
+    info = aitrace.bundle.write.build_bundle(
         ws, [load_signer(root / "key.key")], root / "big.aitrace",
         include=[root / "project/dist/model.bin"], model_signing_key=root / "key.key")
     detail = f"{info.size / MiB:,.0f} MiB archive, {info.members} members"
 elif phase == "verify":
     from aitrace.signing.keys import load_public_key
-    report = aitrace.verify.verify_bundle(
+    report = aitrace.verify.bundle.verify_bundle(
         root / "big.aitrace", [load_public_key(root / "key.pub")],
         artifacts=[root / "project/dist/model.bin"])
     assert report.ok, [c.message for c in report.failed]

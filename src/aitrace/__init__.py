@@ -1,34 +1,58 @@
 """aitrace: an AI production record for every model.
 
-The story, in four parts:
+The story, in four parts (one package each):
 
-1. **Record** — each of the ten stages (``aitrace.stages``) leaves immutable, hash-chained
-   steps in a workspace (``aitrace.workspace``): inputs and outputs by SHA-256
-   (``aitrace.digest``), command, code version, environment and actor (``aitrace.capture``).
-   Scripts are wrapped with ``aitrace.stage()`` or ``aitrace run -- cmd`` (``aitrace.tracker``).
+1. **Record** — each of the ten stages (``aitrace.record.stages``) leaves immutable,
+   hash-chained steps in a store (``aitrace.store``): inputs and outputs by SHA-256, command,
+   code version and actor. Scripts are wrapped with ``aitrace.stage()`` or ``aitrace run -- cmd``
+   (``aitrace.hooks``).
 2. **Evidence** — real tools' native outputs attached to steps (``aitrace.evidence``): Great
-   Expectations validation results, CycloneDX ML-BOMs, MLflow runs.
-3. **Bundle** — a deterministic ZIP with a manifest, signed as a DSSE envelope over an in-toto
-   Statement (``aitrace.bundle``, ``aitrace.signing``).
-4. **Verify** — signatures, digests, hash chain, chain of custody and policy, offline
-   (``aitrace.verify``, ``aitrace.policy``), with terminal and HTML views for auditors.
+   Expectations validation results, CycloneDX ML-BOMs, MLflow runs, the environment, governance
+   documents; every kind implements one ``EvidenceSource`` interface, as plug-ins do
+   (``aitrace.plugins``).
+3. **Bundle** — a deterministic ZIP with a manifest (``aitrace.bundle``), signed as a DSSE
+   envelope over an in-toto Statement (``aitrace.signing``).
+4. **Verify** — signatures, digests, hash chain, chain of custody and policy, offline, every
+   check reported as data (``aitrace.verify``), with terminal, JSON and HTML views for auditors
+   (``aitrace.report``). The command line (``aitrace.cli``) only parses, calls and formats.
 
-Only the hooks are imported eagerly; everything else loads on use.
+Imports flow one way: cli → report → verify → bundle/signing → evidence → hooks → store →
+record. The hooks know evidence sources only through ``aitrace.hooks.handle``; this package
+root wires the registry's sources in below (the composition root), lazily, so importing
+aitrace stays cheap and mlflow or Great Expectations load only when a step needs them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aitrace._version import __version__
+from aitrace.hooks import handle as _handle
 
 if TYPE_CHECKING:
     from aitrace.hooks.child import ChildStep
+    from aitrace.hooks.handle import StepContributor
     from aitrace.hooks.tracker import StageContext, StepRecorder
 
 
+def _contributors() -> Sequence[StepContributor]:
+    from aitrace.evidence.registry import contributors
+
+    return contributors()
+
+
+def _check(step: Any, data: Any, suite: Any = None, **options: Any) -> Any:
+    from aitrace.evidence.gx.quality import check_into_step
+
+    return check_into_step(step, data, suite, **options)
+
+
+_handle.wire(contributors=_contributors, checker=_check)
+
+
 def stage(stage: str, **kwargs: Any) -> StageContext:
-    """Record a stage; see ``aitrace.tracker.stage``."""
+    """Record a stage; see ``aitrace.hooks.tracker.stage``."""
     from aitrace.hooks.tracker import stage as _stage
 
     return _stage(stage, **kwargs)

@@ -25,8 +25,8 @@ REGISTRY: dict[str, str] = {
     "predicate.schema.json": "aitrace.bundle.format:predicate_schema",
     "policy.schema.json": "aitrace.verify.policy:policy_schema",
     "approval.schema.json": "aitrace.signing.approvals:approval_predicate_schema",
-    "risk-register.schema.json": "aitrace.evidence.governance.documents:risk_register_schema",
-    "self-check.schema.json": "aitrace.evidence.governance.documents:checklist_schema",
+    "risk-register.schema.json": "aitrace.evidence.governance.models:risk_register_schema",
+    "self-check.schema.json": "aitrace.evidence.governance.models:checklist_schema",
 }
 
 

@@ -42,11 +42,8 @@ def _train_and_evaluate(ws: object, n_trees: int, accuracy: float) -> None:
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     import aitrace
     from aitrace.bundle.write import build_bundle
-    from aitrace.evidence.governance.documents import (
-        parse_checklist,
-        parse_risk_register,
-        record_governance,
-    )
+    from aitrace.evidence.governance.parse import parse_checklist, parse_risk_register
+    from aitrace.evidence.governance.record import record_governance
     from aitrace.record.stages import EVIDENCE_GX
     from aitrace.signing.approvals import create_approval
     from aitrace.signing.keys import generate_keypair, load_signer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aitrace.evidence.governance.documents import load_checklist, load_risk_register
+from aitrace.evidence.governance.parse import load_checklist, load_risk_register
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sklearn-pipeline" / "pipeline"
 

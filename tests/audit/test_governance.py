@@ -10,23 +10,26 @@ import yaml
 
 from aitrace.cli import main
 from aitrace.errors import InputError
-from aitrace.evidence.governance import documents as g
+from aitrace.evidence.governance import models as gm
+from aitrace.evidence.governance import parse as gp
+from aitrace.evidence.governance import templates as gt
+from aitrace.record._model import to_json
 from aitrace.record.stages import EVIDENCE_CHECKLIST, EVIDENCE_RISK
 from aitrace.schemas import validator
 from aitrace.store.workspace import Workspace
 
 
 def test_templates_parse_to_all_items_not_assessed() -> None:
-    reg = g.parse_risk_register(yaml.safe_load(g.risk_template()), source="t")
-    assert [i.id for i in reg.items] == list(g.RISK_IDS)
+    reg = gp.parse_risk_register(yaml.safe_load(gt.risk_template()), source="t")
+    assert [i.id for i in reg.items] == list(gm.RISK_IDS)
     assert {i.rating for i in reg.items} == {"not_assessed"}
-    check = g.parse_checklist(yaml.safe_load(g.checklist_template()), source="t")
-    assert [a.id for a in check.strategy] == list(g.STRATEGY_IDS)
-    assert [r.id for r in check.adoption] == list(g.ROUTE_IDS)
+    check = gp.parse_checklist(yaml.safe_load(gt.checklist_template()), source="t")
+    assert [a.id for a in check.strategy] == list(gm.STRATEGY_IDS)
+    assert [r.id for r in check.adoption] == list(gm.ROUTE_IDS)
 
 
 def test_shorthands_links_and_defaults() -> None:
-    reg = g.parse_risk_register({
+    reg = gp.parse_risk_register({
         "assessed_at": __import__("datetime").date(2026, 11, 28),
         "risks": {"privacy": {"rating": "High", "owner": "dpo",
                               "evidence": ["gx-validation@collection", "sha256:" + "a" * 64,
@@ -38,11 +41,11 @@ def test_shorthands_links_and_defaults() -> None:
     assert by_id["privacy"].rating == "high" and by_id["fairness"].rating == "low"
     assert by_id["security"].rating == "not_assessed"
     links = by_id["privacy"].evidence
-    assert links[0] == g.EvidenceLink(kind="gx-validation", stage="collection")
+    assert links[0] == gm.EvidenceLink(kind="gx-validation", stage="collection")
     assert links[1].sha256 == "a" * 64 and links[2].uri and links[3].stage == "deployment"
-    assert links[4] == g.EvidenceLink(stage="evaluation")
+    assert links[4] == gm.EvidenceLink(stage="evaluation")
     assert reg.assessed_at == "2026-11-28"
-    validator("risk-register.schema.json").validate(g.to_json(reg))
+    validator("risk-register.schema.json").validate(to_json(reg))
 
 
 @pytest.mark.parametrize(("doc", "field"), [
@@ -57,7 +60,7 @@ def test_shorthands_links_and_defaults() -> None:
 ])
 def test_risk_errors_name_file_and_field(doc: object, field: str) -> None:
     with pytest.raises(InputError) as exc:
-        g.parse_risk_register(doc, source="risk.yaml")
+        gp.parse_risk_register(doc, source="risk.yaml")
     assert exc.value.message.startswith(f"risk.yaml: field '{field}'")
     assert exc.value.hint
 
@@ -71,7 +74,7 @@ def test_risk_errors_name_file_and_field(doc: object, field: str) -> None:
 ])
 def test_checklist_errors_name_file_and_field(doc: object, field: str) -> None:
     with pytest.raises(InputError) as exc:
-        g.parse_checklist(doc, source="c.yaml")
+        gp.parse_checklist(doc, source="c.yaml")
     assert exc.value.message.startswith(f"c.yaml: field '{field}'")
 
 
@@ -79,19 +82,19 @@ def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
     bad = tmp_path / "risk.yaml"
     bad.write_text("risks:\n  privacy: [\n")
     with pytest.raises(InputError, match=r"risk.yaml: invalid YAML at line \d+"):
-        g.load_risk_register(bad)
+        gp.load_risk_register(bad)
     with pytest.raises(InputError, match="no such file"):
-        g.load_checklist(tmp_path / "missing.yaml")
+        gp.load_checklist(tmp_path / "missing.yaml")
 
 
 def test_stored_evidence_round_trips_and_rejects_duplicates() -> None:
-    reg = g.parse_risk_register({"risks": {"privacy": "high"}}, source="x")
-    again = g.risk_register_from_json(g.to_json(reg), source="e")
+    reg = gp.parse_risk_register({"risks": {"privacy": "high"}}, source="x")
+    again = gm.risk_register_from_json(to_json(reg), source="e")
     assert again == reg
-    doc = g.to_json(reg)
+    doc = to_json(reg)
     doc["items"][1] = doc["items"][0]
     with pytest.raises(InputError, match=r"items\[1\]\.id"):
-        g.risk_register_from_json(doc, source="e")
+        gm.risk_register_from_json(doc, source="e")
 
 
 def test_cli_records_evidence_on_a_step(workspace: Workspace, tmp_path: Path,

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from aitrace.hooks.capture import (
+from aitrace.evidence.environment import (
     ENVIRONMENT_FORMAT,
-    capture_actor,
-    capture_code_version,
     capture_environment,
     installed_distributions,
 )
+from aitrace.hooks.capture import capture_actor, capture_code_version
 from aitrace.hooks.redact import REDACTED
 
 

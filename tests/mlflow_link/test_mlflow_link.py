@@ -24,6 +24,7 @@ from aitrace.evidence.mlflow.link import (
     run_env,
     tracking_uri,
 )
+from aitrace.hooks import env as hooks_env
 from aitrace.hooks import tracker as tracker
 from aitrace.integrations import mlflow_context
 from aitrace.record.models import MlflowLink
@@ -74,9 +75,9 @@ def test_provider_tags_children_of_aitrace_run(store: Any,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from mlflow.tracking.context.registry import resolve_tags
 
-    monkeypatch.setenv(tracker.ENV_STEP_ID, "0123abcd")
-    monkeypatch.setenv(tracker.ENV_RECORD_ID, "feedbeef")
-    monkeypatch.setenv(tracker.ENV_STAGE, "training")
+    monkeypatch.setenv(hooks_env.ENV_STEP_ID, "0123abcd")
+    monkeypatch.setenv(hooks_env.ENV_RECORD_ID, "feedbeef")
+    monkeypatch.setenv(hooks_env.ENV_STAGE, "training")
     monkeypatch.setenv("AITRACE_WORKSPACE", "/srv/project")
     tags = resolve_tags()
     assert {k: v for k, v in tags.items() if k.startswith("aitrace.")} == {
@@ -87,9 +88,9 @@ def test_provider_tags_children_of_aitrace_run(store: Any,
 def test_provider_constants_match_the_tracker() -> None:
     from aitrace.store.workspace import ENV_WORKSPACE
 
-    assert mlflow_context.ENV_STEP_ID == tracker.ENV_STEP_ID
-    assert mlflow_context.ENV_RECORD_ID == tracker.ENV_RECORD_ID
-    assert mlflow_context.ENV_STAGE == tracker.ENV_STAGE
+    assert mlflow_context.ENV_STEP_ID == hooks_env.ENV_STEP_ID
+    assert mlflow_context.ENV_RECORD_ID == hooks_env.ENV_RECORD_ID
+    assert mlflow_context.ENV_STAGE == hooks_env.ENV_STAGE
     assert mlflow_context.ENV_WORKSPACE == ENV_WORKSPACE
 
 
@@ -271,8 +272,8 @@ def test_child_process_runs_are_tagged_and_linked(ws: Workspace, store: Any,
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     with aitrace.stage("evaluation", workspace=ws) as rec:
-        env = {**os.environ, **run_env(ws), tracker.ENV_STEP_ID: rec.id,
-               tracker.ENV_RECORD_ID: rec.record_id, tracker.ENV_STAGE: rec.stage,
+        env = {**os.environ, **run_env(ws), hooks_env.ENV_STEP_ID: rec.id,
+               hooks_env.ENV_RECORD_ID: rec.record_id, hooks_env.ENV_STAGE: rec.stage,
                "AITRACE_WORKSPACE": str(ws.root)}
         assert env["MLFLOW_TRACKING_URI"] == tracking_uri(ws)
         assert env["MLFLOW_EXPERIMENT_NAME"] == "aitrace/test-model"

@@ -44,7 +44,7 @@ def test_fitted_estimator_lands_in_the_step_model_card(workspace: Any) -> None:
         step.output("model.pkl", role="model")
         ref = describe(step, est, "model.pkl")  # through the discovered entry point
         assert ref is not None and ref.kind == plugins.EVIDENCE_MODEL_DESCRIPTION
-        assert "model.pkl" in step.extra["models"]
+        assert ref.summary["path"] == "model.pkl" and ref.subject is not None
     saved = workspace.steps()[-1]
     bom_ref = next(e for e in saved.evidence if e.kind == EVIDENCE_SBOM)
     doc = json.loads(workspace.read_object(bom_ref.sha256))

@@ -11,7 +11,8 @@ from sbom_helpers import check_bom, components, record_lineage
 
 import aitrace
 from aitrace.errors import InputError
-from aitrace.evidence.sbom.build import SBOM_MEDIA_TYPE, bom_from_record, summarize
+from aitrace.evidence.sbom.build import bom_from_record, summarize
+from aitrace.evidence.sbom.validate import CYCLONEDX_MEDIA_TYPE as SBOM_MEDIA_TYPE
 from aitrace.record.stages import EVIDENCE_SBOM
 
 

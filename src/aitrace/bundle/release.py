@@ -7,7 +7,6 @@ must cover), so both always agree on them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from aitrace._version import __version__
 from aitrace.bundle.format import (
@@ -21,17 +20,7 @@ from aitrace.bundle.format import (
     ToolInfo,
 )
 from aitrace.record.models import Step
-from aitrace.record.stages import EVIDENCE_SBOM, STAGE_IDS, StageId
-
-if TYPE_CHECKING:
-    pass
-
-
-
-# Where the released model comes from, in order of preference.
-RELEASE_STAGES: tuple[StageId, ...] = ("deployment", "optimization", "training")
-
-
+from aitrace.record.stages import EVIDENCE_SBOM, RELEASE_STAGES, STAGE_IDS
 
 # =========================================================================== shared rules
 

@@ -32,7 +32,7 @@ def _ask_text(label: str) -> str:
 
 
 def _prompt_risk() -> dict[str, Any]:
-    from aitrace.evidence.governance.documents import (
+    from aitrace.evidence.governance.models import (
         RATING_LABELS,
         RISK_IDS,
         RISK_LABELS,
@@ -62,7 +62,7 @@ def _prompt_risk() -> dict[str, Any]:
 
 
 def _prompt_checklist() -> dict[str, Any]:
-    from aitrace.evidence.governance.documents import (
+    from aitrace.evidence.governance.models import (
         READINESS_ASPECT_LABELS,
         READINESS_ASPECTS,
         READINESS_VALUES,
@@ -100,13 +100,13 @@ def _prompt_checklist() -> dict[str, Any]:
 
 
 def _record(kind: str, stage: str, file: Path | None, as_json: bool) -> None:
-    from aitrace.evidence.governance.documents import (
+    from aitrace.evidence.governance.parse import (
         load_checklist,
         load_risk_register,
         parse_checklist,
         parse_risk_register,
-        record_governance,
     )
+    from aitrace.evidence.governance.record import record_governance
     from aitrace.store.workspace import Workspace
 
     ws = Workspace.find()
@@ -144,7 +144,7 @@ def assess_group() -> None:
 def risk_cmd(stage: str, file: Path | None, template: bool, as_json: bool) -> None:
     """Record the risk register: the guide's seven risk items, each rated, with evidence."""
     if template:
-        from aitrace.evidence.governance.documents import risk_template
+        from aitrace.evidence.governance.templates import risk_template
 
         click.echo(risk_template(), nl=False)
         return
@@ -160,7 +160,7 @@ def risk_cmd(stage: str, file: Path | None, template: bool, as_json: bool) -> No
 def checklist_cmd(stage: str, file: Path | None, template: bool, as_json: bool) -> None:
     """Record the self-check table (表1): strategy aspects and adoption-route readiness."""
     if template:
-        from aitrace.evidence.governance.documents import checklist_template
+        from aitrace.evidence.governance.templates import checklist_template
 
         click.echo(checklist_template(), nl=False)
         return

@@ -43,7 +43,8 @@ def sbom_cmd(output: str | None, step: str | None, models: tuple[str, ...], incl
     if as_json and output == "-":
         raise InputError("--json prints the summary on standard output, so the BOM cannot go "
                          "there too", hint="write the BOM to a file with -o FILE")
-    from aitrace.evidence.sbom.build import bom_from_files, bom_from_record, summarize, write_bom
+    from aitrace.evidence.sbom.assemble import write_bom
+    from aitrace.evidence.sbom.build import bom_from_files, bom_from_record, summarize
 
     doc: dict[str, Any]
     if ci_mode:

@@ -1,25 +1,8 @@
-"""Evidence sources: Great Expectations (quality), CycloneDX (sbom), MLflow (runs), plug-ins.
+"""Evidence: the real tools' native outputs, attached to steps and read back by views and checks.
 
-Each source is its own module and is imported only when used; this package's top level stays
-import-free so the tracker can ask cheap questions.
+Every kind of evidence implements one interface (``interface.EvidenceSource``): Great
+Expectations results (``gx``), CycloneDX ML-BOMs (``sbom``), MLflow runs (``mlflow``), the
+environment (``environment``), governance documents (``governance``) and model descriptions
+(``model``); ``registry`` maps kinds to sources, plug-ins included. Each source is its own
+module and the heavy libraries (GX, mlflow, cyclonedx) are imported only when used.
 """
-
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from aitrace.hooks.tracker import StepRecorder
-
-SBOM_STAGES = ("training", "optimization", "deployment")
-
-
-def sbom_applies(rec: StepRecorder) -> bool:
-    """Whether a step gets an automatic ML-BOM: model stages with outputs, unless turned off."""
-    if rec.stage not in SBOM_STAGES or rec.status != "succeeded":
-        return False
-    if rec.sbom_auto is not None:
-        return rec.sbom_auto
-    if not rec.products:
-        return False
-    return bool(rec.workspace.config.section("sbom").get("auto", True))

@@ -22,12 +22,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aitrace.errors import InputError
+from aitrace.hooks.env import ENV_RECORD_ID, ENV_STAGE, ENV_STEP_ID, ENV_WORKSPACE
+from aitrace.hooks.handle import data_checker
+from aitrace.hooks.values import clean_metrics, clean_params
 from aitrace.record._model import from_json, to_json
 from aitrace.record.jsonio import pretty_bytes
 from aitrace.record.models import EvidenceRef, Subject
+from aitrace.record.stages import is_stage
 
 if TYPE_CHECKING:
     from aitrace.hooks.tracker import StepRecorder
+    from aitrace.record.stages import StageId
     from aitrace.store.workspace import Workspace
 
 CHILD_SUFFIX = ".child.jsonl"
@@ -38,15 +43,38 @@ def _report_path(workspace: Workspace, step_id: str) -> Path:
 
 
 class ChildStep:
-    """A handle on the parent's step: every call is reported to the parent, in order."""
+    """A handle on the parent's step: every call is reported to the parent, in order.
 
-    def __init__(self, workspace: Workspace, step_id: str, stage: str, record_id: str) -> None:
-        self.workspace = workspace
-        self.id = step_id
-        self.stage = stage
-        self.record_id = record_id
-        self.extra: dict[str, Any] = {}
+    It satisfies ``aitrace.hooks.handle.StepHandle``, like the in-process recorder.
+    """
+
+    def __init__(self, workspace: Workspace, step_id: str, stage: StageId,
+                 record_id: str) -> None:
+        self._workspace = workspace
+        self._id = step_id
+        self._stage: StageId = stage
+        self._record_id = record_id
         self._path = _report_path(workspace, step_id)
+
+    @property
+    def id(self) -> str:
+        """The parent step's id."""
+        return self._id
+
+    @property
+    def stage(self) -> StageId:
+        """The stage the parent records."""
+        return self._stage
+
+    @property
+    def record_id(self) -> str:
+        """The record the parent step belongs to."""
+        return self._record_id
+
+    @property
+    def workspace(self) -> Workspace:
+        """The parent's workspace."""
+        return self._workspace
 
     def _report(self, op: str, **payload: Any) -> None:
         line = json.dumps({"op": op, **payload}, sort_keys=True, allow_nan=False) + "\n"
@@ -60,8 +88,6 @@ class ChildStep:
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record parameters in the parent's step."""
-        from aitrace.hooks.tracker import clean_params
-
         self._report("params", values=clean_params(params))
 
     def log_param(self, key: str, value: Any) -> None:
@@ -70,8 +96,6 @@ class ChildStep:
 
     def log_metrics(self, metrics: Mapping[str, float]) -> None:
         """Record metrics in the parent's step."""
-        from aitrace.hooks.tracker import clean_metrics
-
         self._report("metrics", values=clean_metrics(metrics))
 
     def log_metric(self, key: str, value: float) -> None:
@@ -102,16 +126,16 @@ class ChildStep:
                subject_sha256: str | None = None) -> EvidenceRef:
         """Store evidence now and reference it from the parent's step."""
         raw = data if isinstance(data, bytes) else pretty_bytes(data)
-        sha = self.workspace.put_object(raw)
+        sha = self._workspace.put_object(raw)
         subj = None
         if subject is not None:
             text = os.fspath(subject)
-            rel = text if "://" in text else self.workspace.relpath(text)
+            rel = text if "://" in text else self._workspace.relpath(text)
             if subject_sha256 is None:
-                from aitrace.store.digest import DigestCache, Hasher
+                from aitrace.store.digest import DigestCache, Hasher, default_cache_path
 
-                cache_path = self.workspace.dir / "cache" / "digests.sqlite"
-                subject_sha256 = Hasher(cache=DigestCache(cache_path)).digest(Path(text)).sha256
+                cache = DigestCache(default_cache_path(self._workspace))
+                subject_sha256 = Hasher(cache=cache).digest(Path(text)).sha256
             subj = Subject(path=rel, sha256=subject_sha256)
         ref = EvidenceRef(kind=kind, media_type=media_type, sha256=sha, size=len(raw),
                           name=name, summary=dict(summary or {}), subject=subj)
@@ -122,10 +146,7 @@ class ChildStep:
               *, pack: str | None = None, path: str | os.PathLike[str] | None = None,
               **options: Any) -> Any:
         """Validate data with Great Expectations and attach the result (as the hooks do)."""
-        from aitrace.evidence.gx.quality import check_into_step
-
-        return check_into_step(self, data, suite=suite, pack=pack, path=path,  # type: ignore[arg-type]
-                               **options)
+        return data_checker()(self, data, suite, pack=pack, path=path, **options)
 
 
 def _absolute(path: str | os.PathLike[str]) -> str:
@@ -135,19 +156,16 @@ def _absolute(path: str | os.PathLike[str]) -> str:
 
 def child_step() -> ChildStep | None:
     """This process's ``ChildStep`` when it runs under ``aitrace run``, else ``None``."""
-    from aitrace.hooks.tracker import ENV_RECORD_ID, ENV_STAGE, ENV_STEP_ID
-    from aitrace.store.workspace import ENV_WORKSPACE
-
     step_id = os.environ.get(ENV_STEP_ID)
     root = os.environ.get(ENV_WORKSPACE)
-    if not step_id or not root:
+    stage = os.environ.get(ENV_STAGE, "")
+    if not step_id or not root or not is_stage(stage):
         return None
-    return _child_step(step_id, root, os.environ.get(ENV_STAGE, ""),
-                       os.environ.get(ENV_RECORD_ID, ""))
+    return _child_step(step_id, root, stage, os.environ.get(ENV_RECORD_ID, ""))
 
 
 @cache
-def _child_step(step_id: str, root: str, stage: str, record_id: str) -> ChildStep | None:
+def _child_step(step_id: str, root: str, stage: StageId, record_id: str) -> ChildStep | None:
     from aitrace.store.workspace import Workspace
 
     ws = Workspace(Path(root))

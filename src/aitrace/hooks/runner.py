@@ -18,11 +18,12 @@ from pathlib import Path
 from types import FrameType
 
 from aitrace.errors import InputError
+from aitrace.hooks.env import ENV_RECORD_ID, ENV_STAGE, ENV_STEP_ID, ENV_WORKSPACE
 from aitrace.hooks.redact import redact_argv
-from aitrace.hooks.tracker import ENV_RECORD_ID, ENV_STAGE, ENV_STEP_ID, StageContext
+from aitrace.hooks.tracker import StageContext
 from aitrace.record.models import Command, Step
 from aitrace.store.digest import Progress
-from aitrace.store.workspace import ENV_WORKSPACE, Workspace
+from aitrace.store.workspace import Workspace
 
 _INTERRUPT_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 

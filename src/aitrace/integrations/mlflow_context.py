@@ -8,9 +8,10 @@ of this environment, whether it is "in context" and which tags to add. It is in 
 * the process is the child of ``aitrace run`` (``AITRACE_STEP_ID`` … in the environment).
 
 Runs tagged this way are found and linked to the step when it ends
-(``aitrace.integrations.mlflow_link``). Outside aitrace the provider does nothing. MLflow
+(``aitrace.evidence.mlflow``). Outside aitrace the provider does nothing. MLflow
 imports this module for every run, so it stays cheap: no aitrace module beyond this one is
-imported here, and the in-process check only looks at ``aitrace.tracker`` if it is already loaded.
+imported here, and the in-process check only looks at ``aitrace.hooks.tracker`` if it is already
+loaded.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 import sys
 from typing import Any
 
-# Must equal aitrace.tracker.ENV_* (a test checks); duplicated so MLflow's import of this module
+# Must equal aitrace.hooks.env.ENV_* (a test checks); duplicated so MLflow's import of this module
 # never pulls in the tracker.
 ENV_RECORD_ID = "AITRACE_RECORD_ID"
 ENV_STEP_ID = "AITRACE_STEP_ID"
@@ -30,10 +31,6 @@ TAG_RECORD_ID = "aitrace.record_id"
 TAG_STEP_ID = "aitrace.step_id"
 TAG_STAGE = "aitrace.stage"
 TAG_WORKSPACE = "aitrace.workspace"
-
-# Where the in-process provider notes the tracking URIs user runs were started against, so the
-# step can find them even when they live in another store than the step run.
-USER_URIS_KEY = "mlflow.user_tracking_uris"
 
 
 def _current_recorder() -> Any:
@@ -107,6 +104,4 @@ def _note_tracking_uri(rec: Any) -> None:
         uri = str(mlflow.get_tracking_uri())
     except Exception:  # noqa: BLE001 - tagging must never break the user's run
         return
-    uris: list[str] = rec.extra.setdefault(USER_URIS_KEY, [])
-    if uri not in uris:
-        uris.append(uri)
+    rec.note_mlflow_store(uri)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,3 +154,36 @@ def _too_deep(data: bytes, limit: int) -> bool:
             break
         skeleton = shorter
     return b"()" in skeleton or skeleton.count(b"(") > limit
+
+
+# ---------------------------------------------------------------- reading parsed untrusted JSON
+# Views read documents from untrusted bundles: these accessors never raise on a wrong type.
+
+
+def as_map(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []
+
+
+def as_number(value: Any) -> float | None:
+    """``value`` as a float if it is a JSON number (not a boolean), else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def brief(value: Any, limit: int = 80) -> str:
+    """A one-line text of a JSON value for display, cut to ``limit`` characters."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+        except (TypeError, ValueError):
+            text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -7,7 +7,7 @@ report) reads this module, so the list exists exactly once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, TypeGuard, get_args
 
 StageId = Literal[
     "problem",
@@ -24,16 +24,41 @@ StageId = Literal[
 
 STAGE_IDS: tuple[StageId, ...] = get_args(StageId)
 
-# Evidence kinds, shared by the tracker, the evidence sources, policy and the report.
-EVIDENCE_ENVIRONMENT = "environment"
-EVIDENCE_GX = "gx-validation"
-EVIDENCE_SBOM = "cyclonedx-sbom"
-EVIDENCE_MLFLOW = "mlflow-run"
-EVIDENCE_RISK = "risk-register"
-EVIDENCE_CHECKLIST = "self-check"
-EVIDENCE_DOCUMENT = "document"
-EVIDENCE_NOTE = "note"
-EVIDENCE_CONFIG = "config"
+EvidenceKind = Literal[
+    "environment",
+    "gx-validation",
+    "cyclonedx-sbom",
+    "mlflow-run",
+    "risk-register",
+    "self-check",
+    "model-description",
+    "document",
+    "note",
+    "config",
+]
+"""The kinds of evidence aitrace itself writes (plug-ins may add their own kinds)."""
+
+EVIDENCE_KINDS: tuple[EvidenceKind, ...] = get_args(EvidenceKind)
+
+# Evidence kinds, shared by the stages' expectations, the evidence sources, policy and views.
+EVIDENCE_ENVIRONMENT: EvidenceKind = "environment"
+EVIDENCE_GX: EvidenceKind = "gx-validation"
+EVIDENCE_SBOM: EvidenceKind = "cyclonedx-sbom"
+EVIDENCE_MLFLOW: EvidenceKind = "mlflow-run"
+EVIDENCE_RISK: EvidenceKind = "risk-register"
+EVIDENCE_CHECKLIST: EvidenceKind = "self-check"
+EVIDENCE_MODEL_DESCRIPTION: EvidenceKind = "model-description"
+EVIDENCE_DOCUMENT: EvidenceKind = "document"
+EVIDENCE_NOTE: EvidenceKind = "note"
+EVIDENCE_CONFIG: EvidenceKind = "config"
+
+RELEASE_STAGES: tuple[StageId, ...] = ("deployment", "optimization", "training")
+"""Where a record's released model comes from, in order of preference.
+
+The latest succeeded step of the first of these stages that has one is the *release step*: its
+products are what a bundle signs as released, and these are the stages that get an automatic
+ML-BOM. Everything that needs the rule (bundle, SBOM, views, diff) reads it from here.
+"""
 
 
 @dataclass(frozen=True)
@@ -92,9 +117,9 @@ def get_stage(stage_id: str) -> Stage:
     return _BY_ID[stage_id]
 
 
-def is_stage(value: str) -> bool:
-    """Whether ``value`` is one of the ten stage ids."""
-    return value in _BY_ID
+def is_stage(value: object) -> TypeGuard[StageId]:
+    """Whether ``value`` is one of the ten stage ids (and, for mypy, a ``StageId``)."""
+    return isinstance(value, str) and value in _BY_ID
 
 
 def stage_index(stage_id: str) -> int:

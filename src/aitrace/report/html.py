@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
 
-from aitrace.evidence.governance.documents import (
+from aitrace.evidence.governance.models import (
     READINESS_ASPECT_LABELS,
     READINESS_ASPECTS,
     READINESS_LABELS,

@@ -18,13 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from aitrace.errors import AitraceError
+from aitrace.evidence.interface import EvidenceSource
 from aitrace.record._model import to_json
 from aitrace.record.models import Artifact, EvidenceRef, Step
 from aitrace.record.stages import (
-    EVIDENCE_CHECKLIST,
-    EVIDENCE_ENVIRONMENT,
-    EVIDENCE_GX,
-    EVIDENCE_RISK,
     EVIDENCE_SBOM,
     STAGES,
 )
@@ -32,7 +29,6 @@ from aitrace.record.stages import (
 Trust = Literal["verified", "unverified", "failed"]
 VIEW_FORMAT = "aitrace.inspect/v1"
 MAX_EVIDENCE_BYTES = 16 * 2**20  # larger evidence is listed but not parsed for the view
-MAX_ROWS = 500  # at most this many libraries / expectations per document in a view
 
 
 class RecordSource(Protocol):
@@ -149,194 +145,24 @@ def not_verified(reason: str) -> VerificationView:
                             headline=f"NOT VERIFIED: {reason}")
 
 
-# --------------------------------------------------------------------------- evidence parsing
+# --------------------------------------------------------------------------- evidence facts
 
 
-def _short(value: Any, limit: int = 80) -> str:
-    text = value if isinstance(value, str) else _compact(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _compact(value: Any) -> str:
-    import json
-
-    try:
-        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
-def parse_gx(doc: Any) -> dict[str, Any]:
-    """The facts of a GX validation result: per expectation its status and observed value.
-
-    Never copies ``partial_unexpected_*`` or any other row-level values: only aggregates.
-    """
-    if not isinstance(doc, Mapping):
-        return {"error": "not a GX validation result"}
-    stats = _map(doc.get("statistics"))
-    rows = []
-    for res in _list(doc.get("results"))[:MAX_ROWS]:
-        if not isinstance(res, Mapping):
-            continue
-        cfg = _map(res.get("expectation_config"))
-        kwargs = _map(cfg.get("kwargs"))
-        result = _map(res.get("result"))
-        shown_kwargs = {k: v for k, v in kwargs.items()
-                        if k not in ("column", "batch_id", "result_format")}
-        observed = result.get("observed_value")
-        rows.append({
-            "type": str(cfg.get("type") or cfg.get("expectation_type") or "?"),
-            "column": str(kwargs["column"]) if "column" in kwargs else None,
-            "kwargs": _short(shown_kwargs, 120) if shown_kwargs else "",
-            "success": bool(res.get("success")),
-            "observed": None if observed is None else _short(observed),
-            "element_count": _num(result.get("element_count")),
-            "unexpected_count": _num(result.get("unexpected_count")),
-            "unexpected_percent": _num(result.get("unexpected_percent")),
-            "exception": bool(_map(res.get("exception_info")).get("raised_exception")),
-        })
-    return {
-        "success": bool(doc.get("success")),
-        "suite": str(doc.get("suite_name") or _map(doc.get("meta")).get(
-            "expectation_suite_name") or ""),
-        "evaluated": _num(stats.get("evaluated_expectations")),
-        "successful": _num(stats.get("successful_expectations")),
-        "expectations": rows,
-    }
-
-
-def _licences(component: Mapping[str, Any]) -> list[str]:
-    out: list[str] = []
-    for entry in _list(component.get("licenses")):
-        if not isinstance(entry, Mapping):
-            continue
-        if isinstance(entry.get("expression"), str):
-            out.append(entry["expression"])
-        inner = entry.get("license")
-        if isinstance(inner, Mapping):
-            name = inner.get("id") or inner.get("name")
-            if isinstance(name, str):
-                out.append(name)
-    return out
-
-
-def parse_sbom(doc: Any) -> dict[str, Any]:
-    """The facts of a CycloneDX ML-BOM: models (with model card), datasets, libraries."""
-    if not isinstance(doc, Mapping):
-        return {"error": "not a CycloneDX document"}
-    comps = _list(doc.get("components"))
-    top = _map(_map(doc.get("metadata")).get("component"))
-    models: list[dict[str, Any]] = []
-    datasets: list[dict[str, Any]] = []
-    libraries: list[dict[str, Any]] = []
-    for c in ([top] if top else []) + comps:
-        if not isinstance(c, Mapping):
-            continue
-        entry: dict[str, Any] = {
-            "name": str(c.get("name") or "?"), "version": str(c.get("version") or ""),
-            "licenses": _licences(c), "type": str(c.get("type") or "")}
-        sha = next((h.get("content") for h in _list(c.get("hashes")) if isinstance(h, Mapping)
-                    and str(h.get("alg", "")).upper() in ("SHA-256", "SHA256")), None)
-        entry["sha256"] = sha if isinstance(sha, str) else None
-        kind = entry["type"]
-        if kind == "machine-learning-model":
-            entry["model_card"] = _model_card(_map(c.get("modelCard")))
-            if not any(m["name"] == entry["name"] and m["version"] == entry["version"]
-                       for m in models):
-                models.append(entry)
-        elif kind == "data":
-            datasets.append(entry)
-        elif kind in ("library", "framework") and len(libraries) < MAX_ROWS:
-            libraries.append(entry)
-    return {"spec_version": str(doc.get("specVersion") or ""), "models": models,
-            "datasets": datasets, "libraries": libraries,
-            "library_count": sum(1 for c in comps if isinstance(c, Mapping)
-                                 and c.get("type") in ("library", "framework"))}
-
-
-def _model_card(card: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    params = card.get("modelParameters")
-    if isinstance(params, Mapping):
-        for key in ("task", "architectureFamily", "modelArchitecture"):
-            if isinstance(params.get(key), str):
-                out[key] = params[key]
-        approach = params.get("approach")
-        if isinstance(approach, Mapping) and isinstance(approach.get("type"), str):
-            out["approach"] = approach["type"]
-    qa = card.get("quantitativeAnalysis")
-    if isinstance(qa, Mapping) and isinstance(qa.get("performanceMetrics"), list):
-        out["metrics"] = [
-            {"type": str(m.get("type", "")), "value": str(m.get("value", "")),
-             "slice": str(m.get("slice", "") or "")}
-            for m in qa["performanceMetrics"][:50] if isinstance(m, Mapping)]
-    cons = card.get("considerations")
-    if isinstance(cons, Mapping):
-        for key in ("users", "useCases", "technicalLimitations", "ethicalConsiderations"):
-            val = cons.get(key)
-            if isinstance(val, list) and val:
-                out[key] = [_short(v if isinstance(v, str) else (v.get("name") if isinstance(
-                    v, Mapping) else v), 160) for v in val[:10]]
-    return out
-
-
-def parse_environment(doc: Any) -> dict[str, Any]:
-    """The facts of environment evidence: interpreter, platform, distributions."""
-    if not isinstance(doc, Mapping):
-        return {"error": "not an environment document"}
-    dists = _list(doc.get("distributions"))
-    rows = [{"name": str(d.get("name", "?")), "version": str(d.get("version", "")),
-             "license": str(d["license"]) if isinstance(d.get("license"), str) else None}
-            for d in dists if isinstance(d, Mapping)]
-    return {k: doc.get(k) for k in ("python", "implementation", "platform", "machine",
-                                    "cpu_count", "memory_bytes")
-            if isinstance(doc.get(k), (str, int))} | {"distributions": rows}
-
-
-def _parse_evidence(kind: str, data: bytes, source: str) -> dict[str, Any] | None:
+def _parse_evidence(kind: str, data: bytes, source: str) -> Mapping[str, Any] | None:
+    """The facts a view shows of one evidence object, read by the source of its kind."""
+    from aitrace.evidence.registry import source_for
     from aitrace.record.jsonio import parse_untrusted
 
     if len(data) > MAX_EVIDENCE_BYTES:
         return {"error": f"{len(data)} bytes: too large to show"}
+    reader = source_for(kind)
+    if type(reader).facts is EvidenceSource.facts:
+        return None  # a kind whose documents views do not interpret
     try:
         doc = parse_untrusted(data, source)
     except AitraceError as exc:
         return {"error": exc.message}
-    if kind == EVIDENCE_GX:
-        return parse_gx(doc)
-    if kind == EVIDENCE_SBOM:
-        return parse_sbom(doc)
-    if kind == EVIDENCE_ENVIRONMENT:
-        return parse_environment(doc)
-    if kind == EVIDENCE_RISK:
-        from aitrace.evidence.governance.documents import risk_register_from_json
-
-        try:
-            return {"register": to_json(risk_register_from_json(doc, source=source))}
-        except AitraceError as exc:
-            return {"error": exc.message}
-    if kind == EVIDENCE_CHECKLIST:
-        from aitrace.evidence.governance.documents import checklist_from_json
-
-        try:
-            return {"table": to_json(checklist_from_json(doc, source=source))}
-        except AitraceError as exc:
-            return {"error": exc.message}
-    return None
+    return reader.facts(doc)
 
 
 # --------------------------------------------------------------------------- the view
@@ -349,32 +175,13 @@ class EvidenceView:
     ref: EvidenceRef
     trust: Trust
     present: bool
-    facts: dict[str, Any] | None = None
+    facts: Mapping[str, Any] | None = None
 
     def badge(self) -> tuple[str, str] | None:
-        """(text, tone) of the badge shown for this evidence; tone: ok, bad, info."""
-        kind = self.ref.kind
-        if kind == EVIDENCE_GX:
-            facts = self.facts or {}
-            success = facts.get("success", self.ref.summary.get("success"))
-            ev, ok = facts.get("evaluated"), facts.get("successful")
-            pack = self.ref.summary.get("pack")
-            label = f"GX {pack}" if isinstance(pack, str) and pack else "GX"
-            if ev is not None and int(ev) == 0:
-                # Nothing was checked (e.g. a privacy scan of data without text columns):
-                # say so instead of showing a green pass.
-                return (f"{label}: nothing to check", "info")
-            count = f" {int(ok)}/{int(ev)}" if ev is not None and ok is not None else ""
-            return (f"{label} pass{count}", "ok") if success else (f"{label} FAIL{count}", "bad")
-        if kind == EVIDENCE_SBOM:
-            return ("SBOM", "info")
-        if kind == EVIDENCE_RISK:
-            return ("Risk register", "info")
-        if kind == EVIDENCE_CHECKLIST:
-            return ("Self-check", "info")
-        if kind == EVIDENCE_ENVIRONMENT:
-            return None
-        return (kind, "info")
+        """(text, tone) of the badge shown for this evidence; tone: ok, bad, warn, info."""
+        from aitrace.evidence.registry import source_for
+
+        return source_for(self.ref.kind).badge(self.ref, self.facts)
 
 
 @dataclass
@@ -417,7 +224,7 @@ class StepView:
                 out.append((f"Approval by {who} not verified", "warn"))
         return out
 
-    def facts(self, kind: str) -> list[dict[str, Any]]:
+    def facts(self, kind: str) -> list[Mapping[str, Any]]:
         """Parsed facts of this step's evidence of one kind."""
         return [e.facts for e in self.evidence if e.ref.kind == kind and e.facts]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aitrace.errors import AitraceError
@@ -12,47 +10,21 @@ from aitrace.verify.checks import Checks, abbrev
 
 if TYPE_CHECKING:
     from aitrace.bundle.read import OpenedBundle
+    from aitrace.evidence.interface import EvidenceSource
     from aitrace.record.models import Step
 
 
-SBOM_MEDIA_TYPE = "application/vnd.cyclonedx+json"
-
-
-
-@dataclass
-class _SbomValidator:
-    validate: Callable[[str], Any] | None = None
-
-
-_SBOM = _SbomValidator()
-
-
-def sbom_schema_error(text: str) -> str | None:
-    """The first CycloneDX 1.6 strict-schema error of a JSON document, or None when valid."""
-    if _SBOM.validate is None:
-        from cyclonedx.schema import SchemaVersion
-        from cyclonedx.validation.json import JsonStrictValidator
-
-        _SBOM.validate = JsonStrictValidator(SchemaVersion.V1_6).validate_str
-    err = _SBOM.validate(text)
-    if err is None:
-        return None
-    inner = getattr(err, "data", None)
-    path = "/".join(str(p) for p in getattr(inner, "absolute_path", ())) or "$"
-    return f"at {path}: {getattr(inner, 'message', str(err))}"
-
-
 def _check_evidence(ob: OpenedBundle, c: Checks, st: _State) -> None:
-    from aitrace.bundle.format import SBOM_MEMBER, object_member, step_member
-    from aitrace.bundle.release import release_sbom_ref
-    from aitrace.record.stages import EVIDENCE_GX, EVIDENCE_SBOM
+    from aitrace.bundle.format import object_member, step_member
+    from aitrace.evidence.registry import checked_sources
+    from aitrace.record.stages import EVIDENCE_GX
 
     t_obj = "Every referenced evidence object is present with its digest"
     t_gx = "Great Expectations results are bound to a dataset digest of their step"
-    t_sbom = "SBOMs validate against the CycloneDX 1.6 schema"
+    checked = checked_sources()
     if not st.steps:
         for cid, title in (("evidence.objects", t_obj), ("evidence.gx-bound", t_gx),
-                           ("evidence.sbom-schema", t_sbom)):
+                           *((s.check_id or "", s.check_title) for s in checked)):
             c.skipped(cid, title, "no readable steps")
         return
     objects: list[tuple[str, str | None]] = []
@@ -113,55 +85,71 @@ def _check_evidence(ob: OpenedBundle, c: Checks, st: _State) -> None:
     else:
         c.skipped("evidence.gx-bound", t_gx, "the record holds no GX results")
 
-    sboms: list[tuple[str, str | None]] = []
-    n_sbom = 0
+    for source in checked:
+        _check_documents(ob, c, st, source, good)
+
+
+def _check_documents(ob: OpenedBundle, c: Checks, st: _State, source: EvidenceSource,
+                     good: set[str]) -> None:
+    """Every intact evidence object of ``source``'s kind passes its ``validate``.
+
+    For the ML-BOM the check also covers ``sbom.cdx.json``, which must be the release step's.
+    """
+    from aitrace.bundle.format import SBOM_MEMBER, object_member
+    from aitrace.bundle.release import release_sbom_ref
+    from aitrace.record.stages import EVIDENCE_SBOM
+
+    cid, title = source.check_id or "", source.check_title
+    label = "SBOM" if source.kind == EVIDENCE_SBOM else source.kind
+    problems: list[tuple[str, str | None]] = []
+    n_docs = 0
     for s in st.steps:
         for e in s.evidence:
-            if e.kind != EVIDENCE_SBOM and e.media_type != SBOM_MEDIA_TYPE:
+            if e.kind != source.kind and e.media_type != source.media_type:
                 continue
             if e.sha256 not in good:
                 continue  # already reported as a missing or altered object
-            n_sbom += 1
+            n_docs += 1
             name = object_member(e.sha256)
-            problem = _sbom_problem(ob, name)
+            problem = _document_problem(ob, name, source)
             if problem:
-                sboms.append((f"step {s.seq} ({s.stage}) SBOM member '{name}' {problem}", name))
-    expected = release_sbom_ref(st.steps)
-    if SBOM_MEMBER in ob.archive:
-        n_sbom += 1
-        problem = _sbom_problem(ob, SBOM_MEMBER)
-        if problem:
-            sboms.append((f"member '{SBOM_MEMBER}' {problem}", SBOM_MEMBER))
-        sbom_sha: str | None
-        try:
-            sbom_sha = _member_digest(ob, SBOM_MEMBER, st)[0]
-        except AitraceError:
-            sbom_sha = None
-        if expected is None:
-            sboms.append((f"member '{SBOM_MEMBER}' is present but no release step has SBOM "
-                          "evidence", SBOM_MEMBER))
-        elif sbom_sha is not None and sbom_sha != expected[1]:
-            sboms.append((f"member '{SBOM_MEMBER}' hashes to {abbrev(sbom_sha)}, not the SBOM of "
-                          f"step {expected[0].seq} ({expected[0].stage}) {abbrev(expected[1])}",
-                          SBOM_MEMBER))
-    elif expected is not None:
-        sboms.append((f"step {expected[0].seq} ({expected[0].stage}) has SBOM evidence but the "
-                      f"bundle has no '{SBOM_MEMBER}'", SBOM_MEMBER))
-    if n_sbom:
-        c.outcome("evidence.sbom-schema", t_sbom, sboms, f"{n_sbom} SBOM document(s) valid")
+                problems.append((f"step {s.seq} ({s.stage}) {label} member '{name}' {problem}",
+                                 name))
+    if source.kind == EVIDENCE_SBOM:
+        expected = release_sbom_ref(st.steps)
+        if SBOM_MEMBER in ob.archive:
+            n_docs += 1
+            problem = _document_problem(ob, SBOM_MEMBER, source)
+            if problem:
+                problems.append((f"member '{SBOM_MEMBER}' {problem}", SBOM_MEMBER))
+            sbom_sha: str | None
+            try:
+                sbom_sha = _member_digest(ob, SBOM_MEMBER, st)[0]
+            except AitraceError:
+                sbom_sha = None
+            if expected is None:
+                problems.append((f"member '{SBOM_MEMBER}' is present but no release step has "
+                                 "SBOM evidence", SBOM_MEMBER))
+            elif sbom_sha is not None and sbom_sha != expected[1]:
+                problems.append((f"member '{SBOM_MEMBER}' hashes to {abbrev(sbom_sha)}, not the "
+                                 f"SBOM of step {expected[0].seq} ({expected[0].stage}) "
+                                 f"{abbrev(expected[1])}", SBOM_MEMBER))
+        elif expected is not None:
+            problems.append((f"step {expected[0].seq} ({expected[0].stage}) has SBOM evidence "
+                             f"but the bundle has no '{SBOM_MEMBER}'", SBOM_MEMBER))
+    if n_docs:
+        c.outcome(cid, title, problems, f"{n_docs} {label} document(s) valid")
     else:
-        c.skipped("evidence.sbom-schema", t_sbom, "the record holds no SBOM")
+        c.skipped(cid, title, f"the record holds no {label}")
 
 
-def _sbom_problem(ob: OpenedBundle, name: str) -> str | None:
+def _document_problem(ob: OpenedBundle, name: str, source: EvidenceSource) -> str | None:
     try:
         data = ob.archive.read(name, max_size=ob.archive.limits.max_json_size)
-        ob_parse(ob, data, name)
-        text = data.decode("utf-8")
-    except (AitraceError, UnicodeDecodeError) as exc:
-        return f"is not valid JSON ({getattr(exc, 'message', exc)})"
-    error = sbom_schema_error(text)
-    return f"is not valid CycloneDX 1.6: {error}" if error else None
+        doc = ob_parse(ob, data, name)
+    except AitraceError as exc:
+        return f"is not valid JSON ({exc.message})"
+    return source.validate(doc)
 
 
 def ob_parse(ob: OpenedBundle, data: bytes, name: str) -> Any:

@@ -19,9 +19,10 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from aitrace.plugins import DescribeContext, ModelDescriber
+
 if TYPE_CHECKING:
-    from aitrace.hooks.tracker import StepRecorder
-    from aitrace.plugins import DescribeContext
+    from aitrace.plugins import StepHandle
     from aitrace.record.models import EvidenceRef
 
 __version__ = "0.1.0"
@@ -83,7 +84,7 @@ def _task(est: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
-class SklearnDescriber:
+class SklearnDescriber(ModelDescriber):
     """The ``aitrace.plugins`` implementation for fitted scikit-learn estimators."""
 
     name = "sklearn"
@@ -141,7 +142,7 @@ class SklearnDescriber:
 PLUGIN = SklearnDescriber()
 
 
-def record(step: StepRecorder, estimator: object,
+def record(step: StepHandle, estimator: object,
            path: str | os.PathLike[str] | None = None) -> EvidenceRef | None:
     """Attach the description of ``estimator`` (saved at ``path``) to the current step.
 

@@ -66,15 +66,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from aitrace.errors import AitraceError, InputError, MissingDependencyError
 from aitrace.evidence.gx import packs as packs_mod
+from aitrace.evidence.gx.source import MEDIA_TYPE
 from aitrace.record.jsonio import canonical_digest
 from aitrace.record.stages import EVIDENCE_GX
-from aitrace.store.digest import DigestCache, hash_file
+from aitrace.store.digest import DigestCache, default_cache_path, hash_file
 
 if TYPE_CHECKING:
-    from aitrace.hooks.tracker import StepRecorder
+    from aitrace.hooks.handle import StepHandle
     from aitrace.record.models import EvidenceRef
 
-MEDIA_TYPE = "application/vnd.great-expectations.validation-result+json"
 FRAME_FORMAT = "aitrace.dataframe-csv/v1"
 MEMORY_SUBJECT = "memory://dataframe"
 MAX_FAILED_LISTED = 50
@@ -695,7 +695,7 @@ def _metric_name(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
 
 
-def attach_check(rec: StepRecorder, data: Dataset, check: CheckResult) -> CheckResult:
+def attach_check(rec: StepHandle, data: Dataset, check: CheckResult) -> CheckResult:
     """Store a check's result as evidence of the step and log its metrics."""
     from aitrace.evidence.gx import _context as _gx
 
@@ -706,17 +706,12 @@ def attach_check(rec: StepRecorder, data: Dataset, check: CheckResult) -> CheckR
                      subject_sha256=data.sha256 or None)
     key = f"gx.{_metric_name(name)}"
     failed = int(check.summary["failed"])
-    agg = rec.extra.setdefault("gx", {"checks": 0, "failed": 0, "success": True})
-    agg["checks"] += 1
-    agg["failed"] += failed
-    agg["success"] = bool(agg["success"] and check.success)
+    # The step-wide gx.checks / gx.success / gx.failed_expectations are added by GxSource when
+    # the step ends, over every GX result it holds (whichever process attached them).
     rec.log_metrics({
         f"{key}.success": 1.0 if check.success else 0.0,
         f"{key}.evaluated": float(check.summary["evaluated"]),
         f"{key}.failed_expectations": float(failed),
-        "gx.checks": float(agg["checks"]),
-        "gx.success": 1.0 if agg["success"] else 0.0,
-        "gx.failed_expectations": float(agg["failed"]),
     })
     params = {"gx.version": _gx.GX_VERSION,
               f"{key}.suite_sha256": check.summary["suite_sha256"]}
@@ -744,7 +739,7 @@ def _split(suite: Any, pack: str | None) -> tuple[list[Any], list[str]]:
     return ([suite] if suite is not None else []), ([pack] if pack is not None else [])
 
 
-def check_into_step(rec: StepRecorder, data: Any,
+def check_into_step(rec: StepHandle, data: Any,
                     suite: str | os.PathLike[str] | Mapping[str, Any] | None = None, *,
                     pack: str | None = None, path: str | os.PathLike[str] | None = None,
                     **options: Any) -> CheckResult:
@@ -757,7 +752,7 @@ def check_into_step(rec: StepRecorder, data: Any,
     engine: Engine = options.pop("engine", "pandas")
     suites, packs = _split(suite, pack)
     _check_options(options)
-    cache = DigestCache(rec.workspace.dir / "cache" / "digests.sqlite")
+    cache = DigestCache(default_cache_path(rec.workspace))
     dataset = _dataset(data, path, engine, cache)
     (prepared,) = prepare_checks(dataset, suites, packs, **options)
     return attach_check(rec, dataset, run_check(dataset, prepared))

@@ -65,21 +65,21 @@ from urllib.request import pathname2url
 
 from aitrace.errors import AitraceError, InputError
 from aitrace.hooks.redact import scrub
-from aitrace.integrations.mlflow_context import (
-    TAG_RECORD_ID,
-    TAG_STAGE,
-    TAG_STEP_ID,
-    TAG_WORKSPACE,
-    USER_URIS_KEY,
-)
 from aitrace.record.jsonio import canonical_digest
-from aitrace.record.models import MlflowLink, Step
+from aitrace.record.models import MlflowLink
 
 if TYPE_CHECKING:
-    from aitrace.hooks.tracker import StepRecorder
+    from aitrace.hooks.handle import FinishingStep
+    from aitrace.record.models import Step
     from aitrace.store.workspace import Workspace
 
 RUN_DATA_FORMAT = "aitrace.mlflow-run-data/v1"
+# The tags aitrace puts on MLflow runs; aitrace.integrations.mlflow_context repeats the first four
+# (MLflow imports that module for every run, so it imports nothing of aitrace; a test checks).
+TAG_RECORD_ID = "aitrace.record_id"
+TAG_STEP_ID = "aitrace.step_id"
+TAG_STAGE = "aitrace.stage"
+TAG_WORKSPACE = "aitrace.workspace"
 TAG_STATUS = "aitrace.status"
 TAG_ROLE = "aitrace.run_role"
 TAG_EXIT_CODE = "aitrace.exit_code"
@@ -325,14 +325,15 @@ def mlflow_key(name: str) -> str:
     return key
 
 
-def _step_tags(rec: StepRecorder, run_name: str) -> dict[str, str]:
+def _step_tags(rec: Step, root: str, run_name: str) -> dict[str, str]:
     tags = {
         TAG_RECORD_ID: rec.record_id, TAG_STEP_ID: rec.id, TAG_STAGE: rec.stage,
-        TAG_STATUS: rec.status or "failed", TAG_WORKSPACE: str(rec.workspace.root),
+        TAG_STATUS: rec.status or "failed", TAG_WORKSPACE: root,
         TAG_ROLE: "step", "mlflow.runName": run_name, "mlflow.user": rec.actor.user,
     }
-    if rec.exit_code is not None:
-        tags[TAG_EXIT_CODE] = str(rec.exit_code)
+    exit_code = rec.command.exit_code if rec.command is not None else None
+    if exit_code is not None:
+        tags[TAG_EXIT_CODE] = str(exit_code)
     code = rec.code
     if code is not None:
         for key, value in (("mlflow.source.git.commit", code.commit),
@@ -350,7 +351,7 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[i:i + size]
 
 
-def _log_step_run(client: Any, experiment_id: str, rec: StepRecorder) -> Any:
+def _log_step_run(client: Any, experiment_id: str, rec: Step, root: str) -> Any:
     """Create the step run and write its data in as few calls as MLflow's limits allow."""
     from mlflow.entities import Metric, Param, RunTag
 
@@ -363,7 +364,7 @@ def _log_step_run(client: Any, experiment_id: str, rec: StepRecorder) -> Any:
     params = [Param(mlflow_key(k), scrub(v)[:_MAX_PARAM_VALUE])
               for k, v in rec.params.items()]
     metrics = [Metric(mlflow_key(k), float(v), end or 0, 0) for k, v in rec.metrics.items()]
-    tags = [RunTag(k, v) for k, v in _step_tags(rec, run_name).items()]
+    tags = [RunTag(k, v) for k, v in _step_tags(rec, root, run_name).items()]
     param_batches = list(_chunks(params, _PARAMS_TAGS_PER_BATCH)) or [[]]
     metric_batches = list(_chunks(metrics, _METRICS_PER_BATCH - _PARAMS_TAGS_PER_BATCH * 2))
     tag_batches = list(_chunks(tags, _PARAMS_TAGS_PER_BATCH))
@@ -411,22 +412,23 @@ def _link(uri: str, run: Any, role: str) -> MlflowLink:
                       run_name=run.info.run_name or None, data_sha256=run_data_sha256(run))
 
 
-def link_step_runs(rec: StepRecorder) -> list[MlflowLink]:
+def link_step_runs(finishing: FinishingStep) -> list[MlflowLink]:
     """Write the step's MLflow run and link the runs user code started inside the step.
 
-    Called by the tracker when a step ends (with MLflow enabled). User runs are searched in the
-    step's store and in every store an in-process user run was started against.
+    Called when a step ends (with MLflow enabled). User runs are searched in the step's store
+    and in every store an in-process user run was started against.
     """
-    ws = rec.workspace
+    ws = finishing.workspace
+    rec = finishing.step
     uri = tracking_uri(ws)
     if not re.match(r"^[0-9a-f]+$", rec.id):
         raise InputError(f"step id {rec.id!r} is not hexadecimal")  # ids are ours; be strict
     with quiet_mlflow():
         client = _client(uri, ws)
         experiment_id = ensure_experiment(client, experiment_name(ws), artifact_location(ws, uri))
-        step_run = _log_step_run(client, experiment_id, rec)
+        step_run = _log_step_run(client, experiment_id, rec, str(ws.root))
         links = [_link(uri, step_run, "step")]
-        stores = [uri, *(u for u in rec.extra.get(USER_URIS_KEY, ()) if u != uri)]
+        stores = [uri, *(u for u in finishing.mlflow_stores if u != uri)]
         for store in stores:
             store_client = client if store == uri else _client(store)
             for run in _tagged_runs(store_client, rec.id):

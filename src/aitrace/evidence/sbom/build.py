@@ -8,8 +8,8 @@ returned; an invalid BOM is a bug and raises, it is never an output.
 
 Three entry points:
 
-* ``attach_sbom(rec)`` — the ML-BOM of a step in progress, attached as evidence (automatically
-  at the end of training/optimization/deployment steps with outputs, or by ``rec.sbom()``);
+* ``bom_for_step(step)`` — the ML-BOM of a step as it ends, which ``SbomSource`` attaches as
+  evidence (automatically at the end of release-stage steps with outputs, or by ``rec.sbom()``);
 * ``bom_from_record(workspace, step)`` — ``aitrace sbom [--step]`` from the stored record;
 * ``bom_from_files(models, include_env)`` — ``aitrace sbom --model PATH --env`` in CI, no record.
 
@@ -20,63 +20,52 @@ when set (CI) — the same input gives the same BOM, byte for byte.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aitrace._version import __version__
-from aitrace.errors import InputError
-from aitrace.evidence.model.introspect import describe_model_path
+from aitrace.errors import InputError, IntegrityError
 from aitrace.evidence.sbom import _mlbom as mb
-from aitrace.hooks.redact import scrub
-from aitrace.plugins import EVIDENCE_MODEL_DESCRIPTION, DescribeContext, describe_path
-from aitrace.record.jsonio import canonical_digest, pretty_bytes
-from aitrace.record.models import STEP_FORMAT, Artifact, Step
-from aitrace.record.stages import EVIDENCE_ENVIRONMENT, EVIDENCE_SBOM
+from aitrace.evidence.sbom.assemble import (
+    BomParts,
+    DataPart,
+    ModelPart,
+    assemble,
+    display_path,
+    libraries_from_env,
+    license_text,
+)
+from aitrace.evidence.sbom.card import (
+    CardContext,
+    describe_file,
+    formulation,
+    record_card,
+    user_card,
+)
+from aitrace.hooks.handle import FinishingStep
+from aitrace.record.jsonio import parse_untrusted
+from aitrace.record.models import Artifact, Step
+from aitrace.record.stages import EVIDENCE_ENVIRONMENT, RELEASE_STAGES
 
 if TYPE_CHECKING:
-    from aitrace.hooks.tracker import StepRecorder
-    from aitrace.record.models import EvidenceRef
     from aitrace.store.workspace import Workspace
-
-SBOM_MEDIA_TYPE = "application/vnd.cyclonedx+json"
-SPEC_VERSION = "1.6"
-HASH_NOTE = ("SHA-256 of a model or data component covers the file's bytes (a directory: the "
-             "aitrace.dir/v1 manifest digest). Library components carry no hash: installed "
-             "distributions keep no wheel hash.")
-_DIR_NOTE = "aitrace.dir/v1 directory manifest digest"
-
 
 # =========================================================================== public API
 
-def attach_sbom(rec: StepRecorder, **options: Any) -> EvidenceRef:
-    """Build the ML-BOM of the step being recorded and attach it as ``cyclonedx-sbom`` evidence.
+def bom_for_step(step: FinishingStep) -> dict[str, Any]:
+    """The ML-BOM of a step as it ends (its products so far are the candidate models).
 
-    Options: ``models`` — paths of the step's outputs to describe as models (default: outputs
-    with role ``model`` or a model file suffix).
+    ``step.options.sbom_models`` narrows the models to those outputs (``rec.sbom(models=...)``).
     """
-    unknown = set(options) - {"models"}
-    if unknown:
-        raise InputError(f"rec.sbom(): unknown option(s) {sorted(unknown)}",
-                         hint="the only option is models=[paths]")
-    ws = rec.workspace
+    ws = step.workspace
     prior = ws.steps()
-    current = _view_of(rec, prior)
-    env_doc = _environment_of_recorder(rec)
-    doc = _record_bom(ws, (*prior, current), current, env_doc, stored=False,
-                      only=_rel_paths(ws, options.get("models")))
-    summary = summarize(doc)
-    subject = summary.get("model") or {}
-    return rec.attach(EVIDENCE_SBOM, pretty_bytes(doc), media_type=SBOM_MEDIA_TYPE,
-                      name="ml-bom.cdx.json", summary=summary,
-                      subject=ws.resolve(subject["path"]) if subject.get("path") and
-                      subject.get("sha256") and "://" not in subject["path"] else None,
-                      subject_sha256=subject.get("sha256"))
+    current = replace(step.step, seq=len(prior) + 1, prev=prior[-1].digest if prior else None)
+    env_doc = _environment_doc(ws, current)
+    return _record_bom(ws, (*prior, current), current, env_doc, stored=False,
+                       only=_rel_paths(ws, step.options.sbom_models))
 
 
 def bom_from_record(workspace: Workspace, step: str | None = None) -> dict[str, Any]:
@@ -88,7 +77,7 @@ def bom_from_record(workspace: Workspace, step: str | None = None) -> dict[str, 
     subject = workspace.get_step(step) if step is not None else _default_subject(steps)
     env_doc = None
     if subject.environment is not None and subject.environment.distributions_sha256:
-        env_doc = json.loads(workspace.read_object(subject.environment.distributions_sha256))
+        env_doc = _environment_doc(workspace, subject)
     return _record_bom(workspace, steps, subject, env_doc, stored=True)
 
 
@@ -105,25 +94,25 @@ def bom_from_files(models: Sequence[Path], include_env: bool) -> dict[str, Any]:
             raise InputError(f"model file {p} does not exist",
                              hint="check the --model path (relative to the current directory)")
     hasher = Hasher(cache=None)
-    built: list[_Model] = []
+    built: list[ModelPart] = []
     seen: set[str] = set()
     for p, d in zip(models, hasher.digest_many(list(models)), strict=True):
-        art = Artifact(path=_display_path(p), type=d.type, sha256=d.sha256, size=d.size,
+        art = Artifact(path=display_path(p), type=d.type, sha256=d.sha256, size=d.size,
                        role="model")
         ref = mb.bom_ref("model", art)
         if ref in seen:
             continue
         seen.add(ref)
-        card, props = _describe_file(p, art.path)
-        built.append(_Model(art, ref, card, props))
-    libs = _libraries_from_env(_current_environment()) if include_env else []
+        card, props = describe_file(p, art.path)
+        built.append(ModelPart(art, ref, card, props))
+    libs = libraries_from_env(_current_environment()) if include_env else []
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     try:
         ts = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
     except (ValueError, OverflowError, OSError):
         raise InputError(f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix timestamp",
                          hint="set it to whole seconds since 1970, or unset it") from None
-    return _assemble(_Parts(timestamp=ts.replace(microsecond=0), models=built, libraries=libs,
+    return assemble(BomParts(timestamp=ts.replace(microsecond=0), models=built, libraries=libs,
                             properties={"aitrace:mode": "files"}))
 
 
@@ -145,7 +134,7 @@ def summarize(doc: Mapping[str, Any]) -> dict[str, Any]:
     flagged: list[dict[str, str]] = []
     for c in comps:
         props = {p["name"]: p.get("value") for p in c.get("properties") or []}
-        lic = _license_text(c)
+        lic = license_text(c)
         if c["type"] == "data" and any(d.get("type") == "dataset" for d in c.get("data") or []):
             data_lic[c["name"]] = lic
         elif c["type"] == "machine-learning-model" and props.get("aitrace:role") == "base-model":
@@ -171,82 +160,10 @@ def summarize(doc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def validate_bom(doc: Mapping[str, Any]) -> str | None:
-    """The first CycloneDX 1.6 schema violation of ``doc`` (with its JSON path), or ``None``."""
-    err = _validator().validate_str(json.dumps(doc))
-    if err is None:
-        return None
-    inner = getattr(err, "data", None)
-    path = "/".join(str(p) for p in getattr(inner, "absolute_path", ())) or "$"
-    return f"at {path}: {getattr(inner, 'message', str(err))}"
-
-
-def model_card_error(fragment: Mapping[str, Any]) -> str | None:
-    """Why a (partial) ``modelCard`` is not valid CycloneDX 1.6, or ``None`` when it is."""
-    return _fragment_error({"type": "machine-learning-model", "name": "x",
-                            "modelCard": dict(fragment)})
-
-
-# =========================================================================== validation
-
-@cache
-def _validator() -> Any:
-    from cyclonedx.schema import SchemaVersion
-    from cyclonedx.validation.json import JsonStrictValidator
-
-    return JsonStrictValidator(SchemaVersion.V1_6)
-
-
-def _fragment_error(component: dict[str, Any]) -> str | None:
-    doc = {"bomFormat": "CycloneDX", "specVersion": SPEC_VERSION, "version": 1,
-           "components": [component]}
-    err = validate_bom(doc)
-    return err.replace("at components/0/", "at ") if err else None
-
-
-def _check_bom(doc: Mapping[str, Any]) -> None:
-    err = validate_bom(doc)
-    if err is not None:  # a bug in aitrace: never hand out an invalid BOM
-        raise RuntimeError(f"internal error: the generated ML-BOM is not valid CycloneDX "
-                           f"{SPEC_VERSION} ({err}); please report it")
-
-
 # =========================================================================== record mode
 
-@dataclass
-class _Model:
-    artifact: Artifact
-    ref: str
-    card: dict[str, Any]
-    properties: dict[str, str]
-
-
-@dataclass
-class _Data:
-    artifact: Artifact
-    ref: str
-    kind: str
-    stage: str
-    license: str | None
-    license_source: str | None
-    config: Mapping[str, Any]
-    role: str = "input"
-
-
-@dataclass
-class _Parts:
-    timestamp: datetime
-    models: list[_Model]
-    data: list[_Data] = field(default_factory=list)
-    base_models: list[_Data] = field(default_factory=list)
-    libraries: list[dict[str, Any]] = field(default_factory=list)
-    properties: dict[str, str] = field(default_factory=dict)
-    formulation: dict[str, Any] | None = None
-    record_name: str | None = None
-
-
 def _default_subject(steps: Sequence[Step]) -> Step:
-    for stage in ("deployment", "optimization", "training"):
+    for stage in RELEASE_STAGES:
         found = [s for s in steps if s.stage == stage and s.status == "succeeded"
                  and _model_products(s)]
         if found:
@@ -271,42 +188,22 @@ def _rel_paths(ws: Workspace, paths: Any) -> set[str] | None:
     return {ws.relpath(p) if "://" not in os.fspath(p) else os.fspath(p) for p in paths}
 
 
-def _view_of(rec: StepRecorder, prior: Sequence[Step]) -> Step:
-    """The step in progress as a ``Step`` (outputs declared but not hashed yet are hashed now)."""
-    from aitrace.store.workspace import utc_now
-
-    products = list(rec.products)
-    have = {a.path for a in products}
-    for text, meta in getattr(rec, "_declared_outputs", ()):
-        rel = rec.workspace.relpath(text) if "://" not in text else text
-        if rel in have or ("://" not in text and not Path(text).exists()):
-            continue
-        products.append(rec._artifact(text, origin=None, **meta))
-        have.add(rel)
-    return Step(format=STEP_FORMAT, id=rec.id, record_id=rec.record_id, seq=len(prior) + 1,
-                stage=rec.stage,  # type: ignore[arg-type]
-                status=rec.status or "succeeded", started_at=rec.started_at,
-                ended_at=rec.ended_at or utc_now(), actor=rec.actor,
-                prev=prior[-1].digest if prior else None, command=rec.command, code=rec.code,
-                environment=rec.environment, materials=tuple(rec.materials),
-                products=tuple(products), evidence=tuple(rec.evidence), params=dict(rec.params),
-                metrics=dict(rec.metrics), description=rec.description)
-
-
-def _environment_of_recorder(rec: StepRecorder) -> dict[str, Any] | None:
-    env = rec.environment
-    if env is not None and env.distributions_sha256:
-        data: dict[str, Any] = json.loads(rec.workspace.read_object(env.distributions_sha256))
-        return data
-    for e in reversed(rec.evidence):
-        if e.kind == EVIDENCE_ENVIRONMENT:
-            found: dict[str, Any] = json.loads(rec.workspace.read_object(e.sha256))
-            return found
-    return _current_environment()
+def _environment_doc(ws: Workspace, step: Step) -> dict[str, Any] | None:
+    """The environment evidence of ``step`` (its summary's object, else its latest capture)."""
+    env = step.environment
+    sha = env.distributions_sha256 if env is not None else None
+    if sha is None:
+        sha = next((e.sha256 for e in reversed(step.evidence)
+                    if e.kind == EVIDENCE_ENVIRONMENT), None)
+    if sha is None:
+        return _current_environment()
+    doc = parse_untrusted(ws.read_object(sha), f"environment evidence {sha[:12]}",
+                          error=IntegrityError, hint="the workspace's evidence store is damaged")
+    return doc if isinstance(doc, dict) else None
 
 
 def _current_environment() -> dict[str, Any]:
-    from aitrace.hooks.capture import capture_environment
+    from aitrace.evidence.environment import capture_environment
 
     return capture_environment()[1]
 
@@ -330,10 +227,10 @@ def _record_bom(ws: Workspace, steps: Sequence[Step], subject: Step,
     lineage = _lineage(subject, prior, producers)
     cfg = ws.config.section("datasets")
     data, base = _collect_data(lineage, producers, cfg, {a.sha256 for a in model_arts})
-    ctx = _CardContext(ws=ws, prior=prior, lineage=lineage, producers=producers,
+    ctx = CardContext(ws=ws, prior=prior, lineage=lineage, producers=producers,
                        subject=subject, data=data)
-    user_card = _user_card(ws)
-    models = [_Model(a, mb.bom_ref("model", a), *_record_card(ctx, a, user_card))
+    configured = user_card(ws)
+    models = [ModelPart(a, mb.bom_ref("model", a), *record_card(ctx, a, configured))
               for a in model_arts]
     props = {"aitrace:mode": "record", "aitrace:record-id": ws.record.id,
              "aitrace:record-name": ws.name, "aitrace:step-id": subject.id,
@@ -343,10 +240,10 @@ def _record_bom(ws: Workspace, steps: Sequence[Step], subject: Step,
     refs = {(m.artifact.path, m.artifact.sha256): m.ref for m in models}
     refs.update({(d.artifact.path, d.artifact.sha256): d.ref for d in (*data, *base)})
     ts = datetime.fromisoformat(subject.ended_at.replace("Z", "+00:00"))
-    return _assemble(_Parts(
+    return assemble(BomParts(
         timestamp=ts, models=models, data=data, base_models=base,
-        libraries=_libraries_from_env(env_doc) if env_doc else [], properties=props,
-        formulation=_formulation(ws, prior, producers, refs), record_name=ws.name))
+        libraries=libraries_from_env(env_doc) if env_doc else [], properties=props,
+        formulation=formulation(ws, prior, producers, refs), record_name=ws.name))
 
 
 def _lineage(subject: Step, prior: Sequence[Step], producers: Mapping[str, Step]) -> list[Step]:
@@ -375,9 +272,9 @@ def _lineage(subject: Step, prior: Sequence[Step], producers: Mapping[str, Step]
 
 def _collect_data(lineage: Sequence[Step], producers: Mapping[str, Step],
                   cfg: Mapping[str, Any], model_digests: set[str | None],
-                  ) -> tuple[list[_Data], list[_Data]]:
-    data: dict[tuple[str, str | None], _Data] = {}
-    base: dict[tuple[str, str | None], _Data] = {}
+                  ) -> tuple[list[DataPart], list[DataPart]]:
+    data: dict[tuple[str, str | None], DataPart] = {}
+    base: dict[tuple[str, str | None], DataPart] = {}
     memo: dict[tuple[str, str | None], tuple[str | None, str | None]] = {}
     for s in lineage:
         for role, arts in (("input", s.materials), ("output", s.products)):
@@ -385,21 +282,21 @@ def _collect_data(lineage: Sequence[Step], producers: Mapping[str, Step],
                 kind = mb.artifact_kind(a, s.stage)
                 key = (a.path, a.sha256)
                 entry = _dataset_config(cfg, a.path)
-                lic, src = _resolve_license(a, entry, producers, cfg, memo)
+                lic, src = resolve_license(a, entry, producers, cfg, memo)
                 if kind == "model":
                     external = (a.origin is not None or a.type == "uri") and \
                         a.sha256 not in producers
                     declared = (a.role or "").lower() == "base-model"
                     if (s.stage == "selection" or external or declared) and \
                             a.sha256 not in model_digests and key not in base:
-                        base[key] = _Data(a, mb.bom_ref("base-model", a), "model", s.stage,
+                        base[key] = DataPart(a, mb.bom_ref("base-model", a), "model", s.stage,
                                           lic, src, entry, role)
                     continue
                 if kind not in ("dataset", "configuration") or key in data:
                     continue
                 if a.sha256 in model_digests:
                     continue
-                data[key] = _Data(a, mb.bom_ref("data", a), kind, s.stage, lic, src, entry,
+                data[key] = DataPart(a, mb.bom_ref("data", a), kind, s.stage, lic, src, entry,
                                   role)
     return list(data.values()), list(base.values())
 
@@ -421,7 +318,7 @@ def _dataset_config(cfg: Mapping[str, Any], path: str) -> Mapping[str, Any]:
     return entry
 
 
-def _resolve_license(a: Artifact, entry: Mapping[str, Any], producers: Mapping[str, Step],
+def resolve_license(a: Artifact, entry: Mapping[str, Any], producers: Mapping[str, Step],
                      cfg: Mapping[str, Any],
                      memo: dict[tuple[str, str | None], tuple[str | None, str | None]],
                      ) -> tuple[str | None, str | None]:
@@ -440,7 +337,7 @@ def _resolve_license(a: Artifact, entry: Mapping[str, Any], producers: Mapping[s
         if step is not None and step.stage in mb.DATA_STAGES:
             sources = [m for m in step.materials
                        if mb.artifact_kind(m, step.stage) == "dataset"]
-            lics = [_resolve_license(m, _dataset_config(cfg, m.path), producers, cfg, memo)[0]
+            lics = [resolve_license(m, _dataset_config(cfg, m.path), producers, cfg, memo)[0]
                     for m in sources]
             known = [x for x in lics if x]
             if sources and len(known) == len(lics):
@@ -454,357 +351,3 @@ def _resolve_license(a: Artifact, entry: Mapping[str, Any], producers: Mapping[s
 
 # --------------------------------------------------------------------------- model card
 
-@dataclass
-class _CardContext:
-    ws: Workspace
-    prior: Sequence[Step]
-    lineage: Sequence[Step]
-    producers: Mapping[str, Step]
-    subject: Step
-    data: Sequence[_Data]
-
-
-def _user_card(ws: Workspace) -> dict[str, Any]:
-    section = dict(ws.config.section("modelCard"))
-    if not section:
-        return {}
-    try:
-        user: dict[str, Any] = json.loads(json.dumps(section, allow_nan=False, default=str))
-    except ValueError as exc:
-        raise InputError(f"aitrace.yaml: modelCard is not plain data ({exc})") from None
-    err = model_card_error(user)
-    if err:
-        raise InputError(f"aitrace.yaml: modelCard is not a valid CycloneDX 1.6 model card "
-                         f"{err}", hint="use the CycloneDX modelCard keys (modelParameters, "
-                         "quantitativeAnalysis, considerations) with their documented shapes")
-    return user
-
-
-def _descriptions(ctx: _CardContext, a: Artifact) -> list[dict[str, Any]]:
-    """Plug-in descriptions stored as evidence about these exact bytes (latest first)."""
-    out = []
-    for s in reversed(ctx.prior):
-        for e in reversed(s.evidence):
-            if e.kind != EVIDENCE_MODEL_DESCRIPTION:
-                continue
-            same = e.subject is not None and e.subject.sha256 == a.sha256
-            if not same and not (e.subject is None and s.id == ctx.subject.id
-                                 and e.summary.get("path") == a.path):
-                continue
-            try:
-                doc = json.loads(ctx.ws.read_object(e.sha256))
-            except (ValueError, OSError):
-                continue
-            if isinstance(doc, dict):
-                out.append(doc)
-    return out
-
-
-def _record_card(ctx: _CardContext, a: Artifact,
-                 user: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    card: dict[str, Any] = {}
-    props: dict[str, str] = {}
-    for doc in _descriptions(ctx, a):
-        card = mb.merge_card(doc.get("modelCard") or {}, card)
-        for k, v in (doc.get("properties") or {}).items():
-            props.setdefault(str(k), str(v))
-        if doc.get("plugins"):
-            props.setdefault("aitrace:plugins", ", ".join(map(str, doc["plugins"])))
-    path = ctx.ws.resolve(a.path) if a.type != "uri" else None
-    if path is not None and path.exists() and (a.size is None or a.type == "directory"
-                                               or path.stat().st_size == a.size):
-        file_card, file_props = _describe_file(path, a.path)
-        card = mb.merge_card(file_card, card)
-        for k, v in file_props.items():
-            props.setdefault(k, v)
-    mp = card.setdefault("modelParameters", {})
-    if "approach" not in mp and any(s.stage == "labeling" for s in ctx.prior):
-        mp["approach"] = {"type": "supervised"}
-    datasets = [{"ref": d.ref} for d in ctx.data if d.kind == "dataset"]
-    if datasets:
-        mp["datasets"] = datasets
-    if not mp:
-        del card["modelParameters"]
-    metrics = _metrics_for(ctx, a)
-    if metrics:
-        card["quantitativeAnalysis"] = {"performanceMetrics": metrics}
-    env_props = _environment_considerations(ctx)
-    if env_props:
-        card["considerations"] = {"environmentalConsiderations": {"properties": env_props}}
-    return mb.merge_card(card, user), props
-
-
-def _metrics_for(ctx: _CardContext, a: Artifact) -> list[dict[str, str]]:
-    evals = [s for s in ctx.lineage if s.stage == "evaluation" and s.metrics]
-    if not evals:
-        evals = [s for s in ctx.prior if s.stage == "evaluation" and s.status == "succeeded"
-                 and s.metrics]
-    if evals:
-        return mb.performance_metrics(evals[-1].metrics)
-    producer = ctx.producers.get(a.sha256 or "")
-    if producer is not None and producer.stage in ("training", "optimization"):
-        return mb.performance_metrics(producer.metrics)
-    return []
-
-
-def _environment_considerations(ctx: _CardContext) -> list[dict[str, str]]:
-    trainings = [s for s in ctx.lineage if s.stage in ("training", "optimization")]
-    if not trainings:
-        return []
-    seconds = sum(mb.duration_seconds(s) for s in trainings)
-    props = [{"name": "aitrace:training:duration-seconds", "value": f"{seconds:.3f}"},
-             {"name": "aitrace:training:steps",
-              "value": ", ".join(f"{s.seq} {s.stage}" for s in trainings)}]
-    env = next((s.environment for s in reversed(trainings) if s.environment), None)
-    if env is not None:
-        props += [{"name": "aitrace:training:cpu-count", "value": str(env.cpu_count)},
-                  {"name": "aitrace:training:machine", "value": env.machine},
-                  {"name": "aitrace:training:platform", "value": env.platform},
-                  {"name": "aitrace:training:python",
-                   "value": f"{env.implementation} {env.python}"}]
-        if env.memory_bytes:
-            props.append({"name": "aitrace:training:memory-bytes",
-                          "value": str(env.memory_bytes)})
-    props.append({"name": "aitrace:training:energy",
-                  "value": "not measured; estimate from duration and hardware above"})
-    return props
-
-
-def _describe_file(path: Path, recorded: str) -> tuple[dict[str, Any], dict[str, str]]:
-    info = describe_model_path(path)
-    card: dict[str, Any] = {}
-    if info.model_parameters:
-        card["modelParameters"] = dict(info.model_parameters)
-    props = {"aitrace:format": info.format, **info.properties}
-    desc = describe_path(path, DescribeContext(path=recorded))
-    if desc is not None:
-        card = mb.merge_card(dict(desc.model_card), card)
-        for k, v in desc.properties.items():
-            props.setdefault(k, v)
-    return card, props
-
-
-# --------------------------------------------------------------------------- formulation
-
-def _formulation(ws: Workspace, prior: Sequence[Step], producers: Mapping[str, Step],
-                 refs: Mapping[tuple[str, str | None], str]) -> dict[str, Any]:
-    tasks = []
-    deps = []
-    for s in prior:
-        feeders = {f"task:{p.id}" for a in s.materials
-                   if (p := producers.get(a.sha256 or "")) is not None and p.seq < s.seq}
-        t, d = mb.task(s, refs, feeders)
-        tasks.append(t)
-        deps.append(d)
-    workflow = {
-        "bom-ref": f"workflow:{ws.record.id}", "uid": ws.record.id,
-        "name": f"aitrace production record '{ws.name}'",
-        "description": "The record's steps (stage executions) in chain order; each task is "
-                       "one immutable, hash-chained aitrace step.",
-        "taskTypes": sorted({t["taskTypes"][0] for t in tasks}),
-        "tasks": tasks, "taskDependencies": deps,
-    }
-    if prior:
-        workflow["timeStart"] = prior[0].started_at
-        workflow["timeEnd"] = prior[-1].ended_at
-    return {"bom-ref": f"formula:{ws.record.id}", "workflows": [workflow]}
-
-
-# =========================================================================== assembly
-
-@cache
-def _license_factory() -> Any:
-    from cyclonedx.contrib.license.factories import LicenseFactory
-
-    return LicenseFactory()
-
-
-def _licenses(text: str | None) -> list[Any]:
-    if not text or not text.strip():
-        return []
-    return [_license_factory().make_from_string(text.strip()[:200])]
-
-
-def _libraries_from_env(env_doc: Mapping[str, Any]) -> list[dict[str, Any]]:
-    out = []
-    seen: set[str] = set()
-    for d in env_doc.get("distributions") or []:
-        if not isinstance(d, Mapping) or not d.get("name") or not d.get("version"):
-            continue
-        key = _normalise(str(d["name"]))
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(dict(d))
-    return out
-
-
-def _normalise(name: str) -> str:
-    import re
-
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _display_path(p: Path) -> str:
-    try:
-        return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return p.resolve().as_posix()
-
-
-def _props(mapping: Mapping[str, str]) -> list[Any]:
-    from cyclonedx.model import Property
-
-    return [Property(name=k, value=str(v)) for k, v in sorted(mapping.items())]
-
-
-def _hashes(sha256: str | None) -> list[Any]:
-    from cyclonedx.model import HashAlgorithm, HashType
-
-    return [HashType(alg=HashAlgorithm.SHA_256, content=sha256)] if sha256 else []
-
-
-def _artifact_props(a: Artifact, extra: Mapping[str, str]) -> dict[str, str]:
-    props = {"aitrace:path": a.path, **extra}
-    if a.sha256:
-        props["aitrace:sha256-covers"] = _DIR_NOTE if a.type == "directory" else "file bytes"
-    if a.size is not None:
-        props["aitrace:size"] = str(a.size)
-    if a.origin:
-        props["aitrace:origin"] = scrub(a.origin)
-    return props
-
-
-def _external_refs(a: Artifact) -> list[Any]:
-    from cyclonedx.model import ExternalReference, ExternalReferenceType, XsUri
-
-    urls = []
-    if a.type == "uri":
-        urls.append(a.path)
-    origin = scrub(a.origin) if a.origin else None
-    if origin and "://" in origin and origin not in urls:
-        urls.append(origin)
-    return [ExternalReference(type=ExternalReferenceType.DISTRIBUTION, url=XsUri(u),
-                              comment="source", hashes=_hashes(a.sha256)) for u in urls]
-
-
-def _assemble(parts: _Parts) -> dict[str, Any]:
-    """Build with cyclonedx-python-lib, add what it cannot model, validate, set the serial."""
-    from cyclonedx.model.bom import Bom, BomMetaData
-    from cyclonedx.model.component import Component, ComponentType
-    from cyclonedx.model.tool import ToolRepository
-    from cyclonedx.output.json import JsonV1Dot6
-    from packageurl import PackageURL
-
-    model_comps = []
-    for m in parts.models:
-        props = _artifact_props(m.artifact, m.properties)
-        if parts.record_name:
-            props["aitrace:record-name"] = parts.record_name
-        model_comps.append(Component(
-            type=ComponentType.MACHINE_LEARNING_MODEL, name=Path(m.artifact.path).name,
-            bom_ref=m.ref, hashes=_hashes(m.artifact.sha256),
-            licenses=_licenses(m.artifact.license), properties=_props(props),
-            description=f"model {m.artifact.path}"))
-    data_comps = [Component(
-        type=ComponentType.DATA, name=d.artifact.path, bom_ref=d.ref,
-        hashes=_hashes(d.artifact.sha256), licenses=_licenses(d.license),
-        external_references=_external_refs(d.artifact),
-        properties=_props(_artifact_props(d.artifact, {
-            "aitrace:stage": d.stage, "aitrace:direction": d.role,
-            **({"aitrace:license-source": d.license_source} if d.license_source else {})})),
-    ) for d in parts.data]
-    base_comps = [Component(
-        type=ComponentType.MACHINE_LEARNING_MODEL, name=b.artifact.path, bom_ref=b.ref,
-        hashes=_hashes(b.artifact.sha256), licenses=_licenses(b.license),
-        external_references=_external_refs(b.artifact),
-        properties=_props(_artifact_props(b.artifact, {"aitrace:role": "base-model",
-                                                      "aitrace:stage": b.stage})),
-        description="base model") for b in parts.base_models]
-    lib_comps = []
-    for d in parts.libraries:
-        purl = PackageURL(type="pypi", name=_normalise(str(d["name"])), version=str(d["version"]))
-        ref = purl.to_string()
-        lib_comps.append(Component(
-            type=ComponentType.LIBRARY, name=str(d["name"]), version=str(d["version"]),
-            bom_ref=ref, purl=purl, licenses=_licenses(d.get("license")),
-            description=str(d["summary"])[:300] if d.get("summary") else None))
-    tool = Component(type=ComponentType.APPLICATION, name="aitrace", version=__version__,
-                     bom_ref="tool:aitrace", description="AI production records")
-    top = model_comps[0] if model_comps else None
-    others = model_comps[1:]
-    bom = Bom(
-        components=[*others, *base_comps, *data_comps, *lib_comps],
-        metadata=BomMetaData(component=top, tools=ToolRepository(components=[tool]),
-                             timestamp=parts.timestamp,
-                             properties=_props({**parts.properties,
-                                                "aitrace:hashes": HASH_NOTE})))
-    for mc in model_comps:
-        bom.register_dependency(mc, [*lib_comps, *data_comps, *base_comps])
-    text = JsonV1Dot6(bom).output_as_string()
-    doc: dict[str, Any] = json.loads(text)
-    _inject(doc, parts)
-    if parts.formulation is not None:
-        doc["formulation"] = [parts.formulation]
-    doc.pop("serialNumber", None)
-    doc["serialNumber"] = _serial(doc)
-    _check_bom(doc)
-    return doc
-
-
-def _inject(doc: dict[str, Any], parts: _Parts) -> None:
-    """Add ``modelCard`` and ``data`` (which the library does not model) by bom-ref."""
-    by_ref: dict[str, dict[str, Any]] = {c["bom-ref"]: c for c in doc.get("components") or []}
-    top = (doc.get("metadata") or {}).get("component")
-    if top:
-        by_ref[top["bom-ref"]] = top
-    for m in parts.models:
-        if m.card:
-            by_ref[m.ref]["modelCard"] = m.card
-    for d in parts.data:
-        entry: dict[str, Any] = {"type": d.kind, "name": d.artifact.path,
-                                 "contents": {"url": mb.iri(d.artifact.path)},
-                                 "description": f"{d.stage} {d.role}"}
-        cfg = d.config
-        if cfg.get("classification"):
-            entry["classification"] = str(cfg["classification"])
-        if cfg.get("description"):
-            entry["description"] = str(cfg["description"])
-        if cfg.get("sensitiveData"):
-            sens = cfg["sensitiveData"]
-            entry["sensitiveData"] = [str(x) for x in (sens if isinstance(sens, list) else [sens])]
-        gov = {k: mb.parties(cfg[k]) for k in ("owners", "custodians", "stewards") if cfg.get(k)}
-        if gov:
-            entry["governance"] = gov
-        err = _fragment_error({"type": "data", "name": "x", "data": [entry]})
-        if err:
-            raise InputError(f"aitrace.yaml: datasets.{d.artifact.path} is not valid CycloneDX "
-                             f"data {err}", hint="owners/custodians/stewards are names, e-mail "
-                             "addresses or {organization: {name: ...}} objects")
-        by_ref[d.ref]["data"] = [entry]
-
-
-def _serial(doc: Mapping[str, Any]) -> str:
-    """``urn:uuid:`` from the SHA-256 of the canonical document (RFC 9562 version 8 layout)."""
-    raw = bytearray(bytes.fromhex(canonical_digest(doc))[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x80
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
-    return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def _license_text(c: Mapping[str, Any]) -> str | None:
-    texts = []
-    for entry in c.get("licenses") or []:
-        if "expression" in entry:
-            texts.append(str(entry["expression"]))
-        else:
-            lic = entry.get("license") or {}
-            texts.append(str(lic.get("id") or lic.get("name") or ""))
-    texts = [t for t in texts if t]
-    return " AND ".join(texts) if texts else None
-
-
-def write_bom(doc: Mapping[str, Any]) -> bytes:
-    """The BOM's bytes as aitrace writes them (stable pretty JSON)."""
-    return pretty_bytes(doc)

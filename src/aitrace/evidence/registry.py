@@ -1,0 +1,131 @@
+"""Every kind of evidence and the source that knows it: the one place that names them all.
+
+The tracker's finish path (through ``contributors``), verification's evidence checks and the
+views' per-kind reading all iterate this registry instead of naming sources. Built-in sources
+cover every ``aitrace.record.stages.EvidenceKind`` (a test checks the map is exhaustive);
+plug-ins published under ``aitrace.plugins`` add their own kinds (a built-in kind is never
+replaced by a plug-in). A kind nobody knows is read by ``OpaqueSource``: listed, never parsed.
+
+Order matters for contributors: the environment first (the ML-BOM lists its libraries), the
+ML-BOM next, the GX totals, and the MLflow link last (it records the final values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import ClassVar
+
+from aitrace.evidence.environment import EnvironmentSource
+from aitrace.evidence.governance.source import RiskRegisterSource, SelfCheckSource
+from aitrace.evidence.gx.source import GxSource
+from aitrace.evidence.interface import EvidenceSource, ModelDescriptionSource
+from aitrace.evidence.mlflow.source import MlflowSource
+from aitrace.evidence.sbom.source import SbomSource
+from aitrace.record.stages import (
+    EVIDENCE_CONFIG,
+    EVIDENCE_DOCUMENT,
+    EVIDENCE_NOTE,
+    EvidenceKind,
+)
+
+
+class _PlainSource(EvidenceSource):
+    """Evidence attached as-is (documents, notes, configuration): listed, not interpreted."""
+
+    media_type = "application/octet-stream"
+
+
+class DocumentSource(_PlainSource):
+    """A document attached to a step (a guideline, a report)."""
+
+    kind = EVIDENCE_DOCUMENT
+    title = "Document"
+
+
+class NoteSource(_PlainSource):
+    """A free-text note attached to a step."""
+
+    kind = EVIDENCE_NOTE
+    title = "Note"
+
+
+class ConfigSource(_PlainSource):
+    """A configuration file attached to a step."""
+
+    kind = EVIDENCE_CONFIG
+    title = "Configuration"
+
+
+class OpaqueSource(_PlainSource):
+    """Evidence of a kind no installed source knows: shown by kind, never parsed."""
+
+    kind = "unknown"
+    title = "Unknown evidence"
+
+    def __init__(self, kind: str = "unknown") -> None:
+        self.stands_for = kind
+
+
+BUILTIN: dict[EvidenceKind, type[EvidenceSource]] = {
+    "environment": EnvironmentSource,
+    "model-description": ModelDescriptionSource,
+    "cyclonedx-sbom": SbomSource,
+    "gx-validation": GxSource,
+    "risk-register": RiskRegisterSource,
+    "self-check": SelfCheckSource,
+    "document": DocumentSource,
+    "note": NoteSource,
+    "config": ConfigSource,
+    "mlflow-run": MlflowSource,
+}
+"""Built-in kinds to sources, in contribution order (the MLflow link last)."""
+
+
+class _Registry:
+    """Sources by kind: built-ins, then plug-ins of other kinds (discovered once)."""
+
+    _plugins: ClassVar[dict[str, EvidenceSource] | None] = None
+
+    @classmethod
+    def plugins(cls) -> dict[str, EvidenceSource]:
+        if cls._plugins is None:
+            from aitrace.evidence.model.describe import plugin_sources
+
+            cls._plugins = {s.kind: s for s in plugin_sources() if s.kind not in BUILTIN}
+        return cls._plugins
+
+
+@cache
+def _instance(kind: str) -> EvidenceSource:
+    cls = BUILTIN.get(kind)  # type: ignore[call-overload]
+    return cls() if cls is not None else OpaqueSource(kind)
+
+
+def source_for(kind: str) -> EvidenceSource:
+    """The source that reads and checks evidence of ``kind`` (``OpaqueSource`` if none does)."""
+    if kind in BUILTIN:
+        return _instance(kind)
+    return _Registry.plugins().get(kind) or _instance(kind)
+
+
+def sources() -> tuple[EvidenceSource, ...]:
+    """One instance of every known source: built-ins in order, then plug-ins."""
+    return (*(_instance(k) for k in BUILTIN), *_Registry.plugins().values())
+
+
+def contributors() -> Sequence[EvidenceSource]:
+    """Sources for one step, in contribution order (what the tracker is wired with).
+
+    Built-in sources are fresh instances (they may keep state between ``begin`` and
+    ``contribute``); plug-in sources that add evidence to steps come before the MLflow link.
+    """
+    built = [cls() for kind, cls in BUILTIN.items() if kind != "mlflow-run"]
+    extra = [p for p in _Registry.plugins().values()
+             if type(p).applies is not EvidenceSource.applies]
+    return [*built, *extra, MlflowSource()]
+
+
+def checked_sources() -> tuple[EvidenceSource, ...]:
+    """Sources whose ``validate`` feeds a verification check of its own (``check_id``)."""
+    return tuple(s for s in sources() if s.check_id)
