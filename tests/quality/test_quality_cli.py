@@ -128,7 +128,7 @@ def test_suite_init_round_trip(data_dir: Path, capsys: pytest.CaptureFixture[str
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["check", "clean.csv", "--suite", "suites/bad.json"], "suites/bad.json: malformed JSON"),
+    (["check", "clean.csv", "--suite", "suites/bad.json"], "suites/bad.json is not valid JSON"),
     (["check", "clean.csv", "--suite", "suites/col.json"],
      "suites/col.json: expectations[1].kwargs.column 'agee' is not a column of clean.csv"),
     (["check", "clean.csv", "--suite", "suites/type.json"],

@@ -9,7 +9,6 @@ files are streamed, never loaded whole.
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from aitrace.bundle.format import (
 from aitrace.bundle.release import predicate_for, referenced_objects, release_sbom_ref
 from aitrace.errors import InputError, IntegrityError, WorkspaceError
 from aitrace.record._model import to_json
-from aitrace.record.jsonio import canonical_bytes, canonical_digest, pretty_bytes
+from aitrace.record.jsonio import canonical_bytes, canonical_digest, parse_untrusted, pretty_bytes
 from aitrace.record.models import Step
 
 if TYPE_CHECKING:
@@ -101,7 +100,9 @@ def _read_steps(ws: Workspace) -> tuple[tuple[Step, ...], list[bytes]]:
         for step in report.steps:
             path = ws.dir / "steps" / f"{step.seq:06d}.json"
             data = path.read_bytes()
-            if canonical_digest(json.loads(data)) != step.digest:
+            doc = parse_untrusted(data, str(path), error=IntegrityError,
+                                  hint="restore the step file, then run `aitrace bundle` again")
+            if canonical_digest(doc) != step.digest:
                 raise IntegrityError(f"{path} changed while it was being bundled",
                                      hint="run `aitrace bundle` again")
             raw.append(data)

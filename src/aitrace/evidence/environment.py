@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from aitrace.errors import WorkspaceError
 from aitrace.evidence.interface import EvidenceSource
 from aitrace.hooks.handle import Attachment, Contribution, FinishingStep
 from aitrace.hooks.redact import redact_env, strip_url_credentials
-from aitrace.record.jsonio import pretty_bytes
+from aitrace.record.jsonio import pretty_bytes, read_json_file
 from aitrace.record.models import Environment
 from aitrace.record.stages import EVIDENCE_ENVIRONMENT
 
@@ -88,11 +89,11 @@ def installed_distributions(cache_dir: Path | None = None) -> list[dict[str, Any
     key = _sys_path_state()
     if cache is not None:
         try:
-            cached = json.loads(cache.read_bytes())
+            cached = read_json_file(cache, error=WorkspaceError, hint="")
             if cached.get("key") == key:
                 return list(cached["distributions"])
-        except (OSError, ValueError, KeyError, AttributeError):
-            pass
+        except (WorkspaceError, KeyError, AttributeError, TypeError):
+            pass  # no cache, or a damaged one: scan again
     dists = _scan_distributions()
     if cache is not None:
         from aitrace.store.files import atomic_write

@@ -26,7 +26,7 @@ from aitrace.hooks.env import ENV_RECORD_ID, ENV_STAGE, ENV_STEP_ID, ENV_WORKSPA
 from aitrace.hooks.handle import data_checker
 from aitrace.hooks.values import clean_metrics, clean_params
 from aitrace.record._model import from_json, to_json
-from aitrace.record.jsonio import pretty_bytes
+from aitrace.record.jsonio import parse_untrusted, pretty_bytes
 from aitrace.record.models import EvidenceRef, Subject
 from aitrace.record.stages import is_stage
 
@@ -183,7 +183,7 @@ def merge_child_reports(rec: StepRecorder, *, warn: Callable[[str], None]) -> No
         return
     for n, line in enumerate(lines, start=1):
         try:
-            _apply(rec, json.loads(line))
+            _apply(rec, parse_untrusted(line, f"line {n}", error=InputError, hint=""))
         except (ValueError, KeyError, TypeError, InputError) as exc:
             detail = exc.message if isinstance(exc, InputError) else f"{type(exc).__name__}"
             warn(f"{path.name} line {n} from the command was not recorded ({detail})")

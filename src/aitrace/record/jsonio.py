@@ -110,8 +110,8 @@ def parse_untrusted(data: bytes, source: str, *, limits: JsonLimits = DEFAULT_LI
     except _Refused as exc:
         raise error(f"{source} {exc.args[0]}", hint=hint) from None
     except json.JSONDecodeError as exc:
-        raise error(f"{source} is not valid JSON ({exc.msg} at line {exc.lineno} column "
-                    f"{exc.colno})", hint=hint) from None
+        raise error(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column "
+                    f"{exc.colno}", hint=hint) from None
     except (ValueError, RecursionError) as exc:
         raise error(f"{source} is not valid JSON ({exc})", hint=hint) from None
 
@@ -187,3 +187,16 @@ def brief(value: Any, limit: int = 80) -> str:
         except (TypeError, ValueError):
             text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plain_json(value: Any, *, default: Any = None) -> Any:
+    """A detached copy of ``value`` as plain JSON data (lists, dicts, str, finite numbers).
+
+    Used where a value from a plug-in, a config file or a library must become part of a
+    document: ``default`` (e.g. ``str``) converts what JSON cannot hold; without it such a value
+    raises ``ValueError``, as NaN and infinity always do.
+    """
+    try:
+        return json.loads(json.dumps(value, allow_nan=False, default=default))
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from aitrace.errors import InputError, IntegrityError, WorkspaceError
-from aitrace.record.jsonio import canonical_digest, pretty_bytes
+from aitrace.record.jsonio import canonical_digest, pretty_bytes, read_json_file
 from aitrace.record.models import RECORD_FORMAT, STEP_FORMAT, Actor, Artifact, Record, Step
 from aitrace.store.config import CONFIG_NAME, DEFAULT_CONFIG, Config, load_config
 from aitrace.store.files import TMP_PREFIX, atomic_write, create_exclusive
@@ -190,11 +190,8 @@ class Workspace:
         """The record's identity from ``record.json``."""
         if self._record is None:
             path = self.dir / "record.json"
-            try:
-                data = json.loads(path.read_bytes())
-            except (OSError, ValueError) as exc:
-                raise WorkspaceError(f"{path}: unreadable ({exc})",
-                                     hint="restore .aitrace/record.json from a backup") from None
+            data = read_json_file(path, error=WorkspaceError,
+                                  hint="restore .aitrace/record.json from a backup")
             self._record = Record.from_dict(data, source=str(path))
         return self._record
 
@@ -278,12 +275,11 @@ class Workspace:
         for expected_seq, (seq, path) in enumerate(self._step_files(), start=1):
             rel = f"{WORKSPACE_DIR}/steps/{path.name}"
             try:
-                raw = json.loads(path.read_bytes())
+                raw = read_json_file(path, error=IntegrityError, source="the file", hint="")
                 step = Step.from_dict(raw, source=rel)
-            except (ValueError, InputError) as exc:
-                msg = exc.message if isinstance(exc, InputError) else f"not valid JSON ({exc})"
+            except (IntegrityError, InputError) as exc:
                 return ChainReport(tuple(steps), prev_digest,
-                                   ChainBreak(seq, None, rel, msg))
+                                   ChainBreak(seq, None, rel, exc.message))
             if seq != expected_seq or step.seq != seq:
                 return ChainReport(tuple(steps), prev_digest, ChainBreak(
                     seq, step.id, rel,
@@ -400,15 +396,15 @@ class Workspace:
             if path.name.startswith(TMP_PREFIX):
                 continue
             try:
-                m = json.loads(path.read_bytes())
+                m = read_json_file(path, error=WorkspaceError, hint="")
                 out.append(Pending(
                     step_id=str(m["step_id"]), stage=str(m["stage"]),
                     started_at=str(m["started_at"]), user=str(m["user"]), host=str(m["host"]),
                     pid=int(m["pid"]), pid_start=m.get("pid_start"),
                     argv=tuple(m["argv"]) if m.get("argv") is not None else None,
                     materials=tuple(m.get("materials") or ()), path=path))
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
+            except (WorkspaceError, KeyError, TypeError, ValueError):
+                continue  # a marker torn or edited: never fatal (its step is not lost)
         return out
 
     def _reap_locked(self) -> None:

@@ -67,7 +67,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from aitrace.errors import AitraceError, InputError, MissingDependencyError
 from aitrace.evidence.gx import packs as packs_mod
 from aitrace.evidence.gx.source import MEDIA_TYPE
-from aitrace.record.jsonio import canonical_digest
+from aitrace.record.jsonio import canonical_digest, parse_untrusted
 from aitrace.record.stages import EVIDENCE_GX
 from aitrace.store.digest import DigestCache, default_cache_path, hash_file
 
@@ -360,13 +360,8 @@ def load_suite_json(suite: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[
         raise InputError(f"{text}: cannot read the suite ({e.strerror or e})",
                          hint="check the path; `aitrace suite init DATA -o FILE` writes one"
                          ) from None
-    try:
-        doc = json.loads(raw)
-    except UnicodeDecodeError:
-        raise InputError(f"{text}: not UTF-8 JSON", hint="save the suite as UTF-8") from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"{text}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}",
-                         hint="fix the JSON syntax (GX ExpectationSuite JSON)") from None
+    doc = parse_untrusted(raw, text, error=InputError,
+                          hint="fix the JSON (GX Core 1.x ExpectationSuite JSON, UTF-8)")
     if not isinstance(doc, dict):
         raise InputError(f"{text}: a suite must be a JSON object, found {type(doc).__name__}",
                          hint='{"name": ..., "expectations": [...]} (GX Core 1.x)')

@@ -35,6 +35,7 @@ from aitrace.evidence.interface import (
     ModelDescriptionSource,
 )
 from aitrace.evidence.sbom.validate import model_card_error
+from aitrace.record.jsonio import plain_json
 from aitrace.record.stages import EVIDENCE_MODEL_DESCRIPTION
 
 if TYPE_CHECKING:
@@ -202,11 +203,9 @@ def _check_result(got: Any) -> tuple[dict[str, Any], dict[str, str], str | None]
         return {}, {}, "modelCard must be a mapping"
     if not isinstance(props, Mapping) or not all(isinstance(k, str) for k in props):
         return {}, {}, "properties must map names to values"
-    import json
-
     try:  # JSON-safe, and detached from the plug-in's objects
-        card_json = json.loads(json.dumps(card, allow_nan=False))
-    except (TypeError, ValueError) as exc:
+        card_json = plain_json(card)
+    except ValueError as exc:
         return {}, {}, f"modelCard is not JSON-safe ({exc})"
     return card_json, {k: str(v) for k, v in props.items()}, None
 

@@ -17,7 +17,6 @@ deserialising them would run arbitrary code.
 
 from __future__ import annotations
 
-import json
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from aitrace.errors import InputError
+from aitrace.record.jsonio import parse_untrusted, read_json_file
 
 # The safetensors project caps its header at 100 MB; a larger claim is hostile or corrupt.
 SAFETENSORS_MAX_HEADER = 100 * 1024 * 1024
@@ -116,10 +116,9 @@ def read_safetensors_header(path: Path, *,
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})",
                          hint="check the path and its permissions") from None
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _bad(path, f"header is not UTF-8 JSON ({exc})") from None
+    header = parse_untrusted(raw, f"{path}: not a valid safetensors file: its header",
+                             error=InputError, hint="the file is corrupt or hostile; obtain it "
+                                                    "again from a trusted source")
     if not isinstance(header, dict):
         raise _bad(path, "header must be a JSON object of tensor name -> entry")
     data_size = size - 8 - n
@@ -249,9 +248,9 @@ def read_hf_config(model: Path) -> dict[str, Any] | None:
     try:
         if cfg.stat().st_size > CONFIG_JSON_MAX:
             return None
-        data = json.loads(cfg.read_bytes())
-    except (OSError, ValueError):
-        return None
+        data = read_json_file(cfg, error=InputError, hint="")
+    except (OSError, InputError):
+        return None  # a config.json we cannot read says nothing: describe the files without it
     if not isinstance(data, dict):
         return None
     arch = data.get("architectures")

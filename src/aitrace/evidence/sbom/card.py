@@ -6,19 +6,19 @@ environment) is merged under what ``aitrace.yaml``'s ``modelCard`` says, which a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aitrace.errors import InputError
+from aitrace.errors import AitraceError, InputError
 from aitrace.evidence.interface import DescribeContext
 from aitrace.evidence.model.describe import describe_path
 from aitrace.evidence.model.introspect import describe_model_path
 from aitrace.evidence.sbom import _mlbom as mb
 from aitrace.evidence.sbom.assemble import DataPart
 from aitrace.evidence.sbom.validate import model_card_error
+from aitrace.record.jsonio import parse_untrusted, plain_json
 from aitrace.record.models import Artifact, Step
 from aitrace.record.stages import EVIDENCE_MODEL_DESCRIPTION
 
@@ -44,7 +44,7 @@ def user_card(ws: Workspace) -> dict[str, Any]:
     if not section:
         return {}
     try:
-        user: dict[str, Any] = json.loads(json.dumps(section, allow_nan=False, default=str))
+        user: dict[str, Any] = plain_json(section, default=str)
     except ValueError as exc:
         raise InputError(f"aitrace.yaml: modelCard is not plain data ({exc})") from None
     err = model_card_error(user)
@@ -67,9 +67,9 @@ def _descriptions(ctx: CardContext, a: Artifact) -> list[dict[str, Any]]:
                                  and e.summary.get("path") == a.path):
                 continue
             try:
-                doc = json.loads(ctx.ws.read_object(e.sha256))
-            except (ValueError, OSError):
-                continue
+                doc = parse_untrusted(ctx.ws.read_object(e.sha256), f"evidence {e.sha256[:12]}")
+            except AitraceError:
+                continue  # a damaged description is left out; verification reports the object
             if isinstance(doc, dict):
                 out.append(doc)
     return out
