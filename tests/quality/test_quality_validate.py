@@ -13,7 +13,9 @@ from quality_helpers import SUITE, failing_suite, objects
 
 import aitrace
 from aitrace.errors import InputError
+from aitrace.evidence.gx import data as gx_data
 from aitrace.evidence.gx import quality
+from aitrace.evidence.gx import source as gx_source
 from aitrace.record.stages import EVIDENCE_GX
 from aitrace.store.workspace import Workspace
 
@@ -143,7 +145,7 @@ def test_frame_digest_is_the_csv_it_would_write(data_dir: Path) -> None:
 
     df = pd.read_csv(data_dir / "clean.csv")
     df.to_csv(data_dir / "copy.csv", index=False)
-    assert quality.frame_digest(df) == _sha(data_dir / "copy.csv")
+    assert gx_data.frame_digest(df) == _sha(data_dir / "copy.csv")
     r = quality.validate_dataframe(df, SUITE)
     assert r.success and r.summary["data_sha256"] == _sha(data_dir / "copy.csv")
 
@@ -180,7 +182,7 @@ def test_step_binding_file_dataframe_and_unbound(data_dir: Path) -> None:
     assert step.params["gx.clean.data_sha256"] == _sha(Path("clean.csv"))
     stored = json.loads(ws.read_object(refs["gx:clean"].sha256))
     assert stored["suite_name"] == "clean" and stored["statistics"]["evaluated_expectations"] == 4
-    assert refs["gx:clean"].media_type == quality.MEDIA_TYPE
+    assert refs["gx:clean"].media_type == gx_source.MEDIA_TYPE
 
 
 def test_bad_input_inside_a_stage_stores_no_gx_evidence(data_dir: Path) -> None:

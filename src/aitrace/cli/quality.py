@@ -62,7 +62,9 @@ def check_cmd(data: Path, suites: tuple[Path, ...], packs: tuple[str, ...], stag
     Exit codes: 0 all checks passed (or --warn-only) · 1 a check failed (recorded) ·
     2 bad input (nothing recorded).
     """
-    from aitrace.evidence.gx.quality import attach_check, prepare_checks, read_data, run_check
+    from aitrace.evidence.gx.data import read_data
+    from aitrace.evidence.gx.quality import attach_check, run_check
+    from aitrace.evidence.gx.suites import prepare_checks
     from aitrace.hooks.tracker import StageContext
     from aitrace.record.stages import EVIDENCE_GX
     from aitrace.store.workspace import Workspace

@@ -106,14 +106,9 @@ class AttachToAitraceStep(ValidationAction):  # type: ignore[misc]
         return {"name": suite_name}
 
     def _attach_all(self, rec: Any, checkpoint_result: Any) -> list[dict[str, Any]]:
-        from aitrace.evidence.gx.quality import (
-            CheckResult,
-            Dataset,
-            Suite,
-            attach_check,
-            scrub_result,
-            summarize,
-        )
+        from aitrace.evidence.gx.data import Dataset
+        from aitrace.evidence.gx.quality import CheckResult, attach_check, scrub_result, summarize
+        from aitrace.evidence.gx.suites import Suite
         from aitrace.store.digest import hash_file
 
         out: list[dict[str, Any]] = []

@@ -122,7 +122,7 @@ def init_suite(data: str | os.PathLike[str], output: str | os.PathLike[str], *,
                max_categories: int = DEFAULT_MAX_CATEGORIES,
                row_tolerance: float = DEFAULT_ROW_TOLERANCE) -> dict[str, Any]:
     """Profile a data file and write the starter suite to ``output``; return the suite JSON."""
-    from aitrace.evidence.gx.quality import read_data
+    from aitrace.evidence.gx.data import read_data
 
     out = Path(output)
     if out.exists() and not force:
