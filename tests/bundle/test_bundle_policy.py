@@ -14,16 +14,8 @@ from aitrace.signing.keys import load_public_key
 from aitrace.store.workspace import Workspace
 from aitrace.verify.bundle import verify_bundle
 from aitrace.verify.checks import Check
-from aitrace.verify.policy import (
-    AllOf,
-    AnyOf,
-    MinCompleteness,
-    PolicyContext,
-    RequiredStages,
-    default_policy,
-    load_policy,
-    parse_policy,
-)
+from aitrace.verify.policy import default_policy, load_policy, parse_policy
+from aitrace.verify.rules import AllOf, AnyOf, MinCompleteness, PolicyContext, RequiredStages
 
 
 def _ctx(project: Path, keys: Keys, **kw: Any) -> PolicyContext:

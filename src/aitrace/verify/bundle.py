@@ -403,7 +403,7 @@ def verify_bundle(
         _check_evidence(ob, c, st)
         _check_artifacts(hashed, c, st)
         if policy is not None:
-            from aitrace.verify.policy import PolicyContext
+            from aitrace.verify.rules import PolicyContext
 
             ctx = PolicyContext.from_bundle(ob, st.steps, keys, now=now)
             for check in policy.evaluate(ctx):

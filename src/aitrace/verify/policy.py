@@ -39,78 +39,54 @@ given to ``verify`` (pass reviewers' ``.pub`` files with ``--key`` too). With ``
 those keys count; ``count`` distinct keys must have approved, and a rejection by any counted
 key fails the rule.
 
-Evaluation: each rule is a ``Rule`` (a protocol: ``evaluate(ctx) -> list[Check]``); ``AllOf``
-and ``AnyOf`` combine rules, and ``Policy.rule()`` builds the ``AllOf`` of what a file asks for.
+Evaluation (``aitrace.verify.rules``): each rule is a ``Rule`` (a protocol: ``evaluate(ctx) ->
+list[Check]``); ``AllOf`` and ``AnyOf`` combine rules, and ``Policy.rule()`` builds the ``AllOf``
+of what a file asks for.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from dataclasses import field as dc_field
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
-from aitrace.errors import AitraceError, InputError
+from aitrace.errors import InputError
 from aitrace.record._model import field, from_json, json_schema, model
-from aitrace.record.stages import EVIDENCE_GX, EVIDENCE_SBOM, STAGE_IDS, StageId
+from aitrace.record.stages import STAGE_IDS, StageId
 from aitrace.verify.checks import Check
+from aitrace.verify.rules import (
+    _COMPARISON,
+    AllOf,
+    ApprovalRule,
+    Approvals,
+    GxPassed,
+    LicenseRules,
+    Licenses,
+    MaxAge,
+    MetricThreshold,
+    MetricThresholds,
+    MinCompleteness,
+    PolicyContext,
+    RequiredEvidence,
+    RequiredStages,
+    Rule,
+    SuccessCriteria,
+)
 
 if TYPE_CHECKING:
-    from aitrace.bundle.read import OpenedBundle
-    from aitrace.record.models import Step
-    from aitrace.signing.keys import PublicKey
+    pass
+
 
 POLICY_FORMAT: Literal["aitrace.policy/v1"] = "aitrace.policy/v1"
 POLICY_SCHEMA = "https://aitrace.dev/schemas/policy/v1"
-SUCCESS_PREFIX = "success."
+
+
 DEFAULT_POLICY_FILE = "default.yaml"
 
-Op = Literal[">=", ">", "<=", "<", "==", "!="]
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
-    "==": operator.eq, "!=": operator.ne,
-}
-_COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
-                         r"\s*$")
-_LICENSE_WORDS = frozenset({"AND", "OR", "WITH"})
 
 
-# =========================================================================== the model
 
-
-@model
-class MetricThreshold:
-    """A bound on a metric of the latest succeeded step of a stage that logged it."""
-
-    metric: str
-    op: Op
-    value: float
-    stage: StageId = "evaluation"
-
-
-@model
-class LicenseRules:
-    """Allowed and denied licences (shell-style globs, case-insensitive)."""
-
-    allow: tuple[str, ...] = field(default=(), description="when non-empty, only these")
-    deny: tuple[str, ...] = field(default=(), description="never these (e.g. CC-BY-NC-*)")
-    require_known: bool = field(
-        default=False, description="declared external sources must name a licence")
-
-
-@model
-class ApprovalRule:
-    """Signed reviewer approvals a stage's latest succeeded step must have."""
-
-    stage: StageId
-    count: int = field(default=1, description="distinct approving keys needed (>= 1)")
-    keyids: tuple[str, ...] = field(
-        default=(), description="only these reviewer key ids count (empty: any trusted key)")
 
 
 @model
@@ -187,15 +163,6 @@ def _parse_comparison(text: str, where: str, source: str) -> dict[str, Any]:
     return {"op": m.group(1), "value": float(m.group(2))}
 
 
-def parse_comparison(text: str) -> tuple[str, float] | None:
-    """``(op, value)`` of a comparison such as ``">= 0.85"``, or None when malformed."""
-    m = _COMPARISON.match(text)
-    return (m.group(1), float(m.group(2))) if m else None
-
-
-# =========================================================================== loading
-
-
 def parse_policy(data: Any, source: str) -> Policy:
     """Parse and check a policy document; ``InputError`` names ``source`` and the field."""
     if data is None:
@@ -259,422 +226,5 @@ def default_policy() -> Policy:
 # =========================================================================== context
 
 
-@dataclass
-class PolicyContext:
-    """What a policy is evaluated against (from a bundle, or a workspace)."""
 
-    steps: Sequence[Step]
-    created_at: str | None = None
-    keys: Sequence[PublicKey] = ()
-    approvals: Mapping[str, bytes] = dc_field(default_factory=dict)
-    object_bytes: Callable[[str], bytes | None] = lambda _sha: None
-    step_member: Callable[[Step], str | None] = lambda _s: None
-    now: datetime | None = None
 
-    @classmethod
-    def from_bundle(cls, ob: OpenedBundle, steps: Sequence[Step], keys: Sequence[PublicKey],
-                    *, now: datetime | None = None) -> PolicyContext:
-        """The context of an opened bundle (its content as read, checked by verify)."""
-        created: str | None
-        try:
-            created = ob.manifest.created_at
-        except AitraceError:
-            created = steps[-1].ended_at if steps else None
-        try:
-            approvals: Mapping[str, bytes] = ob.approvals
-        except AitraceError:
-            approvals = {}
-        return cls(steps=steps, created_at=created, keys=keys, approvals=approvals,
-                   object_bytes=ob.object_bytes, step_member=ob.step_member, now=now)
-
-    def succeeded(self, stage: str) -> list[Step]:
-        """The succeeded steps of ``stage`` in chain order."""
-        return [s for s in self.steps if s.stage == stage and s.status == "succeeded"]
-
-    def latest(self, stage: str) -> Step | None:
-        """The latest succeeded step of ``stage``."""
-        found = self.succeeded(stage)
-        return found[-1] if found else None
-
-    def latest_metric(self, stage: str, metric: str) -> tuple[Step, float] | None:
-        """The value of ``metric`` in the latest succeeded step of ``stage`` that logged it."""
-        for s in reversed(self.succeeded(stage)):
-            if metric in s.metrics:
-                return s, s.metrics[metric]
-        return None
-
-
-class Rule(Protocol):
-    """One policy requirement: checks a context, reports each finding as a ``Check``."""
-
-    def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """The checks of this rule."""
-        ...
-
-
-def _check(cid: str, title: str, failures: Sequence[tuple[str, str | None]],
-           ok: str) -> list[Check]:
-    if not failures:
-        return [Check(cid, title, "passed", ok)]
-    return [Check(cid, title, "failed", msg, member) for msg, member in failures]
-
-
-@dataclass(frozen=True)
-class AllOf:
-    """Every rule's checks (all must pass)."""
-
-    rules: tuple[Rule, ...]
-
-    def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """Concatenate every rule's checks."""
-        out: list[Check] = []
-        for r in self.rules:
-            out.extend(r.evaluate(ctx))
-        return out
-
-
-@dataclass(frozen=True)
-class AnyOf:
-    """Passes when one rule passes entirely; else reports every rule's failures."""
-
-    rules: tuple[Rule, ...]
-    id: str = "policy.any-of"
-    title: str = "One of several alternatives holds"
-
-    def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """One passed check naming the alternative that held, or all failures."""
-        failures: list[Check] = []
-        for i, r in enumerate(self.rules):
-            checks = r.evaluate(ctx)
-            if not any(c.status == "failed" for c in checks):
-                return [Check(self.id, self.title, "passed", f"alternative {i + 1} holds: "
-                              + "; ".join(c.message for c in checks))]
-            failures.extend(c for c in checks if c.status == "failed")
-        return [Check(self.id, self.title, "failed", c.message, c.member) for c in failures]
-
-
-# =========================================================================== rules
-
-
-@dataclass(frozen=True)
-class RequiredStages:
-    """Each listed stage has a succeeded step."""
-
-    stages: tuple[str, ...]
-
-    def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """One failure per missing stage."""
-        fails = []
-        for st in self.stages:
-            if ctx.latest(st) is None:
-                tried = [s for s in ctx.steps if s.stage == st]
-                extra = (f" (its latest step {tried[-1].seq} {tried[-1].status})" if tried
-                         else "")
-                fails.append((f"stage '{st}' has no succeeded step{extra}", None))
-        return _check("policy.required-stages", "Required stages are recorded", fails,
-                      f"{len(self.stages)} required stage(s) present")
-
-
-@dataclass(frozen=True)
-class RequiredEvidence:
-    """The succeeded steps of each stage carry the listed evidence kinds."""
-
-    evidence: Mapping[str, tuple[str, ...]]
-
-    def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """One failure per (stage, kind) missing."""
-        fails: list[tuple[str, str | None]] = []
-        n = 0
-        for stage, kinds in self.evidence.items():
-            steps = ctx.succeeded(stage)
-            for kind in kinds:
-                n += 1
-                if not any(e.kind == kind for s in steps for e in s.evidence):
-                    where = (f"its {len(steps)} succeeded step(s)" if steps
-                             else "it has no succeeded step")
-                    member = ctx.step_member(steps[-1]) if steps else None
-                    fails.append((f"stage '{stage}' has no {kind} evidence ({where})", member))
-        return _check("policy.required-evidence", "Required evidence is attached", fails,
-                      f"{n} required evidence item(s) present")
-
-
-def _gx_success(ctx: PolicyContext, sha: str, summary: Mapping[str, Any]) -> bool | None:
-    value = summary.get("success")
-    if isinstance(value, bool):
-        return value
-    data = ctx.object_bytes(sha)
-    if data is None:
-        return None
-    try:
-        from aitrace.record.jsonio import parse_untrusted
-
-        doc = parse_untrusted(data, f"GX result {sha[:12]}")
-    except AitraceError:
-        return None
-    result = doc.get("success") if isinstance(doc, dict) else None
-    return result if isinstance(result, bool) else None
-
-
-@dataclass(frozen=True)
-class GxPassed:
-    """In each stage, the GX results of the latest step that has any all succeeded."""
-
-    def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """One failure per failed (or unreadable) GX result."""
-        fails: list[tuple[str, str | None]] = []
-        n = 0
-        for stage in STAGE_IDS:
-            with_gx = [s for s in ctx.succeeded(stage) if any(e.kind == EVIDENCE_GX
-                                                              for e in s.evidence)]
-            if not with_gx:
-                continue
-            step = with_gx[-1]
-            for e in step.evidence:
-                if e.kind != EVIDENCE_GX:
-                    continue
-                n += 1
-                ok = _gx_success(ctx, e.sha256, e.summary)
-                what = e.subject.path if e.subject else (e.name or e.sha256[:12])
-                if ok is None:
-                    fails.append((f"step {step.seq} ({stage}) GX result for {what} cannot be "
-                                  "read to tell whether it passed", ctx.step_member(step)))
-                elif not ok:
-                    stats = e.summary.get("statistics") or e.summary
-                    detail = ""
-                    if isinstance(stats, Mapping) and "unsuccessful_expectations" in stats:
-                        detail = f" ({stats['unsuccessful_expectations']} expectation(s) failed)"
-                    fails.append((f"step {step.seq} ({stage}) GX result for {what} did not "
-                                  f"pass{detail}", ctx.step_member(step)))
-        if not n:
-            return [Check("policy.gx-passed", "Great Expectations checks passed", "skipped",
-                          "the record holds no GX results")]
-        return _check("policy.gx-passed", "Great Expectations checks passed", fails,
-                      f"{n} GX result(s) passed")
-
-
-@dataclass(frozen=True)
-class MetricThresholds:
-    """Each metric of the latest succeeded step of its stage meets its bound."""
-
-    thresholds: tuple[MetricThreshold, ...]
-
-    def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """One check per threshold."""
-        out: list[Check] = []
-        title = "Metric thresholds are met"
-        for t in self.thresholds:
-            want = f"{t.stage} {t.metric} {t.op} {t.value:g}"
-            got = ctx.latest_metric(t.stage, t.metric)
-            if got is None:
-                out.append(Check("policy.metrics", title, "failed",
-                                 f"{want}: no succeeded {t.stage} step logged {t.metric}"))
-                continue
-            step, value = got
-            status: Literal["passed", "failed"] = (
-                "passed" if _OPS[t.op](value, t.value) else "failed")
-            out.append(Check("policy.metrics", title, status,
-                             f"{want}: step {step.seq} has {t.metric} = {value:g}",
-                             ctx.step_member(step)))
-        return out
-
-
-@dataclass(frozen=True)
-class SuccessCriteria:
-    """Evaluation metrics meet the success criteria recorded at the problem stage."""
-
-    def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """One check per criterion; a failure when none is recorded."""
-        cid, title = "policy.success-criteria", "Evaluation meets the problem's success criteria"
-        # A problem stage may have several steps (statement, risk register, self-check):
-        # the criteria are those of the latest one that records any.
-        problems = ctx.succeeded("problem")
-        problem = next((s for s in reversed(problems)
-                        if any(k.startswith(SUCCESS_PREFIX) for k in s.params)),
-                       problems[-1] if problems else None)
-        if problem is None:
-            return [Check(cid, title, "failed", "no succeeded problem step records success "
-                          "criteria")]
-        member = ctx.step_member(problem)
-        criteria = {k[len(SUCCESS_PREFIX):]: v for k, v in sorted(problem.params.items())
-                    if k.startswith(SUCCESS_PREFIX)}
-        if not criteria:
-            return [Check(cid, title, "failed",
-                          f"problem step {problem.seq} records no success criteria (params "
-                          f"'{SUCCESS_PREFIX}<metric>' such as '{SUCCESS_PREFIX}accuracy: "
-                          "\">= 0.9\"')", member)]
-        out = []
-        for metric, text in criteria.items():
-            parsed = parse_comparison(text)
-            if parsed is None:
-                out.append(Check(cid, title, "failed",
-                                 f"problem step {problem.seq} param '{SUCCESS_PREFIX}{metric}' "
-                                 f"= {text!r} is not a comparison like '>= 0.9'", member))
-                continue
-            op, bound = parsed
-            got = ctx.latest_metric("evaluation", metric)
-            if got is None:
-                out.append(Check(cid, title, "failed",
-                                 f"success criterion {metric} {op} {bound:g}: no succeeded "
-                                 f"evaluation step logged {metric}"))
-                continue
-            step, value = got
-            ok = _OPS[op](value, bound)
-            out.append(Check(cid, title, "passed" if ok else "failed",
-                             f"success criterion {metric} {op} {bound:g}: evaluation step "
-                             f"{step.seq} has {value:g}", ctx.step_member(step)))
-        return out
-
-
-def license_ids(expression: str) -> list[str]:
-    """The licence ids of an SPDX expression (``(MIT OR Apache-2.0)`` -> both)."""
-    tokens = re.split(r"[\s()]+", expression)
-    return [t for t in tokens if t and t.upper() not in _LICENSE_WORDS]
-
-
-def _matches(lic: str, patterns: Sequence[str]) -> str | None:
-    for p in patterns:
-        if fnmatch.fnmatchcase(lic.casefold(), p.casefold()):
-            return p
-    return None
-
-
-@dataclass(frozen=True)
-class Licenses:
-    """Declared licences of data and models respect the allow and deny lists."""
-
-    rules: LicenseRules
-
-    def _declared(self, ctx: PolicyContext) -> list[tuple[str, str | None, str, Step]]:
-        found: list[tuple[str, str | None, str, Step]] = []
-        for s in ctx.steps:
-            if s.status != "succeeded":
-                continue
-            for a in s.materials:
-                if a.license is not None or a.origin is not None:
-                    found.append((f"{s.stage} input {a.path}", a.license, "external"
-                                  if a.origin is not None else "input", s))
-            for a in s.products:
-                if a.license is not None:
-                    found.append((f"{s.stage} output {a.path}", a.license, "output", s))
-            for e in s.evidence:
-                if e.kind != EVIDENCE_SBOM:
-                    continue
-                lic = e.summary.get("licenses")
-                if not isinstance(lic, Mapping):
-                    continue
-                for group, label in (("data", "dataset"), ("base_models", "base model")):
-                    entries = lic.get(group)
-                    if isinstance(entries, Mapping):
-                        for name, value in entries.items():
-                            found.append((f"{s.stage} SBOM {label} {name}",
-                                          value if isinstance(value, str) else None, "sbom", s))
-        return found
-
-    def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """One failure per offending licence."""
-        fails: list[tuple[str, str | None]] = []
-        found = self._declared(ctx)
-        seen: set[tuple[str, str | None]] = set()
-        for what, lic, origin, step in found:
-            if (what, lic) in seen:
-                continue
-            seen.add((what, lic))
-            member = ctx.step_member(step)
-            if lic is None or not lic.strip():
-                if self.rules.require_known and origin in ("external", "sbom"):
-                    fails.append((f"{what} declares no licence", member))
-                continue
-            for lid in license_ids(lic):
-                denied = _matches(lid, self.rules.deny)
-                if denied:
-                    fails.append((f"{what} is licensed {lic}: '{lid}' is denied by "
-                                  f"'{denied}'", member))
-                elif self.rules.allow and not _matches(lid, self.rules.allow):
-                    fails.append((f"{what} is licensed {lic}: '{lid}' is not in the allowed "
-                                  "list", member))
-        return _check("policy.licenses", "Licences of data and models are allowed", fails,
-                      f"{len(seen)} declared licence(s) allowed")
-
-
-@dataclass(frozen=True)
-class Approvals:
-    """The latest succeeded step of a stage has ``count`` signed approvals."""
-
-    rule: ApprovalRule
-
-    def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """One check for the rule."""
-        from aitrace.signing.approvals import verify_approvals
-
-        r = self.rule
-        cid, title = "policy.approvals", f"Stage '{r.stage}' has {r.count} approval(s)"
-        step = ctx.latest(r.stage)
-        if step is None:
-            return [Check(cid, title, "failed", f"stage '{r.stage}' has no succeeded step to "
-                          "approve")]
-        member = ctx.step_member(step)
-        checks = verify_approvals(ctx.approvals, ctx.steps, ctx.keys) if ctx.approvals else []
-        mine = [a for a in checks if a.step_id == step.id]
-        eligible = [a for a in mine if a.ok and (not r.keyids or a.keyid in r.keyids)]
-        approved = sorted({a.keyid for a in eligible if a.decision == "approved" and a.keyid})
-        rejected = [a for a in eligible if a.decision == "rejected"]
-        problems = [a for a in mine if not a.ok]
-        if rejected:
-            who = ", ".join(f"{a.reviewer} ({(a.keyid or '')[:12]}…)" for a in rejected)
-            return [Check(cid, title, "failed", f"step {step.seq} ({r.stage}) was rejected by "
-                          f"{who}", member)]
-        if len(approved) >= r.count:
-            return [Check(cid, title, "passed", f"step {step.seq} approved by "
-                          + ", ".join(k[:12] + "…" for k in approved), member)]
-        detail = f"step {step.seq} ({r.stage}) has {len(approved)} of {r.count} approvals"
-        if r.keyids:
-            detail += " from the named reviewer keys"
-        if problems:
-            detail += "; not counted: " + "; ".join(f"{a.name}: {a.problem}" for a in problems)
-        return [Check(cid, title, "failed", detail, member)]
-
-
-def _parse_time(text: str) -> datetime | None:
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class MaxAge:
-    """The record is at most ``days`` old (from its created_at, its last step)."""
-
-    days: float
-
-    def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """One check."""
-        cid, title = "policy.max-age", f"The record is at most {self.days:g} days old"
-        created = _parse_time(ctx.created_at) if ctx.created_at else None
-        if created is None:
-            return [Check(cid, title, "failed", f"the creation time {ctx.created_at!r} cannot "
-                          "be read")]
-        now = ctx.now or datetime.now(UTC)
-        age = (now - created).total_seconds() / 86400
-        status: Literal["passed", "failed"] = "passed" if age <= self.days else "failed"
-        return [Check(cid, title, status, f"created {ctx.created_at}, {age:.1f} days ago")]
-
-
-@dataclass(frozen=True)
-class MinCompleteness:
-    """The completeness score (``aitrace.completeness``) is at least ``minimum``."""
-
-    minimum: int
-
-    def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """One check, listing what is missing when it fails."""
-        from aitrace.record.completeness import completeness
-
-        result = completeness(ctx.steps)
-        cid, title = "policy.completeness", f"The record is at least {self.minimum}% complete"
-        if result.score >= self.minimum:
-            return [Check(cid, title, "passed", f"completeness {result.score}%")]
-        shown = ", ".join(result.missing[:12]) + (" …" if len(result.missing) > 12 else "")
-        return [Check(cid, title, "failed", f"completeness {result.score}% < {self.minimum}%; "
-                      f"missing: {shown}")]
