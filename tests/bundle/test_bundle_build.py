@@ -112,7 +112,7 @@ def test_opened_bundle_accessors(bundle_path: Path) -> None:
         sha = b.steps[1].evidence[0].sha256
         assert b.read_object(sha) == b.object_bytes(sha)
         assert b.object_bytes("0" * 64) is None
-        assert b.signer_keyids() == [b.envelope["signatures"][0]["keyid"]]
+        assert b.signer_keyids() == [b.envelope.signatures[0].keyid]
 
 
 def test_include_is_streamed_and_verified(project: Path, keys: Keys, tmp_path: Path) -> None:

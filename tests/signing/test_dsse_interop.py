@@ -7,13 +7,14 @@ import base64
 import copy
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from google.protobuf import json_format
 from in_toto_attestation.v1 import statement_pb2
-from in_toto_attestation.v1.statement import Statement
-from securesystemslib.dsse import Envelope
+from in_toto_attestation.v1.statement import Statement as Statement_
+from securesystemslib.dsse import Envelope as Envelope_
 from securesystemslib.signer import SSlibKey
 from signing_helpers import KeyFiles
 
@@ -22,21 +23,37 @@ from aitrace.record.jsonio import canonical_bytes
 from aitrace.signing.dsse import (
     IN_TOTO_PAYLOAD_TYPE,
     STATEMENT_TYPE,
+    Attestation,
+    Envelope,
+    Statement,
+    Subject,
     dsse_sign,
-    dsse_verify,
     make_statement,
     pae,
-    parse_statement,
+    verify_attestation,
 )
 from aitrace.signing.keys import PublicKey, Signer, load_public_key, load_signer, new_signer
 
 SHA_A = "a" * 64
 SHA_B = "b" * 64
+PTYPE = "https://aitrace.dev/production-record/v1"
+
+
+@dataclass(frozen=True)
+class _Pred:
+    record_id: str
+    steps: tuple[str, ...]
+
+
+def _verify(env: dict[str, Any], keys: list[PublicKey],
+            threshold: int = 1) -> Attestation[_Pred]:
+    """Our verifier over an envelope's JSON form, through the edge parser as in production."""
+    envelope = Envelope.from_bytes(json.dumps(env).encode(), "test envelope")
+    return verify_attestation(envelope, keys, PTYPE, _Pred, threshold=threshold)
 
 
 def _statement() -> dict[str, Any]:
-    return make_statement([("models/model.pkl", SHA_A), ("manifest.json", SHA_B)],
-                          "https://aitrace.dev/production-record/v1",
+    return make_statement([("models/model.pkl", SHA_A), ("manifest.json", SHA_B)], PTYPE,
                           {"record_id": "r1", "steps": ["x"]})
 
 
@@ -65,7 +82,7 @@ def test_securesystemslib_verifies_our_envelope(any_keys: KeyFiles) -> None:
     signer = load_signer(any_keys.private)
     pub = load_public_key(any_keys.public)
     env = dsse_sign(canonical_bytes(_statement()), IN_TOTO_PAYLOAD_TYPE, [signer])
-    sslib_env = Envelope.from_dict(copy.deepcopy(env))
+    sslib_env = Envelope_.from_dict(copy.deepcopy(env))
     accepted = sslib_env.verify([_sslib_key(pub)], 1)
     assert list(accepted) == [pub.keyid]
     assert json.loads(sslib_env.payload)["_type"] == STATEMENT_TYPE
@@ -75,10 +92,11 @@ def test_securesystemslib_rejects_what_we_reject(ec_keys: KeyFiles) -> None:
     signer = load_signer(ec_keys.private)
     pub = load_public_key(ec_keys.public)
     env = dsse_sign(canonical_bytes(_statement()), IN_TOTO_PAYLOAD_TYPE, [signer])
+    assert _verify(env, [pub]).ok
     tampered = dict(env, payloadType="application/json")
-    assert not dsse_verify(tampered, [pub]).ok
+    assert not _verify(tampered, [pub]).signed
     with pytest.raises(Exception, match="threshold"):
-        Envelope.from_dict(copy.deepcopy(tampered)).verify([_sslib_key(pub)], 1)
+        Envelope_.from_dict(copy.deepcopy(tampered)).verify([_sslib_key(pub)], 1)
 
 
 def test_multi_signature_envelope_with_threshold(ec_keys: KeyFiles, ed_keys: KeyFiles) -> None:
@@ -88,36 +106,37 @@ def test_multi_signature_envelope_with_threshold(ec_keys: KeyFiles, ed_keys: Key
     ids = [s["keyid"] for s in env["signatures"]]
     assert ids == sorted(ids)
     keys = [load_public_key(ec_keys.public), load_public_key(ed_keys.public)]
-    result = dsse_verify(env, keys, threshold=2)
-    assert result.ok
+    result = _verify(env, keys, threshold=2)
+    assert result.signed
     assert result.verified_keyids == tuple(sorted(ids))
-    assert result.problems == ()
+    assert result.messages("signature") == ()
     # Independent check of the same threshold.
-    assert len(Envelope.from_dict(copy.deepcopy(env)).verify(
+    assert len(Envelope_.from_dict(copy.deepcopy(env)).verify(
         [_sslib_key(k) for k in keys], 2)) == 2
     # Only one of them trusted: threshold 2 fails and says why.
-    partial = dsse_verify(env, keys[:1], threshold=2)
-    assert not partial.ok
+    partial = _verify(env, keys[:1], threshold=2)
+    assert not partial.signed
     assert partial.verified_keyids == (keys[0].keyid,)
-    assert any("not by a trusted key" in p for p in partial.problems)
-    assert any("1 of the required 2" in p for p in partial.problems)
+    assert any("not by a trusted key" in p for p in partial.messages("signature"))
+    assert any("1 of the required 2" in p for p in partial.messages("signature"))
 
 
 def test_untrusted_signer_is_reported_not_raised(ec_keys: KeyFiles) -> None:
     env = dsse_sign(b"{}", IN_TOTO_PAYLOAD_TYPE, [new_signer()])
-    result = dsse_verify(env, [load_public_key(ec_keys.public)])
-    assert not result.ok
+    result = _verify(env, [load_public_key(ec_keys.public)])
+    assert not result.signed
     assert result.verified_keyids == ()
-    assert "is not by a trusted key" in result.problems[0]
+    assert "is not by a trusted key" in result.problems[0].message
+    assert result.problems[0].stage == "signature"
 
 
 def test_signature_relabelled_with_trusted_keyid_fails(ec_keys: KeyFiles) -> None:
     pub = load_public_key(ec_keys.public)
     env = dsse_sign(b"{}", IN_TOTO_PAYLOAD_TYPE, [new_signer()])
     env["signatures"][0]["keyid"] = pub.keyid
-    result = dsse_verify(env, [pub])
-    assert not result.ok
-    assert "does not verify" in result.problems[0]
+    result = _verify(env, [pub])
+    assert not result.signed
+    assert "does not verify" in result.problems[0].message
 
 
 @pytest.mark.parametrize("field", ["payload", "payloadType"])
@@ -126,9 +145,9 @@ def test_tampering_breaks_verification(ec_keys: KeyFiles, field: str) -> None:
     env = dsse_sign(b'{"a":1}', IN_TOTO_PAYLOAD_TYPE, [signer])
     env[field] = (base64.b64encode(b'{"a":2}').decode() if field == "payload"
                   else "application/vnd.in-toto+jsoN")
-    result = dsse_verify(env, [load_public_key(ec_keys.public)])
-    assert not result.ok
-    assert "altered" in result.problems[0]
+    result = _verify(env, [load_public_key(ec_keys.public)])
+    assert not result.signed
+    assert "altered" in result.problems[0].message
 
 
 def test_signature_without_keyid_tries_every_trusted_key(ec_keys: KeyFiles,
@@ -137,7 +156,7 @@ def test_signature_without_keyid_tries_every_trusted_key(ec_keys: KeyFiles,
     env = dsse_sign(b"{}", IN_TOTO_PAYLOAD_TYPE, [signer])
     del env["signatures"][0]["keyid"]
     keys = [load_public_key(ec_keys.public), load_public_key(ed_keys.public)]
-    assert dsse_verify(env, keys).verified_keyids == (signer.keyid,)
+    assert _verify(env, keys).verified_keyids == (signer.keyid,)
 
 
 def test_same_key_twice_counts_once(ec_keys: KeyFiles) -> None:
@@ -145,8 +164,8 @@ def test_same_key_twice_counts_once(ec_keys: KeyFiles) -> None:
     pub = load_public_key(ec_keys.public)
     env = dsse_sign(b"{}", IN_TOTO_PAYLOAD_TYPE, [signer])
     env["signatures"].append(dict(env["signatures"][0]))
-    result = dsse_verify(env, [pub, pub], threshold=2)
-    assert not result.ok
+    result = _verify(env, [pub, pub], threshold=2)
+    assert not result.signed
     assert result.verified_keyids == (pub.keyid,)
 
 
@@ -157,9 +176,10 @@ def test_url_safe_base64_is_accepted(ec_keys: KeyFiles) -> None:
     env["payload"] = base64.urlsafe_b64encode(payload).decode()
     env["signatures"][0]["sig"] = base64.urlsafe_b64encode(
         base64.b64decode(env["signatures"][0]["sig"])).decode()
-    result = dsse_verify(env, [load_public_key(ec_keys.public)])
-    assert result.ok
-    assert result.payload == payload
+    envelope = Envelope.from_bytes(json.dumps(env).encode(), "test envelope")
+    assert envelope.payload == payload
+    result = verify_attestation(envelope, [load_public_key(ec_keys.public)], PTYPE, _Pred)
+    assert result.signed
 
 
 _GOOD_SIG = {"keyid": "k", "sig": "AAAA"}
@@ -184,18 +204,17 @@ _GOOD_SIG = {"keyid": "k", "sig": "AAAA"}
          "'signatures[0].keyid'"),
     ],
 )
-def test_malformed_envelopes_raise_invalid_bundle_naming_the_field(
-        ec_keys: KeyFiles, envelope: Any, field: str) -> None:
+def test_malformed_envelopes_raise_invalid_bundle_naming_the_field(envelope: Any,
+                                                                   field: str) -> None:
     with pytest.raises(InvalidBundle, match=re.escape(f"attestation.dsse.json: field {field}")):
-        dsse_verify(envelope, [load_public_key(ec_keys.public)],
-                    source="attestation.dsse.json")
+        Envelope.from_bytes(json.dumps(envelope).encode(), "attestation.dsse.json")
 
 
 def test_threshold_and_signer_argument_errors(ec_keys: KeyFiles) -> None:
     signer: Signer = load_signer(ec_keys.private)
     env = dsse_sign(b"{}", IN_TOTO_PAYLOAD_TYPE, [signer])
     with pytest.raises(InputError, match="threshold must be at least 1"):
-        dsse_verify(env, [], threshold=0)
+        _verify(env, [], threshold=0)
     with pytest.raises(InputError, match="no signing key"):
         dsse_sign(b"{}", IN_TOTO_PAYLOAD_TYPE, [])
     with pytest.raises(InputError, match="more than once"):
@@ -206,16 +225,30 @@ def test_statement_round_trip_and_in_toto_attestation_validates_it() -> None:
     statement = _statement()
     assert statement["_type"] == STATEMENT_TYPE
     assert statement["subject"][0] == {"name": "models/model.pkl", "digest": {"sha256": SHA_A}}
-    parsed = parse_statement(canonical_bytes(statement))
-    assert parsed == statement
+    parsed = Statement.from_bytes(canonical_bytes(statement), "test")
+    assert parsed.subjects == (Subject("models/model.pkl", {"sha256": SHA_A}),
+                               Subject("manifest.json", {"sha256": SHA_B}))
+    assert parsed.subjects[0].sha256 == SHA_A
+    assert parsed.to_json() == statement
     pb = json_format.ParseDict(statement, statement_pb2.Statement())
-    Statement.copy_from_pb(pb).validate()  # raises ValueError if invalid
+    Statement_.copy_from_pb(pb).validate()  # raises ValueError if invalid
+
+
+def test_statement_with_another_type_fails_the_verifier(ec_keys: KeyFiles) -> None:
+    statement = dict(_statement(), _type="https://in-toto.io/Statement/v0.1")
+    env = dsse_sign(canonical_bytes(statement), IN_TOTO_PAYLOAD_TYPE,
+                    [load_signer(ec_keys.private)])
+    result = _verify(env, [load_public_key(ec_keys.public)])
+    assert result.signed and not result.ok
+    assert result.statement is None and result.predicate is None
+    assert [p.stage for p in result.problems] == ["statement"]
+    assert "field '_type' must be 'https://in-toto.io/Statement/v1'" in result.problems[0].message
 
 
 @pytest.mark.parametrize(
     ("mutate", "field"),
     [
-        (lambda s: s.update(_type="https://in-toto.io/Statement/v0.1"), "'_type'"),
+        (lambda s: s.pop("_type"), "'_type'"),
         (lambda s: s.update(subject=[]), "'subject'"),
         (lambda s: s.update(subject=["x"]), r"'subject\[0\]'"),
         (lambda s: s["subject"][1].pop("name"), r"'subject\[1\].name'"),
@@ -228,14 +261,36 @@ def test_statement_round_trip_and_in_toto_attestation_validates_it() -> None:
         (lambda s: s.update(predicate=[1]), "'predicate'"),
     ],
 )
-def test_parse_statement_names_the_bad_field(mutate: Any, field: str) -> None:
+def test_statement_names_the_bad_field(mutate: Any, field: str) -> None:
     statement = _statement()
     mutate(statement)
     with pytest.raises(InvalidBundle, match=f"field {field}"):
-        parse_statement(canonical_bytes(statement))
+        Statement.from_bytes(canonical_bytes(statement), "test")
 
 
-@pytest.mark.parametrize("payload", [b"\xff", b"[1]", b"{", b"[" * 100000])
-def test_parse_statement_rejects_non_statements(payload: bytes) -> None:
-    with pytest.raises(InvalidBundle, match="field '\\$'"):
-        parse_statement(payload)
+@pytest.mark.parametrize(("payload", "fragment"), [
+    (b"\xff", "is not UTF-8"),
+    (b"[1]", "field '$' must be a JSON object"),
+    (b"{", "is not valid JSON"),
+    (b"[" * 100000, "deeper than"),
+    (b'{"_type": NaN}', "not JSON"),
+])
+def test_statement_rejects_non_statements(payload: bytes, fragment: str) -> None:
+    with pytest.raises(InvalidBundle, match=re.escape(fragment)):
+        Statement.from_bytes(payload, "test")
+
+
+def test_securesystemslib_envelope_verifies_with_ours(any_keys: KeyFiles) -> None:
+    """The other direction: an envelope signed by securesystemslib passes our verifier."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from securesystemslib.signer import CryptoSigner
+
+    pub = load_public_key(any_keys.public)
+    priv = load_pem_private_key(any_keys.private.read_bytes(), None)
+    sslib_signer = CryptoSigner(priv, _sslib_key(pub))
+    sslib_env = Envelope_(canonical_bytes(_statement()), IN_TOTO_PAYLOAD_TYPE, {})
+    sslib_env.sign(sslib_signer)
+    result = _verify(sslib_env.to_dict(), [pub])
+    assert result.ok, result.problems
+    assert result.verified_keyids == (pub.keyid,)
+    assert result.predicate == _Pred(record_id="r1", steps=("x",))

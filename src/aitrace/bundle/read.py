@@ -34,6 +34,7 @@ from aitrace.record.models import Record, Step
 if TYPE_CHECKING:
     from aitrace.bundle._zip.limits import ArchiveLimits
     from aitrace.bundle._zip.reader import SafeArchive
+    from aitrace.signing.dsse import Envelope, Statement
 
 
 _T = TypeVar("_T")
@@ -183,45 +184,35 @@ class OpenedBundle:
     # ------------------------------------------------------------------ attestation
 
     @cached_property
-    def envelope(self) -> dict[str, Any]:
+    def envelope(self) -> Envelope:
         """The DSSE envelope (``attestation.dsse.json``), parsed but not verified."""
-        data = self._json(ATTESTATION_MEMBER)
-        if not isinstance(data, dict):
-            raise InvalidBundle(f"{self.label}: member '{ATTESTATION_MEMBER}' is not a JSON "
-                                "object", hint="the bundle is damaged")
-        return data
+        from aitrace.signing.dsse import Envelope
+
+        data = self.archive.read(ATTESTATION_MEMBER, max_size=self.archive.limits.max_json_size)
+        return Envelope.from_bytes(data, f"{self.label}: member '{ATTESTATION_MEMBER}'",
+                                   limits=self.archive.limits.json)
 
     @cached_property
-    def statement(self) -> dict[str, Any]:
-        """The in-toto statement inside the envelope — *unverified* (see ``verify_bundle``)."""
-        import base64
-        import binascii
+    def statement(self) -> Statement:
+        """The in-toto statement in the envelope's payload — *unverified* (``verify_bundle``)."""
+        from aitrace.signing.dsse import Statement
 
-        from aitrace.signing.dsse import parse_statement
-
-        payload = self.envelope.get("payload")
-        try:
-            raw = base64.b64decode(str(payload).encode("ascii"), validate=True)
-        except (binascii.Error, UnicodeEncodeError, ValueError):
-            raise InvalidBundle(f"{self.label}: member '{ATTESTATION_MEMBER}': field 'payload' "
-                                "is not base64", hint="the bundle is damaged") from None
-        return parse_statement(raw, source=f"{self.label}: member '{ATTESTATION_MEMBER}'")
+        return Statement.from_bytes(self.envelope.payload,
+                                    f"{self.label}: member '{ATTESTATION_MEMBER}'",
+                                    limits=self.archive.limits.json)
 
     @cached_property
     def predicate(self) -> Predicate:
         """The statement's production-record predicate — *unverified*."""
-        return _parse(Predicate, self.statement.get("predicate"),
+        return _parse(Predicate, self.statement.predicate,
                       f"{ATTESTATION_MEMBER} predicate", self.label)
 
     def signer_keyids(self) -> list[str]:
         """Key ids named by the envelope's signatures (unverified; empty when unreadable)."""
         try:
-            sigs = self.envelope.get("signatures")
+            return [s.keyid for s in self.envelope.signatures if s.keyid]
         except AitraceError:
             return []
-        if not isinstance(sigs, list):
-            return []
-        return [str(s.get("keyid")) for s in sigs if isinstance(s, dict) and s.get("keyid")]
 
     # ------------------------------------------------------------------ evidence
 

@@ -8,7 +8,8 @@ the step's digest, an approval cannot be moved to another step or survive an edi
 
 Approvals are stored content-addressed at ``.aitrace/approvals/<sha256>.dsse.json`` (immutable,
 written atomically) and travel inside bundles; ``verify_approvals`` checks them against the
-record's steps and the trusted keys, reporting each as data.
+record's steps and the trusted keys through the one attestation path
+(``aitrace.signing.dsse.verify_attestation``), reporting each as data.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from aitrace.errors import AitraceError, InputError
-from aitrace.record._model import field, from_json, json_schema, to_json
+from aitrace.record._model import field, json_schema, to_json
 from aitrace.record.jsonio import canonical_bytes, pretty_bytes
 from aitrace.record.models import SHA256_HEX, Step
 from aitrace.store.files import TMP_PREFIX, create_exclusive
@@ -176,35 +177,23 @@ def list_approvals(workspace: Workspace) -> list[tuple[str, bytes]]:
 
 def _check_one(name: str, data: bytes, steps_by_id: Mapping[str, Step],
                keys: Sequence[PublicKey]) -> ApprovalCheck:
-    from aitrace.record.jsonio import parse_untrusted
-    from aitrace.signing.dsse import IN_TOTO_PAYLOAD_TYPE, dsse_verify, parse_statement
+    from aitrace.signing.dsse import Envelope, verify_attestation
 
     base = name.rsplit("/", 1)[-1]
     m = _FILE_NAME.match(base)
     if m and hashlib.sha256(data).hexdigest() != m.group(1):
         return ApprovalCheck(name, False, problem="the envelope's bytes do not match the digest "
                                                   "in its file name")
+    source = f"approval {name}"
     try:
-        envelope = parse_untrusted(data, f"approval {name}")
-        result = dsse_verify(envelope, keys, 1, source=f"approval {name}")
+        envelope = Envelope.from_bytes(data, source)
     except AitraceError as exc:
         return ApprovalCheck(name, False, problem=exc.message)
-    if result.payload_type != IN_TOTO_PAYLOAD_TYPE:
-        return ApprovalCheck(name, False, problem=f"payloadType is {result.payload_type!r}, "
-                                                  f"not {IN_TOTO_PAYLOAD_TYPE!r}")
-    try:
-        statement = parse_statement(result.payload, source=f"approval {name}")
-    except AitraceError as exc:
-        return ApprovalCheck(name, False, problem=exc.message)
-    if statement["predicateType"] != APPROVAL_PREDICATE:
-        return ApprovalCheck(name, False, problem=f"predicateType is "
-                                                  f"{statement['predicateType']!r}, not "
-                                                  f"{APPROVAL_PREDICATE!r}")
-    try:
-        pred = from_json(ApprovalPredicate, statement.get("predicate"),
-                         source=f"approval {name} predicate")
-    except InputError as exc:
-        return ApprovalCheck(name, False, problem=exc.message)
+    result = verify_attestation(envelope, keys, APPROVAL_PREDICATE, ApprovalPredicate,
+                                source=source)
+    pred, statement = result.predicate, result.statement
+    if pred is None or statement is None:
+        return ApprovalCheck(name, False, problem=result.first_problem())
     found = ApprovalCheck(name, True, stage=pred.stage, step_id=pred.step_id,
                           reviewer=pred.reviewer.name, keyid=pred.reviewer.keyid,
                           comment=pred.comment, time=pred.time, decision=pred.decision)
@@ -213,20 +202,20 @@ def _check_one(name: str, data: bytes, steps_by_id: Mapping[str, Step],
         return replace(found, ok=False, problem=problem)
 
     if not result.ok:
-        return failed("; ".join(result.problems) or "not signed by a trusted key")
+        return failed(result.first_problem() or "not signed by a trusted key")
     if pred.reviewer.keyid not in result.verified_keyids:
         return failed(f"names reviewer key {pred.reviewer.keyid[:16]}… but was signed by "
                       f"{', '.join(k[:16] + '…' for k in result.verified_keyids)}")
-    subjects = statement["subject"]
+    subjects = statement.subjects
     expected_name = f"{STEP_SUBJECT_PREFIX}{pred.step_id}"
-    if len(subjects) != 1 or subjects[0]["name"] != expected_name:
+    if len(subjects) != 1 or subjects[0].name != expected_name:
         return failed(f"its subject must be the single step '{expected_name}'")
     step = steps_by_id.get(pred.step_id)
     if step is None:
         return failed(f"approves step {pred.step_id}, which is not in this record")
-    if subjects[0]["digest"].get("sha256") != step.digest:
+    if subjects[0].sha256 != step.digest:
         return failed(f"approves step {step.seq} ({pred.step_id}) with digest "
-                      f"{str(subjects[0]['digest'].get('sha256'))[:16]}…, but the recorded step "
+                      f"{str(subjects[0].sha256)[:16]}…, but the recorded step "
                       f"hashes to {step.digest[:16]}…: the step changed after it was approved")
     if (pred.stage, pred.step_seq, pred.record_id) != (step.stage, step.seq, step.record_id):
         return failed(f"its predicate says stage '{pred.stage}', step {pred.step_seq}, record "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aitrace.errors import AitraceError
 from aitrace.verify.checks import abbrev
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from aitrace.bundle.format import Predicate
     from aitrace.bundle.read import OpenedBundle
     from aitrace.record.models import Step
+    from aitrace.signing.dsse import Statement
 
 
 @dataclass
@@ -20,7 +21,7 @@ class _State:
     """What earlier checks learnt, for later ones."""
 
     digests: dict[str, tuple[str, int]] = field(default_factory=dict)
-    statement: dict[str, Any] | None = None
+    statement: Statement | None = None
     predicate: Predicate | None = None
     steps: list[Step] = field(default_factory=list)
     steps_ok: bool = False

@@ -103,8 +103,8 @@ def _check_members(ob: OpenedBundle, c: Checks, st: _State) -> None:
 
 def _check_signature(ob: OpenedBundle, c: Checks, st: _State, keys: Sequence[PublicKey],
                      threshold: int) -> None:
-    from aitrace.bundle.format import ATTESTATION_MEMBER, MANIFEST_MEMBER, PREDICATE_TYPE
-    from aitrace.signing.dsse import IN_TOTO_PAYLOAD_TYPE, dsse_verify, parse_statement
+    from aitrace.bundle.format import ATTESTATION_MEMBER, MANIFEST_MEMBER, PREDICATE_TYPE, Predicate
+    from aitrace.signing.dsse import IN_TOTO_PAYLOAD_TYPE, verify_attestation
 
     t_sig = f"Signed by at least {threshold} trusted key(s)"
     t_type = f"The envelope's payloadType is {IN_TOTO_PAYLOAD_TYPE}"
@@ -113,7 +113,7 @@ def _check_signature(ob: OpenedBundle, c: Checks, st: _State, keys: Sequence[Pub
     t_rsub = "The other subjects are exactly the released artifacts"
     att = ATTESTATION_MEMBER
     try:
-        result = dsse_verify(ob.envelope, keys, threshold, source=f"member '{att}'")
+        envelope = ob.envelope
     except AitraceError as exc:
         c.failed("signature.trusted", t_sig, exc.message, att)
         for cid, title in (("statement.payload-type", t_type), ("statement.valid", t_stmt),
@@ -121,35 +121,31 @@ def _check_signature(ob: OpenedBundle, c: Checks, st: _State, keys: Sequence[Pub
                            ("statement.released-subjects", t_rsub)):
             c.skipped(cid, title, "the attestation could not be read")
         return
+    result = verify_attestation(envelope, keys, PREDICATE_TYPE, Predicate, threshold=threshold,
+                                source=f"member '{att}'", limits=ob.archive.limits.json)
     if not keys:
         c.failed("signature.trusted", t_sig, "no trusted public key was given (--key)", att)
-    elif result.ok:
+    elif result.signed:
         c.passed("signature.trusted", t_sig, "signed by " + ", ".join(
             k[:16] + "…" for k in result.verified_keyids), att)
     else:
-        c.failed("signature.trusted", t_sig, "; ".join(result.problems), att)
+        c.failed("signature.trusted", t_sig, "; ".join(result.messages("signature")), att)
     st.signers = result.verified_keyids
-    payload, payload_type = result.payload, result.payload_type
-    if payload_type == IN_TOTO_PAYLOAD_TYPE:
-        c.passed("statement.payload-type", t_type, payload_type, att)
+    if wrong_type := result.messages("payload-type"):
+        c.failed("statement.payload-type", t_type, "; ".join(wrong_type), att)
     else:
-        c.failed("statement.payload-type", t_type,
-                 f"payloadType is {payload_type!r}, not {IN_TOTO_PAYLOAD_TYPE!r}", att)
-    try:
-        statement = parse_statement(payload, source=f"member '{att}'")
-        if statement["predicateType"] != PREDICATE_TYPE:
-            raise InputError(f"member '{att}': predicateType is {statement['predicateType']!r}, "
-                             f"not {PREDICATE_TYPE!r}")
-        predicate = ob.predicate
-    except AitraceError as exc:
-        c.failed("statement.valid", t_stmt, exc.message, att)
+        c.passed("statement.payload-type", t_type, envelope.payload_type, att)
+    statement, predicate = result.statement, result.predicate
+    if statement is None or predicate is None:
+        c.failed("statement.valid", t_stmt,
+                 "; ".join(result.messages("statement", "predicate-type", "predicate")), att)
         c.skipped("statement.manifest-subject", t_msub, "the statement could not be read", att)
         c.skipped("statement.released-subjects", t_rsub, "the statement could not be read", att)
         return
     c.passed("statement.valid", t_stmt, PREDICATE_TYPE, att)
+    # The predicate is the one parsed from the bytes the signatures were checked over.
     st.statement, st.predicate = statement, predicate
-    subjects = [(str(s["name"]), str(s["digest"].get("sha256", ""))) for s in
-                statement["subject"]]
+    subjects = [(s.name, s.sha256 or "") for s in statement.subjects]
     st.subjects = tuple(subjects)
     manifest_subjects = [sha for name, sha in subjects if name == MANIFEST_MEMBER]
     try:
