@@ -17,7 +17,8 @@ import click
 from aitrace._version import __version__
 from aitrace.errors import EXIT_USAGE, AitraceError
 
-# command name -> (module under aitrace.cli, attribute, one-line help shown by --help)
+# command name -> (module under aitrace.cli, attribute, one-line help shown by --help).
+# The help is each command's own ``short_help`` (tests/cli/test_command_table.py checks it).
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("record", "init_cmd", "Create aitrace.yaml and the .aitrace/ workspace."),
     "run": ("record", "run_cmd", "Run a command as a recorded stage step."),

@@ -1,19 +1,16 @@
-"""Shared option decorators and output helpers for the CLI modules."""
+"""Output helpers shared by the CLI modules: JSON on stdout, a progress bar, short digests.
+
+The shared options live in :mod:`aitrace.cli.options`.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-json_option = click.option("--json", "as_json", is_flag=True,
-                           help="Print machine-readable JSON (documented, stable).")
 
 
 def emit_json(data: Any) -> None:

@@ -12,39 +12,30 @@ from pathlib import Path
 
 import click
 
-from aitrace.cli._common import emit_json, json_option
+from aitrace.cli._common import emit_json
+from aitrace.cli.options import PolicyChoice, json_option, policy_options, trusted_keys_option
 from aitrace.errors import EXIT_CHECK_FAILED, EXIT_OK
 
 _bundle_arg = click.argument("bundle", type=click.Path(exists=True, dir_okay=False,
                                                        path_type=Path))
-_key_option = click.option(
-    "--key", "-k", "keys", multiple=True, type=click.Path(exists=True, dir_okay=False,
-                                                          path_type=Path),
-    help="A trusted public key (repeatable: the release key, reviewers' keys). Without one the "
-         "signature cannot be checked and nothing is shown as trusted.")
-_policy_option = click.option("--policy", "-p", type=click.Path(exists=True, dir_okay=False,
-                                                                path_type=Path),
-                              help="A policy file the record must satisfy (default: aitrace's "
-                                   "'complete record' policy, as `aitrace verify` uses).")
-_no_policy_option = click.option("--no-policy", is_flag=True,
-                                 help="Check integrity and signatures only, no policy.")
+_KEYS_HELP = ("A trusted public key (repeatable: the release key, reviewers' keys). Without one "
+              "the signature cannot be checked and nothing is shown as trusted.")
 
 
-@click.command("inspect")
+@click.command("inspect", short_help="Summarise a verified bundle in the terminal.")
 @_bundle_arg
-@_key_option
-@_policy_option
-@_no_policy_option
+@trusted_keys_option(_KEYS_HELP)
+@policy_options
 @json_option
-def inspect_cmd(bundle: Path, keys: tuple[Path, ...], policy: Path | None, no_policy: bool,
+def inspect_cmd(bundle: Path, keys: tuple[Path, ...], policy: PolicyChoice,
                 as_json: bool) -> int:
     """Verify BUNDLE, then summarise it: stages, evidence, licences, completeness."""
     from aitrace.report.audit import audit_bundle
     from aitrace.report.text import inspect_text
     from aitrace.report.view import view_json
 
-    view = audit_bundle(bundle, key_paths=keys, policy_path=policy,
-                        default_policy=not no_policy)
+    view = audit_bundle(bundle, key_paths=keys, policy_path=policy.path,
+                        default_policy=policy.default)
     if as_json:
         emit_json(view_json(view))
     else:
@@ -52,21 +43,20 @@ def inspect_cmd(bundle: Path, keys: tuple[Path, ...], policy: Path | None, no_po
     return EXIT_OK if view.verification.ok else EXIT_CHECK_FAILED
 
 
-@click.command("report")
+@click.command("report", short_help="Write a self-contained HTML report of a bundle.")
 @_bundle_arg
-@_key_option
-@_policy_option
-@_no_policy_option
+@trusted_keys_option(_KEYS_HELP)
+@policy_options
 @click.option("--output", "-o", "output", required=True,
               type=click.Path(dir_okay=False, path_type=Path), help="The HTML file to write.")
 @json_option
-def report_cmd(bundle: Path, keys: tuple[Path, ...], policy: Path | None, no_policy: bool,
-               output: Path, as_json: bool) -> int:
+def report_cmd(bundle: Path, keys: tuple[Path, ...], policy: PolicyChoice, output: Path,
+               as_json: bool) -> int:
     """Verify BUNDLE and write a self-contained HTML report of it."""
     from aitrace.report.render import write_report
 
-    view = write_report(bundle, output, key_paths=keys, policy_path=policy,
-                        default_policy=not no_policy)
+    view = write_report(bundle, output, key_paths=keys, policy_path=policy.path,
+                        default_policy=policy.default)
     v = view.verification
     if as_json:
         emit_json({"report": str(output), "verified": v.ok, "verdict": v.verdict,
@@ -76,10 +66,10 @@ def report_cmd(bundle: Path, keys: tuple[Path, ...], policy: Path | None, no_pol
     return EXIT_OK if v.ok else EXIT_CHECK_FAILED
 
 
-@click.command("diff")
+@click.command("diff", short_help="Compare two bundles.")
 @click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_key_option
+@trusted_keys_option(_KEYS_HELP)
 @json_option
 def diff_cmd(old: Path, new: Path, keys: tuple[Path, ...], as_json: bool) -> int:
     """Show what changed from bundle OLD to bundle NEW."""

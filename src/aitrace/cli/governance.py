@@ -8,7 +8,14 @@ from typing import Any, Literal
 
 import click
 
-from aitrace.cli._common import emit_json, json_option, short
+from aitrace.cli._common import emit_json, short
+from aitrace.cli.options import (
+    Passphrases,
+    json_option,
+    passphrase_option,
+    signing_key_option,
+    stage_option,
+)
 
 _STAGE_HELP = "The stage the assessment belongs to (usually 'problem')."
 
@@ -130,13 +137,13 @@ def _record(kind: str, stage: str, file: Path | None, as_json: bool) -> None:
                f"{short(ref.sha256)}")
 
 
-@click.group("assess")
+@click.group("assess", short_help="Record a risk register or self-check table.")
 def assess_group() -> None:
     """Record governance evidence: the risk register or the self-check table (表1)."""
 
 
 @assess_group.command("risk")
-@click.option("--stage", "-s", default="problem", show_default=True, help=_STAGE_HELP)
+@stage_option(_STAGE_HELP, default="problem")
 @click.option("--file", "-f", "file", type=click.Path(dir_okay=False, path_type=Path),
               help="A risk-register YAML file (see --template). Without it: prompts.")
 @click.option("--template", is_flag=True, help="Print a commented YAML template and exit.")
@@ -152,7 +159,7 @@ def risk_cmd(stage: str, file: Path | None, template: bool, as_json: bool) -> No
 
 
 @assess_group.command("checklist")
-@click.option("--stage", "-s", default="problem", show_default=True, help=_STAGE_HELP)
+@stage_option(_STAGE_HELP, default="problem")
 @click.option("--file", "-f", "file", type=click.Path(dir_okay=False, path_type=Path),
               help="A self-check YAML file (see --template). Without it: prompts.")
 @click.option("--template", is_flag=True, help="Print a commented YAML template and exit.")
@@ -167,30 +174,26 @@ def checklist_cmd(stage: str, file: Path | None, template: bool, as_json: bool) 
     _record("checklist", stage, file, as_json)
 
 
-@click.command("approve")
-@click.option("--stage", "-s", required=True, help="The stage under review.")
-@click.option("--key", "-k", "key", required=True,
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="The reviewer's private key (from `aitrace keygen`).")
+@click.command("approve", short_help="Sign off a stage as a reviewer.")
+@stage_option("The stage under review.", required=True)
+@signing_key_option("The reviewer's private key (from `aitrace keygen`).")
 @click.option("--name", "--reviewer", "name", required=True,
               help="Who signs, e.g. 'Ana Lee <ana@example.com>'.")
 @click.option("--comment", "-m", default="", help="The reviewer's remark.")
 @click.option("--reject", is_flag=True, help="Record a rejection instead of an approval.")
 @click.option("--step", "step_ref", help="A step number or id (default: the stage's latest "
                                          "succeeded step).")
-@click.option("--passphrase-env", metavar="VAR",
-              help="Environment variable holding the key's passphrase.")
+@passphrase_option
 @json_option
 def approve_cmd(stage: str, key: Path, name: str, comment: str, reject: bool,
-                step_ref: str | None, passphrase_env: str | None, as_json: bool) -> None:
+                step_ref: str | None, passphrases: Passphrases, as_json: bool) -> None:
     """Sign off a stage as a reviewer: a signed statement over the step's digest."""
     from aitrace.signing.approvals import create_approval
-    from aitrace.signing.keys import load_signer, passphrase_from_env
+    from aitrace.signing.keys import load_signer
     from aitrace.store.workspace import Workspace
 
     ws = Workspace.find()
-    passphrase = passphrase_from_env(passphrase_env) if passphrase_env else None
-    signer = load_signer(key, passphrase)
+    signer = load_signer(key, passphrases.for_key(key))
     decision: Literal["approved", "rejected"] = "rejected" if reject else "approved"
     path = create_approval(ws, stage, signer, name, comment, decision=decision,
                            step_ref=step_ref)

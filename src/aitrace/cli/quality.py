@@ -13,31 +13,37 @@ filed under the wrong stage would satisfy the wrong stage's evidence requirement
 
 ``--json`` prints ``{"step": {"seq", "id", "stage"}, "success", "checks": [{"suite_name",
 "pack", "success", "evidence_sha256", "bound", "summary"}]}``.
+
+The work is :func:`aitrace.evidence.gx.run.check_data`; this module parses and formats.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from aitrace.cli._common import emit_json, json_option
+from aitrace.cli._common import emit_json
+from aitrace.cli.options import json_option, stage_option
 from aitrace.errors import EXIT_CHECK_FAILED, EXIT_OK
 
+if TYPE_CHECKING:
+    from aitrace.evidence.gx.run import CheckOutcome
 
-def _labels(text: str | None) -> list[str] | None:
-    return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
+
+def _labels(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(v.strip() for v in text.split(",") if v.strip())
 
 
-@click.command("check")
+@click.command("check", short_help="Validate data with Great Expectations as evidence.")
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--suite", "suites", multiple=True, type=click.Path(path_type=Path),
               help="A GX Core 1.x ExpectationSuite JSON file (repeatable).")
 @click.option("--pack", "packs", multiple=True, type=click.Choice(["privacy", "labels"]),
               help="A built-in suite: privacy (personal data) or labels (repeatable).")
-@click.option("--stage", "-s", required=True,
-              help="The stage the check belongs to (collection, cleaning, labeling, ...).")
+@stage_option("The stage the check belongs to (collection, cleaning, labeling, ...).",
+              required=True)
 @click.option("--label-column", help="labels pack: the label column (default: inferred).")
 @click.option("--labels", "labels", help="labels pack: the expected classes, comma-separated.")
 @click.option("--min-class-share", type=float, default=0.05, show_default=True,
@@ -62,54 +68,27 @@ def check_cmd(data: Path, suites: tuple[Path, ...], packs: tuple[str, ...], stag
     Exit codes: 0 all checks passed (or --warn-only) · 1 a check failed (recorded) ·
     2 bad input (nothing recorded).
     """
-    from aitrace.evidence.gx.data import read_data
-    from aitrace.evidence.gx.quality import attach_check, run_check
-    from aitrace.evidence.gx.suites import prepare_checks
-    from aitrace.hooks.tracker import StageContext
-    from aitrace.record.stages import EVIDENCE_GX
+    from aitrace.evidence.gx.run import CheckOptions, check_data
     from aitrace.store.workspace import Workspace
 
-    ws = Workspace.find()
-    ctx = StageContext(stage, workspace=ws, description=description, mlflow=mlflow)
-    options: dict[str, Any] = {"min_class_share": min_class_share, "redact": redact}
-    if label_column:
-        options["label_column"] = label_column
-    if labels is not None:
-        options["labels"] = _labels(labels)
-    if privacy_columns is not None:
-        options["columns"] = _labels(privacy_columns)
-    from aitrace.store.digest import DigestCache
-
-    cache = DigestCache(ws.dir / "cache" / "digests.sqlite")
-    dataset = read_data(data, engine=engine, cache=cache)  # type: ignore[arg-type]
-    prepared = prepare_checks(dataset, suites, packs, **options)
-    ctx.inputs = [data]
-    results = []
-    with ctx as rec:
-        for suite in prepared:
-            results.append(attach_check(rec, dataset, run_check(dataset, suite)))
-    step = ctx.step
-    assert step is not None  # noqa: S101 - set by StageContext on a normal exit
-    gx_refs = [e for e in step.evidence if e.kind == EVIDENCE_GX]
-    ok = all(r.success for r in results)
-    rows = []
-    for r, ref in zip(results, gx_refs, strict=True):
-        rows.append({"suite_name": r.summary["suite_name"], "pack": r.summary.get("pack"),
-                     "success": r.success, "evidence_sha256": ref.sha256,
-                     "bound": ref.bound, "summary": dict(r.summary)})
+    options = CheckOptions(label_column=label_column, labels=_labels(labels),
+                           min_class_share=min_class_share,
+                           privacy_columns=_labels(privacy_columns), redact=redact)
+    run = check_data(Workspace.find(), data, stage=stage, suites=suites, packs=packs,
+                     options=options, engine=engine, description=description, mlflow=mlflow)
     if as_json:
-        emit_json({"step": {"seq": step.seq, "id": step.id, "stage": step.stage},
-                   "success": ok, "checks": rows})
+        emit_json(run.to_dict())
     else:
-        for row in rows:
-            _print_check(row)
-        click.echo(f"aitrace: recorded step {step.seq} ({step.stage}) id {step.id}", err=True)
-    return EXIT_OK if ok or warn_only else EXIT_CHECK_FAILED
+        for check in run.checks:
+            _print_check(check)
+        click.echo(f"aitrace: recorded step {run.step.seq} ({run.step.stage}) id {run.step.id}",
+                   err=True)
+    return EXIT_OK if run.success or warn_only else EXIT_CHECK_FAILED
 
 
-def _print_check(row: dict[str, Any]) -> None:
-    s = row["summary"]
-    verdict = "PASSED" if row["success"] else "FAILED"
+def _print_check(check: CheckOutcome) -> None:
+    s: Any = check.summary
+    verdict = "PASSED" if check.success else "FAILED"
     label = s["suite_name"] + (f" (pack {s['pack']})" if s.get("pack") else "")
     click.echo(f"{verdict}  {label}: {s['successful']}/{s['evaluated']} expectations met, "
                f"{s.get('rows', '?')} rows, data sha256:{str(s['data_sha256'])[:16]}")
@@ -130,7 +109,7 @@ def _print_check(row: dict[str, Any]) -> None:
         click.echo(f"    class {cls}: {share['count']} ({share['share']:.1%})")
 
 
-@click.group("suite")
+@click.group("suite", short_help="Scaffold Great Expectations suites from data.")
 def suite_group() -> None:
     """Scaffold Great Expectations suites from data."""
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import click
 
-from aitrace.cli._common import ProgressBar, emit_json, json_option, short
+from aitrace.cli._common import ProgressBar, emit_json, short
+from aitrace.cli.options import json_option, stage_option
 
 
-@click.command("init")
+@click.command("init", short_help="Create aitrace.yaml and the .aitrace/ workspace.")
 @click.option("--name", help="Record (project) name; default: the directory name.")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
 @json_option
@@ -29,9 +31,10 @@ def init_cmd(name: str | None, directory: Path, as_json: bool) -> None:
     click.echo(f"{verb} aitrace workspace in {ws.dir} (record {ws.record.id}, '{ws.name}')")
 
 
-@click.command("run", context_settings={"ignore_unknown_options": True,
-                                        "allow_interspersed_args": False})
-@click.option("--stage", "-s", required=True, help="One of the ten stage ids.")
+@click.command("run", short_help="Run a command as a recorded stage step.",
+               context_settings={"ignore_unknown_options": True,
+                                 "allow_interspersed_args": False})
+@stage_option("One of the ten stage ids.", required=True)
 @click.option("--input", "-i", "inputs", multiple=True, help="An input file or directory.")
 @click.option("--output", "-o", "outputs", multiple=True, help="An output file or directory.")
 @click.option("--source", "sources", multiple=True,
@@ -73,8 +76,8 @@ def _step_row(step: Any) -> dict[str, Any]:
     }
 
 
-@click.command("log")
-@click.option("--stage", help="Only steps of this stage.")
+@click.command("log", short_help="List the record's steps.")
+@stage_option("Only steps of this stage.")
 @json_option
 def log_cmd(stage: str | None, as_json: bool) -> int:
     """List the record's steps, oldest first."""
@@ -87,7 +90,7 @@ def log_cmd(stage: str | None, as_json: bool) -> int:
     if as_json:
         emit_json({"record_id": ws.record.id, "steps": rows,
                    "chain_intact": report.intact,
-                   "broken": report.broken.__dict__ if report.broken else None})
+                   "broken": asdict(report.broken) if report.broken else None})
         return 0 if report.intact else 1
     if not rows:
         click.echo("no steps recorded yet — try `aitrace run --stage problem -- ...`")
@@ -106,7 +109,7 @@ def log_cmd(stage: str | None, as_json: bool) -> int:
     return 0
 
 
-@click.command("show")
+@click.command("show", short_help="Show one step in full.")
 @click.argument("step_ref")
 @json_option
 def show_cmd(step_ref: str, as_json: bool) -> None:
@@ -153,75 +156,44 @@ def show_cmd(step_ref: str, as_json: bool) -> None:
     click.echo(f"  prev       {step.prev or '(first step)'}\n  digest     {step.digest}")
 
 
-@click.command("status")
+@click.command("status", short_help="The ten stages and whether the hash chain holds.")
 @json_option
 def status_cmd(as_json: bool) -> int:
     """The ten stages (done / failed / missing) and whether the hash chain holds."""
-    from aitrace.record.stages import STAGES
+    from aitrace.store.status import record_status
     from aitrace.store.workspace import Workspace
 
-    ws = Workspace.find()
-    report = ws.chain()
-    latest: dict[str, Any] = {}
-    for s in report.steps:
-        latest[s.stage] = s
-    pending = [p for p in ws.pending()]
-    stages = []
-    for st in STAGES:
-        step = latest.get(st.id)
-        state = "missing" if step is None else ("done" if step.status == "succeeded"
-                                                 else step.status)
-        running = [p for p in pending if p.stage == st.id]
-        stages.append({"stage": st.id, "name": st.name, "name_zh": st.name_zh,
-                       "state": state, "latest_step": step.seq if step else None,
-                       "steps": sum(1 for s in report.steps if s.stage == st.id),
-                       "running": sum(1 for p in running if p.alive),
-                       "interrupted_markers": sum(1 for p in running if not p.alive)})
-    data = {
-        "record_id": ws.record.id, "name": ws.name, "steps": len(report.steps),
-        "chain_intact": report.intact, "chain_head": report.head,
-        "broken": report.broken.__dict__ if report.broken else None,
-        "stages": stages,
-        "pending": [{"step_id": p.step_id, "stage": p.stage, "started_at": p.started_at,
-                     "pid": p.pid, "state": "running" if p.alive else "interrupted"}
-                    for p in pending],
-    }
+    status = record_status(Workspace.find())
     if as_json:
-        emit_json(data)
-        return 0 if report.intact else 1
-    click.echo(f"record {ws.record.id} '{ws.name}': {len(report.steps)} step(s)")
-    for row in stages:
+        emit_json(status.to_dict())
+        return 0 if status.intact else 1
+    click.echo(f"record {status.record_id} '{status.name}': {len(status.chain.steps)} step(s)")
+    for st in status.stages:
         note = ""
-        if row["running"]:
+        if st.running:
             note = "  (running now)"
-        elif row["interrupted_markers"]:
+        elif st.interrupted_markers:
             note = "  (a step was interrupted; recorded at the next append)"
-        seq = f"step {row['latest_step']}" if row["latest_step"] else ""
-        click.echo(f"  {row['stage']:<13} {row['name_zh']:<5} {row['state']:<12} {seq}{note}")
-    if report.broken:
-        b = report.broken
+        seq = f"step {st.latest_step}" if st.latest_step else ""
+        click.echo(f"  {st.stage:<13} {st.name_zh:<5} {st.state:<12} {seq}{note}")
+    if status.chain.broken:
+        b = status.chain.broken
         click.echo(f"hash chain: BROKEN at step {b.seq} ({b.file}): {b.reason}")
         return 1
-    click.echo(f"hash chain: intact (head sha256:{short(report.head, 16)})")
+    click.echo(f"hash chain: intact (head sha256:{short(status.chain.head, 16)})")
     return 0
 
 
-@click.command("digest")
+@click.command("digest", short_help="Print digests exactly as the record computes them.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--no-cache", is_flag=True, help="Hash everything again.")
 @json_option
 def digest_cmd(paths: tuple[Path, ...], no_cache: bool, as_json: bool) -> None:
     """Print `sha256:<hex>  PATH` exactly as the record computes it."""
-    from aitrace.errors import WorkspaceError
-    from aitrace.store.digest import DigestCache, Hasher, default_cache_path
-    from aitrace.store.workspace import Workspace
+    from aitrace.store.digest import DigestCache, Hasher
+    from aitrace.store.workspace import digest_cache_path
 
-    cache = None
-    if not no_cache:
-        try:
-            cache = DigestCache(Workspace.find().dir / "cache" / "digests.sqlite")
-        except WorkspaceError:
-            cache = DigestCache(default_cache_path())
+    cache = None if no_cache else DigestCache(digest_cache_path())
     bar = ProgressBar(not as_json)
     try:
         digests = Hasher(cache=cache, progress=bar).digest_many(list(paths))

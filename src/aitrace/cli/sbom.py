@@ -7,10 +7,11 @@ from typing import Any
 
 import click
 
-from aitrace.cli._common import emit_json, json_option
+from aitrace.cli._common import emit_json
+from aitrace.cli.options import json_option
 
 
-@click.command("sbom")
+@click.command("sbom", short_help="Write a CycloneDX 1.6 ML-BOM.")
 @click.option("--output", "-o", "output", metavar="FILE",
               help="Where to write the BOM ('-' or omitted: standard output).")
 @click.option("--step", "step", metavar="STEP_ID",
@@ -54,15 +55,11 @@ def sbom_cmd(output: str | None, step: str | None, models: tuple[str, ...], incl
 
         doc = bom_from_record(Workspace.find(), step)
     data = write_bom(doc)
-    target = None if output in (None, "-") else Path(output)  # type: ignore[arg-type]
+    target = None if output is None or output == "-" else Path(output)
     if target is not None:
-        from aitrace.store.files import atomic_write
+        from aitrace.store.files import write_output
 
-        try:
-            atomic_write(target, data)
-        except OSError as exc:
-            raise InputError(f"cannot write {target}: {exc.strerror or exc}",
-                             hint="check the directory exists and is writable") from None
+        write_output(target, data)
     if as_json:
         emit_json({**summarize(doc), "output": str(target) if target else None,
                    "valid": True})

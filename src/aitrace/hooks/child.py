@@ -132,9 +132,9 @@ class ChildStep:
             text = os.fspath(subject)
             rel = text if "://" in text else self._workspace.relpath(text)
             if subject_sha256 is None:
-                from aitrace.store.digest import DigestCache, Hasher, default_cache_path
+                from aitrace.store.digest import DigestCache, Hasher
 
-                cache = DigestCache(default_cache_path(self._workspace))
+                cache = DigestCache(self._workspace.digest_cache_path)
                 subject_sha256 = Hasher(cache=cache).digest(Path(text)).sha256
             subj = Subject(path=rel, sha256=subject_sha256)
         ref = EvidenceRef(kind=kind, media_type=media_type, sha256=sha, size=len(raw),

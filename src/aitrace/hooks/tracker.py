@@ -47,7 +47,7 @@ from aitrace.record.models import (
     Subject,
 )
 from aitrace.record.stages import EVIDENCE_SBOM, STAGE_IDS, StageId, is_stage
-from aitrace.store.digest import DigestCache, Hasher, Progress, default_cache_path
+from aitrace.store.digest import DigestCache, Hasher, Progress
 from aitrace.store.workspace import Workspace, new_id, utc_now
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class StepRecorder:
         self.contributors: Sequence[StepContributor] = ()
         self._mlflow_stores: list[str] = []
         self._declared_outputs: list[tuple[str, dict[str, Any]]] = []
-        self._hasher = Hasher(cache=DigestCache(default_cache_path(workspace)),
+        self._hasher = Hasher(cache=DigestCache(workspace.digest_cache_path),
                               progress=progress)
 
     # ---------------------------------------------------------------- identity

@@ -30,12 +30,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from aitrace.errors import InputError
-
-if TYPE_CHECKING:
-    from aitrace.store.workspace import Workspace
 from aitrace.record.jsonio import canonical_bytes
 
 CHUNK = 1 << 20
@@ -365,13 +362,12 @@ class Hasher:
         return directory_manifest(entries)
 
 
-def default_cache_path(workspace: Workspace | None = None) -> Path:
-    """Where the digest cache lives: the workspace's ``.aitrace/cache/``, else the user's cache.
+def default_cache_path() -> Path:
+    """The per-user digest cache, for digests taken outside any workspace.
 
-    The one spelling of the cache's location: every hasher that may see a file twice uses it.
+    A workspace's own cache is ``Workspace.digest_cache_path``; ``aitrace.store.workspace.
+    digest_cache_path`` picks between the two.
     """
-    if workspace is not None:
-        return workspace.dir / "cache" / "digests.sqlite"
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "aitrace" / "digests.sqlite"
 

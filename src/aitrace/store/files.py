@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from aitrace.errors import InputError
+
 TMP_PREFIX = ".tmp-"
 
 
@@ -54,6 +56,19 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_writer(path, mode=mode) as fh:
         fh.write(data)
+
+
+def write_output(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Write a file the user named (``-o FILE``) atomically.
+
+    A place that cannot be written (a directory, no permission) is bad input — an
+    ``InputError`` naming the path, exit 2 — never a traceback.
+    """
+    try:
+        atomic_write(path, data, mode=mode)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}",
+                         hint="check the directory exists and is writable") from None
 
 
 def create_exclusive(path: Path, data: bytes, *, mode: int = 0o644) -> bool:

@@ -200,6 +200,11 @@ class Workspace:
         """The record's human name (config wins over the name chosen at init)."""
         return self.config.record_name or self.record.name
 
+    @property
+    def digest_cache_path(self) -> Path:
+        """The workspace's digest cache, so an unchanged file is hashed once."""
+        return self.dir / "cache" / "digests.sqlite"
+
     def relpath(self, path: str | os.PathLike[str]) -> str:
         """How a path is written in the record: POSIX, relative to the root when inside it."""
         p = Path(path)
@@ -440,3 +445,16 @@ class Workspace:
 
             self._append_locked(build)
             self.end(p.step_id)
+
+
+def digest_cache_path(start: Path | None = None) -> Path:
+    """The digest cache for work at ``start``: its workspace's, or the per-user one outside any.
+
+    So ``aitrace digest`` reuses (and fills) the cache the record itself uses.
+    """
+    from aitrace.store.digest import default_cache_path
+
+    try:
+        return Workspace.find(start).digest_cache_path
+    except WorkspaceError:
+        return default_cache_path()

@@ -52,7 +52,7 @@ from aitrace.evidence.gx.data import (
 from aitrace.evidence.gx.source import MEDIA_TYPE
 from aitrace.evidence.gx.suites import Suite, _check_options, prepare_checks
 from aitrace.record.stages import EVIDENCE_GX
-from aitrace.store.digest import DigestCache, default_cache_path
+from aitrace.store.digest import DigestCache
 
 if TYPE_CHECKING:
     from aitrace.hooks.handle import StepHandle
@@ -307,7 +307,7 @@ def check_into_step(rec: StepHandle, data: Any,
     engine: Engine = options.pop("engine", "pandas")
     suites, packs = _split(suite, pack)
     _check_options(options)
-    cache = DigestCache(default_cache_path(rec.workspace))
+    cache = DigestCache(rec.workspace.digest_cache_path)
     dataset = _dataset(data, path, engine, cache)
     (prepared,) = prepare_checks(dataset, suites, packs, **options)
     return attach_check(rec, dataset, run_check(dataset, prepared))
