@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from aitrace.errors import WorkspaceError
 from aitrace.evidence.interface import EvidenceSource
+from aitrace.evidence.licenses import distribution_license
 from aitrace.hooks.handle import Attachment, Contribution, FinishingStep
 from aitrace.hooks.redact import redact_env, strip_url_credentials
 from aitrace.record.jsonio import pretty_bytes, read_json_file
@@ -46,18 +47,6 @@ def _memory_bytes() -> int | None:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):
         return None
-
-
-def _license_of(meta: Any) -> str | None:
-    expr = meta.get("License-Expression")
-    if expr:
-        return str(expr).strip()
-    lic = meta.get("License")
-    if lic and len(lic) < 100 and "\n" not in lic:
-        return str(lic).strip()
-    classifiers = [c.split("::")[-1].strip() for c in (meta.get_all("Classifier") or [])
-                   if c.startswith("License ::")]
-    return classifiers[0] if classifiers else None
 
 
 def _sys_path_state() -> list[Any]:
@@ -117,7 +106,7 @@ def _scan_distributions() -> list[dict[str, Any]]:
         if key in seen:
             continue
         entry: dict[str, Any] = {"name": name, "version": dist.version}
-        lic = _license_of(meta)
+        lic = distribution_license(meta)
         if lic:
             entry["license"] = lic
         if meta.get("Summary"):

@@ -11,18 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aitrace.record.stages import EVIDENCE_ENVIRONMENT, EVIDENCE_SBOM
+from aitrace.evidence.model.introspect import is_model_path
+from aitrace.record.stages import EVIDENCE_ENVIRONMENT, EVIDENCE_SBOM, RELEASE_STAGES
 from aitrace.report.view import AuditView
 
 DIFF_FORMAT = "aitrace.diff/v1"
-LIBRARY_STAGES = ("training", "optimization", "deployment")
-_MODEL_EXT = (".pkl", ".joblib", ".onnx", ".pt", ".pth", ".safetensors", ".bin", ".h5", ".gguf")
 
 
 def _kind(path: str, role: str | None) -> str:
     if role in ("model", "dataset", "config", "code", "governance"):
         return "data" if role == "dataset" else role
-    return "model" if path.lower().endswith(_MODEL_EXT) else "data"
+    return "model" if is_model_path(path) else "data"
 
 
 def _artifacts(view: AuditView) -> dict[tuple[str, str, str], dict[str, Any]]:
@@ -49,7 +48,7 @@ def _values(view: AuditView, attr: str) -> dict[tuple[str, str], Any]:
 def _libraries(view: AuditView) -> dict[str, str]:
     libs: dict[str, str] = {}
     for st in view.stages:
-        if st.id not in LIBRARY_STAGES or st.latest is None:
+        if st.id not in RELEASE_STAGES or st.latest is None:
             continue
         for facts in st.latest.facts(EVIDENCE_ENVIRONMENT):
             for d in facts.get("distributions", []):

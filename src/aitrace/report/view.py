@@ -12,17 +12,18 @@ can show unverified content as if it were trusted.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from aitrace.errors import AitraceError
 from aitrace.evidence.interface import EvidenceSource
+from aitrace.evidence.model.introspect import is_model_path
 from aitrace.record._model import to_json
 from aitrace.record.models import Artifact, EvidenceRef, Step
 from aitrace.record.stages import (
     EVIDENCE_SBOM,
+    RELEASE_STAGES,
     STAGES,
 )
 
@@ -315,7 +316,7 @@ class AuditView:
     @property
     def model(self) -> dict[str, Any]:
         """The released model: from the latest deployment (or training) SBOM or products."""
-        for stage in ("deployment", "optimization", "training"):
+        for stage in RELEASE_STAGES:
             view = next(st for st in self.stages if st.id == stage).latest
             if view is None:
                 continue
@@ -324,8 +325,7 @@ class AuditView:
                     return {"name": m["name"], "version": m["version"],
                             "sha256": m.get("sha256"), "stage": stage, "trust": view.trust}
             for a in view.step.products:
-                if a.role == "model" or re.search(r"\.(pkl|joblib|onnx|pt|safetensors|bin)$",
-                                                  a.path):
+                if a.role == "model" or is_model_path(a.path):
                     return {"name": a.path, "version": "", "sha256": a.sha256, "stage": stage,
                             "trust": view.trust}
         return {"name": self.record_name or "?", "version": "", "sha256": None, "stage": None,

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from aitrace.errors import AitraceError
+from aitrace.evidence.licenses import license_ids
 from aitrace.record._model import field, model
 from aitrace.record.stages import EVIDENCE_GX, EVIDENCE_SBOM, STAGE_IDS, StageId
 from aitrace.verify.checks import Check
@@ -38,7 +39,6 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 }
 _COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
                          r"\s*$")
-_LICENSE_WORDS = frozenset({"AND", "OR", "WITH"})
 
 
 def parse_comparison(text: str) -> tuple[str, float] | None:
@@ -351,10 +351,6 @@ class SuccessCriteria:
         return out
 
 
-def license_ids(expression: str) -> list[str]:
-    """The licence ids of an SPDX expression (``(MIT OR Apache-2.0)`` -> both)."""
-    tokens = re.split(r"[\s()]+", expression)
-    return [t for t in tokens if t and t.upper() not in _LICENSE_WORDS]
 
 
 def _matches(lic: str, patterns: Sequence[str]) -> str | None:

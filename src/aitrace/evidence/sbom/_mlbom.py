@@ -14,11 +14,11 @@ from urllib.parse import quote, urlsplit
 
 from aitrace.evidence.model.introspect import is_model_path
 from aitrace.record.models import Artifact, Step
+from aitrace.record.stages import RELEASE_STAGES
 
 Kind = Literal["model", "dataset", "configuration", "source-code", "other"]
 
 DATA_STAGES = ("collection", "cleaning", "labeling")
-MODEL_STAGES = ("training", "optimization", "deployment")
 _DATA_SUFFIXES = frozenset({
     ".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson", ".arrow", ".feather", ".avro",
     ".orc", ".npy", ".npz", ".tfrecord", ".txt", ".xlsx", ".xls", ".sqlite", ".db", ".zip",
@@ -34,9 +34,6 @@ TASK_TYPES: dict[str, str] = {
     "optimization": "build", "deployment": "deploy",
 }
 
-_NON_COMMERCIAL = re.compile(r"(^|[-_ ])NC([-_ ]|$)|non[- ]?commercial|research[- ]only",
-                             re.IGNORECASE)
-_UNSPECIFIED = frozenset({"other", "unknown", "noassertion", "none", "proprietary", "custom"})
 
 
 def artifact_kind(a: Artifact, stage: str) -> Kind:
@@ -61,7 +58,7 @@ def artifact_kind(a: Artifact, stage: str) -> Kind:
     if a.type == "directory":
         if stage in DATA_STAGES:
             return "dataset"
-        return "model" if stage in MODEL_STAGES else "other"
+        return "model" if stage in RELEASE_STAGES else "other"
     if a.type == "uri":
         return "dataset" if stage in DATA_STAGES or a.origin else "other"
     if suffix in _CONFIG_SUFFIXES:
@@ -81,18 +78,6 @@ def iri(path: str) -> str:
 def bom_ref(prefix: str, a: Artifact) -> str:
     """A stable, unique bom-ref for an artifact: its path and (short) digest."""
     return f"{prefix}:{a.path}" + (f"@sha256:{a.sha256[:16]}" if a.sha256 else "")
-
-
-def flag_reason(license_text: str | None) -> str | None:
-    """Why a data or base-model licence needs a human look, or ``None`` when it does not."""
-    if license_text is None or not license_text.strip():
-        return "unknown"
-    text = license_text.strip()
-    if text.lower() in _UNSPECIFIED or text.lower().startswith("licenseref-"):
-        return "unspecified"
-    if _NON_COMMERCIAL.search(text):
-        return "non-commercial"
-    return None
 
 
 def merge_card(inferred: Mapping[str, Any], user: Mapping[str, Any]) -> dict[str, Any]:

@@ -259,18 +259,6 @@ def _serial(doc: Mapping[str, Any]) -> str:
     return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def license_text(c: Mapping[str, Any]) -> str | None:
-    """A component's licences as one text (ids, names and expressions joined), or None."""
-    texts = []
-    for entry in c.get("licenses") or []:
-        if "expression" in entry:
-            texts.append(str(entry["expression"]))
-        else:
-            lic = entry.get("license") or {}
-            texts.append(str(lic.get("id") or lic.get("name") or ""))
-    texts = [t for t in texts if t]
-    return " AND ".join(texts) if texts else None
-
 
 def write_bom(doc: Mapping[str, Any]) -> bytes:
     """The BOM's bytes as aitrace writes them (stable pretty JSON)."""

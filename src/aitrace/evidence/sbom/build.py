@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aitrace.errors import InputError, IntegrityError
+from aitrace.evidence.licenses import component_license_text, flag_reason
 from aitrace.evidence.sbom import _mlbom as mb
 from aitrace.evidence.sbom.assemble import (
     BomParts,
@@ -36,7 +37,6 @@ from aitrace.evidence.sbom.assemble import (
     assemble,
     display_path,
     libraries_from_env,
-    license_text,
 )
 from aitrace.evidence.sbom.card import (
     CardContext,
@@ -134,14 +134,14 @@ def summarize(doc: Mapping[str, Any]) -> dict[str, Any]:
     flagged: list[dict[str, str]] = []
     for c in comps:
         props = {p["name"]: p.get("value") for p in c.get("properties") or []}
-        lic = license_text(c)
+        lic = component_license_text(c)
         if c["type"] == "data" and any(d.get("type") == "dataset" for d in c.get("data") or []):
             data_lic[c["name"]] = lic
         elif c["type"] == "machine-learning-model" and props.get("aitrace:role") == "base-model":
             base_lic[c["name"]] = lic
         else:
             continue
-        reason = mb.flag_reason(lic)
+        reason = flag_reason(lic)
         if reason:
             flagged.append({"component": c["name"], "bom-ref": c.get("bom-ref", ""),
                             "license": lic or "", "reason": reason})

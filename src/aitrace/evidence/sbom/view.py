@@ -9,26 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from aitrace.evidence.licenses import component_licenses
 from aitrace.record.jsonio import as_list as _list
 from aitrace.record.jsonio import as_map as _map
 from aitrace.record.jsonio import brief as _short
 
 MAX_ROWS = 500  # at most this many libraries per document in a view
-
-
-def _licences(component: Mapping[str, Any]) -> list[str]:
-    out: list[str] = []
-    for entry in _list(component.get("licenses")):
-        if not isinstance(entry, Mapping):
-            continue
-        if isinstance(entry.get("expression"), str):
-            out.append(entry["expression"])
-        inner = entry.get("license")
-        if isinstance(inner, Mapping):
-            name = inner.get("id") or inner.get("name")
-            if isinstance(name, str):
-                out.append(name)
-    return out
 
 
 def sbom_facts(doc: Any) -> dict[str, Any]:
@@ -45,7 +31,7 @@ def sbom_facts(doc: Any) -> dict[str, Any]:
             continue
         entry: dict[str, Any] = {
             "name": str(c.get("name") or "?"), "version": str(c.get("version") or ""),
-            "licenses": _licences(c), "type": str(c.get("type") or "")}
+            "licenses": component_licenses(c), "type": str(c.get("type") or "")}
         sha = next((h.get("content") for h in _list(c.get("hashes")) if isinstance(h, Mapping)
                     and str(h.get("alg", "")).upper() in ("SHA-256", "SHA256")), None)
         entry["sha256"] = sha if isinstance(sha, str) else None
