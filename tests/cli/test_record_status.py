@@ -13,8 +13,9 @@ import aitrace
 from aitrace.cli import main
 from aitrace.record.models import Actor
 from aitrace.record.stages import STAGE_IDS
+from aitrace.record.times import utc_now
 from aitrace.store.status import RecordStatus, StageStatus, record_status
-from aitrace.store.workspace import Workspace, new_id, utc_now
+from aitrace.store.workspace import Workspace, new_id
 
 PY = sys.executable
 

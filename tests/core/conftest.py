@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from aitrace.record.models import STEP_FORMAT, Actor, Step
-from aitrace.store.workspace import Workspace, new_id, utc_now
+from aitrace.record.times import utc_now
+from aitrace.store.workspace import Workspace, new_id
 
 AppendStep = Callable[..., Step]
 

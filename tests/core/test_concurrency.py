@@ -13,7 +13,8 @@ from aitrace.store.workspace import Workspace
 RAW_WRITER = textwrap.dedent("""
     import sys
     from aitrace.record.models import STEP_FORMAT, Actor, Step
-    from aitrace.store.workspace import Workspace, new_id, utc_now
+    from aitrace.record.times import utc_now
+    from aitrace.store.workspace import Workspace, new_id
 
     ws = Workspace(__import__("pathlib").Path(sys.argv[1]))
     writer, count = sys.argv[2], int(sys.argv[3])

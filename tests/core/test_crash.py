@@ -167,7 +167,8 @@ def test_killed_after_the_step_was_written_is_not_recorded_twice(
 
 def test_dead_marker_from_other_host_is_left_alone(workspace: Workspace) -> None:
     from aitrace.record.models import Actor
-    from aitrace.store.workspace import new_id, utc_now
+    from aitrace.record.times import utc_now
+    from aitrace.store.workspace import new_id
 
     sid = new_id()
     workspace.begin(sid, "training", utc_now(), Actor(user="u", host="elsewhere"), None, ())

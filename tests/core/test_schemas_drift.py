@@ -17,8 +17,9 @@ import aitrace
 from aitrace.errors import StepFailed
 from aitrace.record.jsonio import pretty_bytes
 from aitrace.record.models import Actor, Command
+from aitrace.record.times import utc_now
 from aitrace.schemas import REGISTRY, generate, repo_schema_dir
-from aitrace.store.workspace import Workspace, new_id, utc_now
+from aitrace.store.workspace import Workspace, new_id
 
 SCHEMAS = repo_schema_dir()
 

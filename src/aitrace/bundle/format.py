@@ -26,7 +26,8 @@ import re
 from typing import TYPE_CHECKING, Any, Literal
 
 from aitrace.record._model import field, json_schema, model
-from aitrace.record.models import SHA256_HEX, StepStatus
+from aitrace.record.models import StepStatus
+from aitrace.record.refs import SHA256_HEX
 from aitrace.record.stages import StageId
 
 if TYPE_CHECKING:

@@ -6,7 +6,6 @@ parse lazily through the hardened reader and cache, and report malformed members
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -30,6 +29,7 @@ from aitrace.bundle.format import (
 from aitrace.errors import AitraceError, InputError, InvalidBundle
 from aitrace.record._model import from_json
 from aitrace.record.models import Record, Step
+from aitrace.record.refs import bytes_match
 
 if TYPE_CHECKING:
     from aitrace.bundle._zip.limits import ArchiveLimits
@@ -243,7 +243,7 @@ class OpenedBundle:
         """An evidence object's bytes, checked against its digest (``InvalidBundle`` if not)."""
         name = object_member(sha256)
         data = self.archive.read(name, max_size=self.archive.limits.max_json_size)
-        if hashlib.sha256(data).hexdigest() != sha256:
+        if not bytes_match(data, sha256):
             raise InvalidBundle(f"{self.label}: member '{name}' does not match its digest",
                                 hint="the bundle was altered; verify it for details")
         return data

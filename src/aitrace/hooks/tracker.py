@@ -47,8 +47,9 @@ from aitrace.record.models import (
     Subject,
 )
 from aitrace.record.stages import EVIDENCE_SBOM, STAGE_IDS, StageId, is_stage
+from aitrace.record.times import utc_now
 from aitrace.store.digest import DigestCache, Hasher, Progress
-from aitrace.store.workspace import Workspace, new_id, utc_now
+from aitrace.store.workspace import Workspace, new_id
 
 if TYPE_CHECKING:
     from aitrace.hooks.child import ChildStep

@@ -15,12 +15,12 @@ from typing import Any, Literal, NewType
 
 from aitrace.record._model import JSONValue, field, from_json, json_schema, model, to_json
 from aitrace.record.jsonio import canonical_digest
+from aitrace.record.refs import SHA256_HEX
 from aitrace.record.stages import StageId
 
 StepId = NewType("StepId", str)
 RecordId = NewType("RecordId", str)
 
-SHA256_HEX = r"[0-9a-f]{64}"
 STEP_SCHEMA = "https://aitrace.dev/schemas/step/v1"
 RECORD_SCHEMA = "https://aitrace.dev/schemas/record/v1"
 STEP_FORMAT: Literal["aitrace.step/v1"] = "aitrace.step/v1"

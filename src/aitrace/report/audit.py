@@ -7,12 +7,12 @@ is given the signature cannot be checked; the view says so and trusts nothing.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from aitrace.record.models import Step
+from aitrace.record.refs import bytes_match
 from aitrace.report.view import AuditView, RecordSource, build_view, not_verified
 
 
@@ -41,7 +41,7 @@ class WorkspaceSource:
             data = path.read_bytes()
         except OSError:
             return None
-        return data if hashlib.sha256(data).hexdigest() == sha256 else None
+        return data if bytes_match(data, sha256) else None
 
     def approval_envelopes(self) -> Mapping[str, bytes]:
         from aitrace.signing.approvals import list_approvals

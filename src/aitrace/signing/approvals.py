@@ -18,14 +18,15 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from aitrace.errors import AitraceError, InputError
 from aitrace.record._model import field, json_schema, to_json
 from aitrace.record.jsonio import canonical_bytes, pretty_bytes
-from aitrace.record.models import SHA256_HEX, Step
+from aitrace.record.models import Step
+from aitrace.record.refs import SHA256_HEX, bytes_match
+from aitrace.record.times import RFC3339_UTC, utc_now_seconds
 from aitrace.store.files import TMP_PREFIX, create_exclusive
 
 if TYPE_CHECKING:
@@ -36,7 +37,6 @@ APPROVAL_PREDICATE = "https://aitrace.dev/approval/v1"
 APPROVAL_SCHEMA = "https://aitrace.dev/schemas/approval/v1"
 APPROVALS_DIR = "approvals"
 STEP_SUBJECT_PREFIX = "step:"
-RFC3339_UTC = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z"
 _FILE_NAME = re.compile(r"^([0-9a-f]{64})\.dsse\.json$")
 
 Decision = Literal["approved", "rejected"]
@@ -84,10 +84,6 @@ def approval_predicate_schema() -> dict[str, Any]:
     """JSON Schema of the approval predicate (``schemas/approval.schema.json``)."""
     return json_schema(ApprovalPredicate, schema_id=APPROVAL_SCHEMA,
                        title="aitrace reviewer approval predicate")
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _pick_step(workspace: Workspace, stage: str, step_ref: str | None) -> Step:
@@ -150,7 +146,7 @@ def create_approval(
     step = _pick_step(workspace, stage, step_ref)
     predicate = ApprovalPredicate(
         record_id=step.record_id, stage=step.stage, step_id=step.id, step_seq=step.seq,
-        reviewer=Reviewer(name=reviewer_name.strip(), keyid=signer.keyid), time=_now(),
+        reviewer=Reviewer(name=reviewer_name.strip(), keyid=signer.keyid), time=utc_now_seconds(),
         comment=comment, decision=decision)
     statement = make_statement([(f"{STEP_SUBJECT_PREFIX}{step.id}", step.digest)],
                                APPROVAL_PREDICATE, to_json(predicate))
@@ -181,7 +177,7 @@ def _check_one(name: str, data: bytes, steps_by_id: Mapping[str, Step],
 
     base = name.rsplit("/", 1)[-1]
     m = _FILE_NAME.match(base)
-    if m and hashlib.sha256(data).hexdigest() != m.group(1):
+    if m and not bytes_match(data, m.group(1)):
         return ApprovalCheck(name, False, problem="the envelope's bytes do not match the digest "
                                                   "in its file name")
     source = f"approval {name}"

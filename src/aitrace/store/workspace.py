@@ -29,13 +29,14 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aitrace.errors import InputError, IntegrityError, WorkspaceError
 from aitrace.record.jsonio import canonical_digest, pretty_bytes, read_json_file
 from aitrace.record.models import RECORD_FORMAT, STEP_FORMAT, Actor, Artifact, Record, Step
+from aitrace.record.refs import bytes_match
+from aitrace.record.times import utc_now
 from aitrace.store.config import CONFIG_NAME, DEFAULT_CONFIG, Config, load_config
 from aitrace.store.files import TMP_PREFIX, atomic_write, create_exclusive
 
@@ -43,11 +44,6 @@ WORKSPACE_DIR = ".aitrace"
 ENV_WORKSPACE = "AITRACE_WORKSPACE"
 _STEP_FILE = re.compile(r"^(\d{6,})\.json$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def utc_now() -> str:
-    """Current UTC time in RFC 3339 with microseconds and a ``Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def new_id() -> str:
@@ -245,8 +241,6 @@ class Workspace:
 
     def read_object(self, sha256: str) -> bytes:
         """The bytes of a stored object, checked against its digest."""
-        import hashlib
-
         path = self.object_path(sha256)
         try:
             data = path.read_bytes()
@@ -254,7 +248,7 @@ class Workspace:
             raise WorkspaceError(
                 f"evidence object {sha256} is missing from {path.parent}",
                 hint="the workspace lost a file; restore it from a backup") from None
-        if hashlib.sha256(data).hexdigest() != sha256:
+        if not bytes_match(data, sha256):
             raise IntegrityError(f"evidence object {path} does not match its digest {sha256}",
                                  hint="the file was modified; restore it from a backup")
         return data

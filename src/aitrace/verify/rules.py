@@ -20,6 +20,7 @@ from aitrace.errors import AitraceError
 from aitrace.evidence.licenses import license_ids
 from aitrace.record._model import field, model
 from aitrace.record.stages import EVIDENCE_GX, EVIDENCE_SBOM, STAGE_IDS, StageId
+from aitrace.record.times import parse_utc
 from aitrace.verify.checks import Check
 
 if TYPE_CHECKING:
@@ -456,14 +457,6 @@ class Approvals:
         return [Check(cid, title, "failed", detail, member)]
 
 
-def _parse_time(text: str) -> datetime | None:
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 @dataclass(frozen=True)
 class MaxAge:
     """The record is at most ``days`` old (from its created_at, its last step)."""
@@ -473,7 +466,7 @@ class MaxAge:
     def evaluate(self, ctx: PolicyContext) -> list[Check]:
         """One check."""
         cid, title = "policy.max-age", f"The record is at most {self.days:g} days old"
-        created = _parse_time(ctx.created_at) if ctx.created_at else None
+        created = parse_utc(ctx.created_at) if ctx.created_at else None
         if created is None:
             return [Check(cid, title, "failed", f"the creation time {ctx.created_at!r} cannot "
                           "be read")]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from aitrace.errors import InputError
 from aitrace.record._model import field, from_json, json_schema, model
-from aitrace.record.models import SHA256_HEX
+from aitrace.record.refs import SHA256_HEX
 
 if TYPE_CHECKING:
     pass

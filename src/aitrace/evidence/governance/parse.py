@@ -26,7 +26,7 @@ from aitrace.evidence.governance.models import (
     SelfCheck,
     StrategyAspect,
 )
-from aitrace.record.models import SHA256_HEX
+from aitrace.record.refs import SHA256_HEX
 from aitrace.record.stages import STAGE_IDS, is_stage
 
 if TYPE_CHECKING:

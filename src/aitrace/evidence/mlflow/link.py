@@ -57,7 +57,6 @@ import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -67,6 +66,7 @@ from aitrace.errors import AitraceError, InputError
 from aitrace.hooks.redact import scrub
 from aitrace.record.jsonio import canonical_digest
 from aitrace.record.models import MlflowLink
+from aitrace.record.times import to_millis
 
 if TYPE_CHECKING:
     from aitrace.hooks.handle import FinishingStep
@@ -307,13 +307,6 @@ def run_data_digest(client: Any, run_id: str) -> str:
 # ---------------------------------------------------------------------------- the step run
 
 
-def _millis(rfc3339: str | None) -> int | None:
-    if not rfc3339:
-        return None
-    moment = datetime.strptime(rfc3339, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
-
-
 def mlflow_key(name: str) -> str:
     """``name`` made acceptable as an MLflow param/metric key (MLflow rejects some characters)."""
     key = _BAD_KEY_CHARS.sub("_", name)[:_MAX_KEY]
@@ -358,7 +351,7 @@ def _log_step_run(client: Any, experiment_id: str, rec: Step, root: str) -> Any:
     # Step ids start with a millisecond clock: 12 hex digits tell steps apart (8 would repeat
     # for every step in the same ~65 s) and are an id prefix `aitrace show` accepts.
     run_name = f"{rec.stage}-{rec.id[:12]}"
-    start, end = _millis(rec.started_at), _millis(rec.ended_at)
+    start, end = to_millis(rec.started_at), to_millis(rec.ended_at)
     run = client.create_run(experiment_id, start_time=start, run_name=run_name)
     run_id = run.info.run_id
     params = [Param(mlflow_key(k), scrub(v)[:_MAX_PARAM_VALUE])

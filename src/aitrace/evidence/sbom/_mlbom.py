@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 from aitrace.evidence.model.introspect import is_model_path
 from aitrace.record.models import Artifact, Step
 from aitrace.record.stages import RELEASE_STAGES
+from aitrace.record.times import parse_utc
 
 Kind = Literal["model", "dataset", "configuration", "source-code", "other"]
 
@@ -134,12 +135,8 @@ def parties(value: Any) -> list[dict[str, Any]]:
 
 def duration_seconds(step: Step) -> float:
     """Wall time of a step from its recorded start and end."""
-    from datetime import datetime
-
-    try:
-        start = datetime.fromisoformat(step.started_at.replace("Z", "+00:00"))
-        end = datetime.fromisoformat(step.ended_at.replace("Z", "+00:00"))
-    except ValueError:
+    start, end = parse_utc(step.started_at), parse_utc(step.ended_at)
+    if start is None or end is None:
         return 0.0
     return max((end - start).total_seconds(), 0.0)
 

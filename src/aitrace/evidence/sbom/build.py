@@ -49,6 +49,7 @@ from aitrace.hooks.handle import FinishingStep
 from aitrace.record.jsonio import parse_untrusted
 from aitrace.record.models import Artifact, Step
 from aitrace.record.stages import EVIDENCE_ENVIRONMENT, RELEASE_STAGES
+from aitrace.record.times import parse_utc
 
 if TYPE_CHECKING:
     from aitrace.store.workspace import Workspace
@@ -239,7 +240,7 @@ def _record_bom(ws: Workspace, steps: Sequence[Step], subject: Step,
         props["aitrace:step-digest"] = subject.digest
     refs = {(m.artifact.path, m.artifact.sha256): m.ref for m in models}
     refs.update({(d.artifact.path, d.artifact.sha256): d.ref for d in (*data, *base)})
-    ts = datetime.fromisoformat(subject.ended_at.replace("Z", "+00:00"))
+    ts = parse_utc(subject.ended_at) or datetime.now(UTC)
     return assemble(BomParts(
         timestamp=ts, models=models, data=data, base_models=base,
         libraries=libraries_from_env(env_doc) if env_doc else [], properties=props,

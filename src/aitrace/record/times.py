@@ -1,0 +1,42 @@
+"""Times in the record: UTC, RFC 3339, one way of writing them and one of reading them back.
+
+Steps write ``started_at``/``ended_at`` with microseconds (``2026-12-01T11:49:44.123456Z``);
+approvals write whole seconds. Anything that reads a time from a record or bundle goes through
+``parse_utc``, which accepts both and refuses what is not an RFC 3339 UTC instant.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+RFC3339_UTC = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z"
+"""The pattern of a time in the record (UTC, ``Z``, optional fraction)."""
+
+_RFC3339 = re.compile(RFC3339_UTC)
+
+
+def utc_now() -> str:
+    """Now, as a step records it: UTC, RFC 3339 with microseconds and a ``Z``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def utc_now_seconds() -> str:
+    """Now to the second (approvals and other human-facing signed statements)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_utc(text: str) -> datetime | None:
+    """A record's time as an aware ``datetime``, or ``None`` when it is not RFC 3339 UTC."""
+    if not isinstance(text, str) or not _RFC3339.fullmatch(text):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def to_millis(text: str | None) -> int | None:
+    """A record's time as Unix milliseconds (how MLflow stores run times), or ``None``."""
+    moment = parse_utc(text) if text else None
+    return int(moment.timestamp() * 1000) if moment is not None else None
