@@ -41,6 +41,7 @@ from aitrace.errors import InputError, IntegrityError, WorkspaceError
 from aitrace.record._model import to_json
 from aitrace.record.jsonio import canonical_bytes, canonical_digest, parse_untrusted, pretty_bytes
 from aitrace.record.models import Step
+from aitrace.record.refs import is_uri
 
 if TYPE_CHECKING:
     from aitrace.signing.keys import Signer
@@ -152,7 +153,7 @@ def _model_signatures(ws: Workspace, released: Sequence[Released], key: Path,
     hasher = Hasher(cache=None)
     with tempfile.TemporaryDirectory(prefix="aitrace-sig-") as tmp:
         for i, rel in enumerate(released):
-            if "://" in rel.path or rel.path.startswith("/"):
+            if is_uri(rel.path) or rel.path.startswith("/"):
                 notes.append(f"no model signature for {rel.path}: not a file in the project")
                 continue
             path = ws.resolve(rel.path)

@@ -28,6 +28,7 @@ from aitrace.hooks.values import clean_metrics, clean_params
 from aitrace.record._model import from_json, to_json
 from aitrace.record.jsonio import parse_untrusted, pretty_bytes
 from aitrace.record.models import EvidenceRef, Subject
+from aitrace.record.refs import is_uri
 from aitrace.record.stages import is_stage
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ class ChildStep:
         subj = None
         if subject is not None:
             text = os.fspath(subject)
-            rel = text if "://" in text else self._workspace.relpath(text)
+            rel = text if is_uri(text) else self._workspace.relpath(text)
             if subject_sha256 is None:
                 from aitrace.store.digest import DigestCache, Hasher
 
@@ -151,7 +152,7 @@ class ChildStep:
 
 def _absolute(path: str | os.PathLike[str]) -> str:
     text = os.fspath(path)
-    return text if "://" in text else os.path.abspath(text)
+    return text if is_uri(text) else os.path.abspath(text)
 
 
 def child_step() -> ChildStep | None:

@@ -46,6 +46,7 @@ from aitrace.record.models import (
     StepStatus,
     Subject,
 )
+from aitrace.record.refs import is_uri
 from aitrace.record.stages import EVIDENCE_SBOM, STAGE_IDS, StageId, is_stage
 from aitrace.record.times import utc_now
 from aitrace.store.digest import DigestCache, Hasher, Progress
@@ -140,7 +141,7 @@ class StepRecorder:
                   license: str | None, role: str | None, sha256: str | None = None) -> Artifact:
         text = os.fspath(path)
         origin = scrub(origin) if origin else origin
-        if "://" in text:
+        if is_uri(text):
             return Artifact(path=scrub(text), type="uri", sha256=sha256, origin=origin,
                             license=license, role=role)
         real = Path(text)
@@ -214,7 +215,7 @@ class StepRecorder:
         subj = None
         if subject is not None:
             text = os.fspath(subject)
-            rel = text if "://" in text else self._workspace.relpath(text)
+            rel = text if is_uri(text) else self._workspace.relpath(text)
             digest = subject_sha256 or self._hasher.digest(Path(text)).sha256
             subj = Subject(path=rel, sha256=digest)
         ref = EvidenceRef(kind=kind, media_type=media_type, sha256=sha, size=len(raw),
@@ -271,8 +272,8 @@ class StepRecorder:
         have = {a.path for a in self.products}
         out: list[Artifact] = []
         for text, meta in self._declared_outputs:
-            rel = self._workspace.relpath(text) if "://" not in text else text
-            if rel in have or ("://" not in text and not Path(text).exists()):
+            rel = self._workspace.relpath(text) if not is_uri(text) else text
+            if rel in have or (not is_uri(text) and not Path(text).exists()):
                 continue
             out.append(self._artifact(text, origin=None, **meta))
             have.add(rel)
@@ -282,7 +283,7 @@ class StepRecorder:
         """Hash the declared outputs into the step's products; return those that do not exist."""
         missing: list[str] = []
         for text, meta in self._declared_outputs:
-            if "://" not in text and not Path(text).exists():
+            if not is_uri(text) and not Path(text).exists():
                 missing.append(text)
                 continue
             self.products.append(self._artifact(text, origin=None, **meta))

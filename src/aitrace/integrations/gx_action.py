@@ -39,6 +39,7 @@ from great_expectations.checkpoint.actions import ValidationAction
 from aitrace.errors import InputError
 from aitrace.evidence.gx import _context as _gx  # noqa: F401 - registers aitrace's expectations (suites may use them)
 from aitrace.record.jsonio import canonical_digest
+from aitrace.record.refs import is_uri
 
 
 class AttachToAitraceStep(ValidationAction):  # type: ignore[misc]
@@ -78,7 +79,7 @@ class AttachToAitraceStep(ValidationAction):  # type: ignore[misc]
         meta = getattr(vr, "meta", None) or {}
         spec = meta.get("batch_spec") or {}
         path = spec.get("path") if hasattr(spec, "get") else None
-        if not isinstance(path, str) or "://" in path:
+        if not isinstance(path, str) or is_uri(path):
             return None
         p = Path(path)
         if not p.is_absolute():

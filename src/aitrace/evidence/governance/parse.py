@@ -26,7 +26,7 @@ from aitrace.evidence.governance.models import (
     SelfCheck,
     StrategyAspect,
 )
-from aitrace.record.refs import SHA256_HEX
+from aitrace.record.refs import SHA256_HEX, is_uri
 from aitrace.record.stages import STAGE_IDS, is_stage
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def _link(doc: _Doc, value: Any, path: str) -> EvidenceLink:
         m = _SHA_LINK.match(text)
         if m:
             return EvidenceLink(sha256=m.group(1))
-        if "://" in text:
+        if is_uri(text):
             return EvidenceLink(uri=text)
         if is_stage(text):  # a bare stage id: that stage's evidence as a whole
             return EvidenceLink(stage=text)

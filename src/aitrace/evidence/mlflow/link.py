@@ -66,6 +66,7 @@ from aitrace.errors import AitraceError, InputError
 from aitrace.hooks.redact import scrub
 from aitrace.record.jsonio import canonical_digest
 from aitrace.record.models import MlflowLink
+from aitrace.record.refs import is_uri
 from aitrace.record.times import to_millis
 
 if TYPE_CHECKING:
@@ -162,7 +163,7 @@ def artifact_location(workspace: Workspace, uri: str) -> str | None:
     configured = workspace.config.section("mlflow").get("artifact_location")
     if configured not in (None, ""):
         text = str(configured)
-        return text if "://" in text else (workspace.root / text).resolve().as_uri()
+        return text if is_uri(text) else (workspace.root / text).resolve().as_uri()
     if uri.startswith(_REMOTE_SCHEMES):
         return None
     return (workspace.dir / "mlruns").as_uri()

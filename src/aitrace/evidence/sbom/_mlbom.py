@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit
 
 from aitrace.evidence.model.introspect import is_model_path
 from aitrace.record.models import Artifact, Step
+from aitrace.record.refs import is_uri
 from aitrace.record.stages import RELEASE_STAGES
 from aitrace.record.times import parse_utc
 
@@ -71,7 +72,7 @@ def artifact_kind(a: Artifact, stage: str) -> Kind:
 
 def iri(path: str) -> str:
     """A recorded path or URI as an IRI reference (percent-encoding what IRIs forbid)."""
-    if "://" in path:
+    if is_uri(path):
         return quote(path, safe="/:@!$&'()*+,;=-._~%?#[]")
     return quote(path, safe="/-._~")
 

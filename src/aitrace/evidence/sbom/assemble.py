@@ -23,6 +23,7 @@ from aitrace.evidence.sbom.validate import check_bom, component_error
 from aitrace.hooks.redact import scrub
 from aitrace.record.jsonio import canonical_digest, pretty_bytes
 from aitrace.record.models import Artifact
+from aitrace.record.refs import is_uri
 
 HASH_NOTE = ("SHA-256 of a model or data component covers the file's bytes (a directory: the "
              "aitrace.dir/v1 manifest digest). Library components carry no hash: installed "
@@ -148,7 +149,7 @@ def _external_refs(a: Artifact) -> list[Any]:
     if a.type == "uri":
         urls.append(a.path)
     origin = scrub(a.origin) if a.origin else None
-    if origin and "://" in origin and origin not in urls:
+    if origin and is_uri(origin) and origin not in urls:
         urls.append(origin)
     return [ExternalReference(type=ExternalReferenceType.DISTRIBUTION, url=XsUri(u),
                               comment="source", hashes=_hashes(a.sha256)) for u in urls]

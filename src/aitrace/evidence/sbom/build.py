@@ -48,6 +48,7 @@ from aitrace.evidence.sbom.card import (
 from aitrace.hooks.handle import FinishingStep
 from aitrace.record.jsonio import parse_untrusted
 from aitrace.record.models import Artifact, Step
+from aitrace.record.refs import is_uri
 from aitrace.record.stages import EVIDENCE_ENVIRONMENT, RELEASE_STAGES
 from aitrace.record.times import parse_utc
 
@@ -186,7 +187,7 @@ def _rel_paths(ws: Workspace, paths: Any) -> set[str] | None:
         return None
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    return {ws.relpath(p) if "://" not in os.fspath(p) else os.fspath(p) for p in paths}
+    return {ws.relpath(p) if not is_uri(os.fspath(p)) else os.fspath(p) for p in paths}
 
 
 def _environment_doc(ws: Workspace, step: Step) -> dict[str, Any] | None:
