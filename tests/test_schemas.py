@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -14,23 +13,17 @@ import jsonschema
 import pytest
 
 import aitrace
-from aitrace.errors import StepFailed
+from aitrace.errors import AitraceError, StepFailed
 from aitrace.record.jsonio import pretty_bytes
 from aitrace.record.models import Actor, Command
-from aitrace.schemas import REGISTRY, generate, repo_schema_dir
+from aitrace.schemas import REGISTRY, generate, generate_all, main, repo_schema_dir
 from aitrace.store.workspace import Workspace, new_id, utc_now
 
 SCHEMAS = repo_schema_dir()
 
 
-def _module_exists(name: str) -> bool:
-    return importlib.util.find_spec(REGISTRY[name].split(":")[0]) is not None
-
-
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_checked_in_schema_matches_the_code(name: str) -> None:
-    if not _module_exists(name):
-        pytest.skip(f"{REGISTRY[name]} not written yet")
     path = SCHEMAS / name
     assert path.is_file(), f"{path} missing: run `python -m aitrace.schemas`"
     assert path.read_bytes() == pretty_bytes(generate(name)), \
@@ -40,6 +33,33 @@ def test_checked_in_schema_matches_the_code(name: str) -> None:
 
 def test_every_checked_in_schema_is_registered() -> None:
     assert {p.name for p in SCHEMAS.glob("*.json")} <= set(REGISTRY)
+
+
+def test_every_registered_schema_is_checked_in() -> None:
+    assert set(REGISTRY) == {p.name for p in SCHEMAS.glob("*.json")}
+    assert set(generate_all()) == set(REGISTRY)
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ("aitrace.record.no_such_module:step_schema",
+     r"cannot import aitrace\.record\.no_such_module"),
+    ("aitrace.record.models:no_such_schema",
+     r"aitrace\.record\.models has no function no_such_schema"),
+    ("aitrace.record.models:STEP_SCHEMA", r"has no function STEP_SCHEMA"),
+    ("aitrace.record.models", r"is not \"module:function\""),
+])
+def test_a_broken_registry_entry_is_an_error_not_a_skip(
+        entry: str, message: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(REGISTRY, "renamed.schema.json", entry)
+    with pytest.raises(AitraceError, match=message) as err:
+        generate("renamed.schema.json")
+    assert "renamed.schema.json" in str(err.value) and err.value.hint
+    assert "REGISTRY" in err.value.hint
+    with pytest.raises(AitraceError, match=message):
+        generate_all()
+    with pytest.raises(AitraceError, match=message):
+        main([str(tmp_path / "out")])
+    assert list((tmp_path / "out").iterdir()) == []  # nothing written, not a partial set
 
 
 def _dead_pid() -> int:
