@@ -55,6 +55,7 @@ _json = st.recursive(
 @given(_json)
 def test_roundtrip_and_idempotent(obj: Any) -> None:
     data = canonical_bytes(obj)
-    assert data.decode("utf-8")  # valid UTF-8
+    text = data.decode("utf-8")  # strict UTF-8, or this raises
+    assert text == json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert canonical_bytes(json.loads(data)) == data
     assert b"\n" not in data.replace(b"\\n", b"")

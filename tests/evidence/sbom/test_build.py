@@ -77,7 +77,11 @@ def test_deployment_bom_content(lineage: Any) -> None:
         "collection", "cleaning", "selection", "training", "evaluation", "deployment"]
     deploy = workflow["tasks"][-1]
     assert {"type": "artifact", "resource": {"ref": model["bom-ref"]}} in deploy["outputs"]
-    assert deploy["timeEnd"] == lineage.steps()[-1].ended_at or deploy["timeEnd"]
+    # The BOM is built while the step finishes: its task ends when the step's work ended, before
+    # the step's own end time (which is taken after the evidence was computed).
+    deployment = lineage.steps()[-1]
+    assert deploy["uid"] == deployment.id and deploy["timeStart"] == deployment.started_at
+    assert deployment.started_at <= deploy["timeEnd"] <= deployment.ended_at
 
 
 def test_governance_and_licences(lineage: Any) -> None:
