@@ -31,9 +31,6 @@ EVIDENCE_SBOM = "cyclonedx-sbom"
 EVIDENCE_MLFLOW = "mlflow-run"
 EVIDENCE_RISK = "risk-register"
 EVIDENCE_CHECKLIST = "self-check"
-EVIDENCE_DOCUMENT = "document"
-EVIDENCE_NOTE = "note"
-EVIDENCE_CONFIG = "config"
 
 
 @dataclass(frozen=True)
@@ -95,8 +92,3 @@ def get_stage(stage_id: str) -> Stage:
 def is_stage(value: str) -> bool:
     """Whether ``value`` is one of the ten stage ids."""
     return value in _BY_ID
-
-
-def stage_index(stage_id: str) -> int:
-    """0-based position of a stage in the life cycle."""
-    return _BY_ID[stage_id].number - 1
