@@ -1,4 +1,4 @@
-"""Shared helpers for the signing tests (a uniquely named module, importable from tests)."""
+"""Key files shared by the signing tests (the fixtures live in tests/signing/conftest.py)."""
 
 from __future__ import annotations
 

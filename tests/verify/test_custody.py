@@ -1,4 +1,4 @@
-"""Chain of custody and evidence checks on small real records."""
+"""Chain of custody on small real records: gaps named precisely, external sources, failed steps."""
 
 from __future__ import annotations
 
