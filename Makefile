@@ -24,7 +24,7 @@ test: install
 	$(PY) -m pytest -q --cov --cov-report=term:skip-covered
 
 lint: install
-	$(VENV)/bin/ruff check src tests plugins benchmarks examples
+	$(VENV)/bin/ruff check src tests plugins benchmarks examples tools
 	$(VENV)/bin/mypy
 
 typecheck: install

@@ -1,11 +1,23 @@
-"""Shared fixtures: an initialised workspace in a temp dir, MLflow kept local and quiet."""
+"""Shared fixtures: an initialised workspace in a temp dir, MLflow kept local and quiet.
+
+How the tests are laid out: ``tests/<package>/`` mirrors ``src/aitrace/<package>/``; tests/cli holds
+command-level tests, tests/e2e the real CLI in subprocesses and the example pipeline, and the
+top level the tests of the top-level modules (plugins, schemas) and cross-cutting contracts
+(goldens, architecture). ``tests`` is a package (every directory has an ``__init__.py``), so test
+modules may share a basename and shared code is imported as ``tests.helpers.<topic>``: pyproject
+sets pytest's ``pythonpath = ["."]``; nothing relies on pytest's rootdir-relative sys.path
+insertion.
+Fixtures used by one directory live in its conftest.py; fixtures used by several are defined in
+``tests/helpers/<topic>.py`` and imported by name (listed in ``__all__``) by the conftest.py of each
+directory that uses them.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -115,3 +127,22 @@ def mlflow_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.chdir(root)
     Workspace.init(root, name="test-model")
     return Workspace(root)
+
+
+@pytest.fixture(scope="session")
+def step_validator() -> Any:
+    """A jsonschema validator for the checked-in ``schemas/step.schema.json``."""
+    from aitrace.schemas import validator
+
+    return validator("step.schema.json")
+
+
+@pytest.fixture
+def assert_valid_step(step_validator: Any) -> Callable[[dict[str, Any]], None]:
+    """Assert that a step document (as written to disk) validates against the step schema."""
+
+    def _check(doc: dict[str, Any]) -> None:
+        errors = sorted(step_validator.iter_errors(doc), key=lambda e: list(e.path))
+        assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
+
+    return _check

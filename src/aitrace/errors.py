@@ -48,12 +48,6 @@ class InvalidBundle(AitraceError):
     """An archive is unsafe or malformed; raised while reading untrusted input."""
 
 
-class VerificationError(AitraceError):
-    """A signature, digest or policy check failed."""
-
-    exit_code = EXIT_CHECK_FAILED
-
-
 class MissingDependencyError(AitraceError):
     """An optional extra is needed for this command but is not installed."""
 

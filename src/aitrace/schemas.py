@@ -8,14 +8,15 @@ code validates against. Installed copies live in the package as ``aitrace/_schem
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from aitrace.errors import AitraceError
 from aitrace.record.jsonio import pretty_bytes
+from aitrace.record.schemas import shipped
 
 # file name under schemas/ -> "module:function" producing the schema
 REGISTRY: dict[str, str] = {
@@ -31,21 +32,32 @@ REGISTRY: dict[str, str] = {
 
 
 def generate(name: str) -> dict[str, Any]:
-    """Build one schema from its model."""
-    module, func = REGISTRY[name].split(":")
-    fn: Callable[[], dict[str, Any]] = getattr(importlib.import_module(module), func)
+    """Build one schema from its model.
+
+    Raises:
+        AitraceError: the registry entry names a module or function that does not exist. That
+            is a bug in aitrace, never something to skip: a schema silently missing from
+            ``generate_all`` would let the published copy drift unnoticed.
+    """
+    entry = REGISTRY[name]
+    module, sep, func = entry.partition(":")
+    hint = f"fix the entry for {name!r} in REGISTRY (aitrace/schemas.py): \"module:function\""
+    if not sep or not module or not func:
+        raise AitraceError(f"schema registry entry {name!r} -> {entry!r} is not "
+                           "\"module:function\"", hint=hint)
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        raise AitraceError(f"schema {name!r}: cannot import {module} ({exc})", hint=hint) from exc
+    fn: Callable[[], dict[str, Any]] | None = getattr(mod, func, None)
+    if fn is None or not callable(fn):
+        raise AitraceError(f"schema {name!r}: {module} has no function {func}", hint=hint)
     return fn()
 
 
 def generate_all() -> dict[str, dict[str, Any]]:
-    """Every schema that can be built (a module not written yet is skipped)."""
-    out: dict[str, dict[str, Any]] = {}
-    for name in REGISTRY:
-        try:
-            out[name] = generate(name)
-        except (ImportError, AttributeError):
-            continue
-    return out
+    """Every registered schema; a registry entry that cannot be built is an error."""
+    return {name: generate(name) for name in REGISTRY}
 
 
 def repo_schema_dir() -> Path:
@@ -56,12 +68,7 @@ def repo_schema_dir() -> Path:
 @cache
 def load(name: str) -> dict[str, Any]:
     """A schema as shipped (installed copy, else the checkout's, else generated)."""
-    for base in (Path(__file__).parent / "_schemas", repo_schema_dir()):
-        path = base / name
-        if path.is_file():
-            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-            return data
-    return generate(name)
+    return shipped(name) or generate(name)
 
 
 def validator(name: str) -> Any:

@@ -100,12 +100,18 @@ def test_a_changed_artifact_is_not_the_released_one(
         example: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(example)
+    released = (example / "dist" / "wine-classifier.pkl").read_bytes()
     tampered = example / "tampered.pkl"
-    tampered.write_bytes((example / "dist" / "wine-classifier.pkl").read_bytes() + b"\0")
+    tampered.write_bytes(released + b"\0")
+    released_sha = hashlib.sha256(released).hexdigest()
+    changed_sha = hashlib.sha256(tampered.read_bytes()).hexdigest()
+    assert changed_sha != released_sha
     rc = main(["verify", BUNDLE, "--key", "keys/release.pub", "--artifact", str(tampered)])
     assert rc == 1
-    assert "tampered.pkl" in capsys.readouterr().out
-    assert hashlib.sha256(tampered.read_bytes()).hexdigest()
+    out = capsys.readouterr().out
+    # the failed check names the given file and its digest, beside the released one's
+    assert f"tampered.pkl hashes to sha256:{changed_sha[:12]}" in out
+    assert f"dist/wine-classifier.pkl sha256:{released_sha[:12]}" in out
 
 
 def test_old_bundles_keep_verifying(asset: object, capsys: pytest.CaptureFixture[str]) -> None:

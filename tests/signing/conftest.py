@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from signing_helpers import PASSPHRASE, KeyFiles
 
 from aitrace.signing.keys import generate_keypair
+from tests.helpers.signing import PASSPHRASE, KeyFiles
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from signing_helpers import KeyFiles
 
 from aitrace.errors import InputError, MissingDependencyError
 from aitrace.signing.keys import load_signer
@@ -20,6 +19,7 @@ from aitrace.signing.model_signing import (
     verify_model_signature,
     write_model_signature,
 )
+from tests.helpers.signing import KeyFiles
 
 pytest.importorskip("model_signing")
 

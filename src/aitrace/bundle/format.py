@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 
 BUNDLE_FORMAT: Literal["aitrace.bundle/v1"] = "aitrace.bundle/v1"
-BUNDLE_SUFFIX = ".aitrace"
 PREDICATE_TYPE = "https://aitrace.dev/production-record/v1"
 MANIFEST_SCHEMA = "https://aitrace.dev/schemas/bundle-manifest/v1"
 PREDICATE_SCHEMA = "https://aitrace.dev/schemas/production-record-predicate/v1"

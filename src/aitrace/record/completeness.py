@@ -92,11 +92,3 @@ def completeness_schema() -> dict[str, Any]:
     """JSON Schema of the completeness document (part of ``report --json``)."""
     return json_schema(Completeness, schema_id="https://aitrace.dev/schemas/completeness/v1",
                        title="aitrace record completeness")
-
-
-def as_dict(result: Completeness) -> Mapping[str, Any]:
-    """The documented JSON form."""
-    from aitrace.record._model import to_json
-
-    out: Mapping[str, Any] = to_json(result)
-    return out

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Literal, NewType
+from typing import Any, Literal
 
 from aitrace.record._model import JSONValue, field, from_json, json_schema, model, to_json
 from aitrace.record.jsonio import canonical_digest
 from aitrace.record.refs import SHA256_HEX
 from aitrace.record.stages import StageId
-
-StepId = NewType("StepId", str)
-RecordId = NewType("RecordId", str)
 
 STEP_SCHEMA = "https://aitrace.dev/schemas/step/v1"
 RECORD_SCHEMA = "https://aitrace.dev/schemas/record/v1"

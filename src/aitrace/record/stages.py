@@ -120,8 +120,3 @@ def get_stage(stage_id: str) -> Stage:
 def is_stage(value: object) -> TypeGuard[StageId]:
     """Whether ``value`` is one of the ten stage ids (and, for mypy, a ``StageId``)."""
     return isinstance(value, str) and value in _BY_ID
-
-
-def stage_index(stage_id: str) -> int:
-    """0-based position of a stage in the life cycle."""
-    return _BY_ID[stage_id].number - 1

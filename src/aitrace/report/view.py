@@ -12,7 +12,7 @@ can show unverified content as if it were trusted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -484,8 +484,3 @@ def to_json_check(c: CheckView) -> dict[str, Any]:
     """A check as JSON."""
     return {"id": c.id, "title": c.title, "status": c.status, "message": c.message,
             "member": c.member}
-
-
-def iter_text(values: Iterable[Any]) -> list[str]:
-    """Stringify a sequence for display."""
-    return [str(v) for v in values]

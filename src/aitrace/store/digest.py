@@ -370,11 +370,3 @@ def default_cache_path() -> Path:
     """
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "aitrace" / "digests.sqlite"
-
-
-def is_regular(path: Path) -> bool:
-    """Whether ``path`` is a regular file (not a link, device or directory)."""
-    try:
-        return stat.S_ISREG(path.lstat().st_mode)
-    except OSError:
-        return False

@@ -195,7 +195,7 @@ def _check_steps(ob: OpenedBundle, c: Checks, st: _State) -> None:
         step_member,
     )
     from aitrace.record.jsonio import canonical_digest
-    from aitrace.schemas import validator
+    from aitrace.record.schemas import step_validator
 
     t_schema = "Every step validates against schemas/step.schema.json"
     t_chain = "The hash chain is intact from the first step"
@@ -206,7 +206,7 @@ def _check_steps(ob: OpenedBundle, c: Checks, st: _State) -> None:
         c.skipped("chain.hash", t_chain, "no steps")
         c.skipped("chain.head", t_head, "no steps")
         return
-    schema = validator("step.schema.json")
+    schema = step_validator()
     problems: list[tuple[str, str | None]] = []
     for e in entries:
         if e.data is None:

@@ -1,0 +1,1 @@
+"""Code shared by several test directories: data, builders and fixtures (see tests/conftest.py)."""

@@ -1,0 +1,233 @@
+"""The tamper matrix: every kind of change to a real bundle fails verification, naming it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aitrace.bundle._zip.reader import SafeArchive
+from aitrace.bundle.format import ATTESTATION_MEMBER, MANIFEST_MEMBER
+from aitrace.bundle.write import build_bundle
+from aitrace.signing.keys import load_public_key, load_signer
+from aitrace.store.workspace import Workspace
+from aitrace.verify.bundle import verify_bundle
+from aitrace.verify.checks import VerifyReport
+from tests.helpers.bundle import Keys, flip, read_members, resign, write_members
+
+
+def _verify(path: Path, keys: Keys, **kw: Any) -> VerifyReport:
+    return verify_bundle(path, [load_public_key(keys.pub)], **kw)
+
+
+def _members(bundle_path: Path) -> list[str]:
+    return sorted(read_members(bundle_path))
+
+
+def test_untampered_bundle_verifies(bundle_path: Path, keys: Keys) -> None:
+    report = _verify(bundle_path, keys)
+    assert report.ok, [c.message for c in report.failed]
+    ids = {c.id for c in report.checks if c.status == "passed"}
+    assert {"archive.safe", "members.digests", "signature.trusted", "steps.schema",
+            "chain.hash", "chain.head", "chain.custody", "evidence.objects",
+            "evidence.gx-bound", "evidence.sbom-schema"} <= ids
+
+
+def test_flip_one_byte_of_each_member_repacked(bundle_path: Path, keys: Keys,
+                                               tmp_path: Path) -> None:
+    """An attacker rewrites a member (and the ZIP) without the signing key."""
+    original = read_members(bundle_path)
+    for name in sorted(original):
+        members = dict(original)
+        members[name] = flip(members[name])
+        out = write_members(tmp_path / "t.aitrace", members)
+        report = _verify(out, keys)
+        assert not report.ok, name
+        assert name in report.failed_members, (name, [c.message for c in report.failed])
+
+
+def test_flip_one_raw_byte_of_each_member_in_place(bundle_path: Path, keys: Keys,
+                                                   tmp_path: Path) -> None:
+    """A byte flipped in the archive file itself (CRC or digest catches it)."""
+    raw = bundle_path.read_bytes()
+    with SafeArchive.open(bundle_path) as ar:
+        infos = [ar.info(n) for n in ar.names()]
+    for info in infos:
+        at = info.data_offset + info.compressed_size // 2
+        out = tmp_path / "raw.aitrace"
+        out.write_bytes(flip(raw, at))
+        report = _verify(out, keys)
+        assert not report.ok, info.name
+        assert info.name in report.failed_members, (info.name, [c.message for c in
+                                                                report.failed])
+
+
+@pytest.mark.parametrize("victim", ["steps/000002.json", "record.json", "sbom.cdx.json",
+                                    "signatures/dist/model.bin.sig"])
+def test_remove_a_member(bundle_path: Path, keys: Keys, tmp_path: Path, victim: str) -> None:
+    members = read_members(bundle_path)
+    del members[victim]
+    report = _verify(write_members(tmp_path / "t.aitrace", members), keys)
+    assert any(c.id == "members.missing" and c.member == victim for c in report.failed)
+
+
+def test_remove_an_evidence_object(bundle_path: Path, keys: Keys, tmp_path: Path) -> None:
+    members = read_members(bundle_path)
+    victim = next(n for n in members if n.startswith("objects/"))
+    del members[victim]
+    report = _verify(write_members(tmp_path / "t.aitrace", members), keys)
+    assert any(c.id == "members.missing" and c.member == victim for c in report.failed)
+    assert any(c.id == "evidence.objects" for c in report.failed)
+
+
+def test_add_a_member(bundle_path: Path, keys: Keys, tmp_path: Path) -> None:
+    import hashlib
+
+    members = read_members(bundle_path)
+    data = b'{"note": "added later"}'
+    name = f"objects/sha256/{hashlib.sha256(data).hexdigest()}"
+    members[name] = data
+    members["notes.txt"] = b"hello"
+    report = _verify(write_members(tmp_path / "t.aitrace", members), keys)
+    failed = {(c.id, c.member) for c in report.failed}
+    assert ("members.unlisted", name) in failed
+    assert ("members.unlisted", "notes.txt") in failed
+    assert ("members.kinds", "notes.txt") in failed
+
+
+def test_rename_a_member(bundle_path: Path, keys: Keys, tmp_path: Path) -> None:
+    members = read_members(bundle_path)
+    members["steps/000009.json"] = members.pop("steps/000004.json")
+    report = _verify(write_members(tmp_path / "t.aitrace", members), keys)
+    failed = {(c.id, c.member) for c in report.failed}
+    assert ("members.missing", "steps/000004.json") in failed
+    assert ("members.unlisted", "steps/000009.json") in failed
+    assert ("chain.hash", "steps/000009.json") in failed
+
+
+def test_reorder_steps_even_when_resigned(bundle_path: Path, keys: Keys, tmp_path: Path) -> None:
+    """An insider with the release key swaps two steps: the hash chain still breaks."""
+    members = read_members(bundle_path)
+    members["steps/000002.json"], members["steps/000003.json"] = (
+        members["steps/000003.json"], members["steps/000002.json"])
+    resigned = resign(members, load_signer(keys.key))
+    report = _verify(write_members(tmp_path / "t.aitrace", resigned), keys)
+    assert report.failed and {c.id for c in report.failed} >= {"chain.hash", "chain.head"}
+    assert any(c.id == "chain.hash" and c.member == "steps/000002.json" for c in report.failed)
+    assert all(c.id != "signature.trusted" for c in report.failed)
+
+
+def test_drop_last_step_resigned(bundle_path: Path, keys: Keys, tmp_path: Path) -> None:
+    members = read_members(bundle_path)
+    del members["steps/000006.json"]
+    resigned = resign(members, load_signer(keys.key))
+    report = _verify(write_members(tmp_path / "t.aitrace", resigned), keys)
+    assert any(c.id == "chain.head" and "after signing" in c.message for c in report.failed)
+
+
+def test_drop_middle_step_resigned(bundle_path: Path, keys: Keys, tmp_path: Path) -> None:
+    members = read_members(bundle_path)
+    for i in range(3, 6):
+        members[f"steps/{i:06d}.json"] = members[f"steps/{i + 1:06d}.json"]
+    del members["steps/000006.json"]
+    report = _verify(write_members(tmp_path / "t.aitrace",
+                                   resign(members, load_signer(keys.key))), keys)
+    assert any(c.id == "chain.hash" and c.member == "steps/000003.json" for c in report.failed)
+
+
+def test_swap_signature_from_another_bundle(bundle_path: Path, project: Path, keys: Keys,
+                                            tmp_path: Path) -> None:
+    from tests.helpers.bundle import new_workspace, record_pipeline
+
+    ws = new_workspace(tmp_path / "other")
+    record_pipeline(ws, accuracy=0.5)
+    other = tmp_path / "other.aitrace"
+    build_bundle(ws, [load_signer(keys.key)], other)
+    members = read_members(bundle_path)
+    members[ATTESTATION_MEMBER] = read_members(other)[ATTESTATION_MEMBER]
+    report = _verify(write_members(tmp_path / "t.aitrace", members), keys)
+    failed = {(c.id, c.member) for c in report.failed}
+    assert ("statement.manifest-subject", MANIFEST_MEMBER) in failed
+    assert any(i == "chain.head" for i, _ in failed)
+
+
+def test_untrusted_key(bundle_path: Path, keys: Keys) -> None:
+    report = verify_bundle(bundle_path, [load_public_key(keys.other_pub)])
+    assert [(c.id, c.member) for c in report.failed] == [("signature.trusted",
+                                                          ATTESTATION_MEMBER)]
+    assert "not by a trusted key" in report.failed[0].message
+
+
+def test_resigned_by_untrusted_key(bundle_path: Path, keys: Keys, tmp_path: Path) -> None:
+    members = read_members(bundle_path)
+    report = _verify(write_members(tmp_path / "t.aitrace",
+                                   resign(members, load_signer(keys.other_key))), keys)
+    assert [c.id for c in report.failed] == ["signature.trusted"]
+
+
+def test_no_key_given(bundle_path: Path) -> None:
+    report = verify_bundle(bundle_path, [])
+    assert any(c.id == "signature.trusted" and "no trusted public key" in c.message
+               for c in report.failed)
+
+
+def test_changed_payload_type(bundle_path: Path, keys: Keys, tmp_path: Path) -> None:
+    members = read_members(bundle_path)
+    env = json.loads(members[ATTESTATION_MEMBER])
+    env["payloadType"] = "application/json"
+    members[ATTESTATION_MEMBER] = json.dumps(env).encode()
+    report = _verify(write_members(tmp_path / "a.aitrace", members), keys)
+    assert {c.id for c in report.failed} >= {"signature.trusted", "statement.payload-type"}
+    # even re-signed by the trusted key, the payload type is wrong
+    resigned = resign(read_members(bundle_path), load_signer(keys.key),
+                      payload_type="application/json")
+    report = _verify(write_members(tmp_path / "b.aitrace", resigned), keys)
+    assert [c.id for c in report.failed] == ["statement.payload-type"]
+
+
+def test_replaced_subject(bundle_path: Path, keys: Keys, tmp_path: Path) -> None:
+    def edit(st: dict[str, Any]) -> None:
+        for s in st["subject"]:
+            if s["name"] == "dist/model.bin":
+                s["digest"]["sha256"] = "ab" * 32
+
+    resigned = resign(read_members(bundle_path), load_signer(keys.key), edit_statement=edit)
+    report = _verify(write_members(tmp_path / "t.aitrace", resigned), keys)
+    assert {c.id for c in report.failed} == {"statement.released-subjects"}
+    assert "dist/model.bin" in report.failed[0].message
+
+
+def test_artifact_check(bundle_path: Path, project: Path, keys: Keys, tmp_path: Path) -> None:
+    good = _verify(bundle_path, keys, artifacts=[project / "dist/model.bin"])
+    assert any(c.id == "artifact.matches" and c.status == "passed" for c in good.checks)
+    other = tmp_path / "model.bin"
+    other.write_bytes(b"not the model")
+    bad = _verify(bundle_path, keys, artifacts=[other])
+    assert [c.id for c in bad.failed] == ["artifact.matches"]
+    assert "matches no released artifact" in bad.failed[0].message
+
+
+def test_unsafe_archive_is_reported_not_raised(tmp_path: Path, keys: Keys) -> None:
+    bad = tmp_path / "bad.aitrace"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    report = _verify(bad, keys)
+    assert not report.ok and report.failed[0].id == "archive.safe"
+
+
+def test_record_from_another_workspace_step(bundle_path: Path, keys: Keys,
+                                            tmp_path: Path) -> None:
+    """A step edited (re-serialised with a changed metric) and everything re-signed."""
+    members = read_members(bundle_path)
+    step = json.loads(members["steps/000005.json"])
+    step["metrics"]["accuracy"] = 0.99
+    members["steps/000005.json"] = json.dumps(step, indent=2).encode()
+    report = _verify(write_members(tmp_path / "t.aitrace",
+                                   resign(members, load_signer(keys.key))), keys)
+    assert any(c.id == "chain.hash" and c.member == "steps/000006.json" for c in report.failed)
+    assert any(c.id == "chain.head" and c.member == "steps/000005.json" for c in report.failed)
+
+
+def test_workspace_unchanged(project: Path) -> None:
+    assert Workspace(project).chain().intact
