@@ -81,6 +81,8 @@ BUILTIN: dict[EvidenceKind, type[EvidenceSource]] = {
 }
 """Built-in kinds to sources, in contribution order (the MLflow link last)."""
 
+_BY_KIND: dict[str, type[EvidenceSource]] = {str(k): v for k, v in BUILTIN.items()}
+
 
 class _Registry:
     """Sources by kind: built-ins, then plug-ins of other kinds (discovered once)."""
@@ -98,7 +100,7 @@ class _Registry:
 
 @cache
 def _instance(kind: str) -> EvidenceSource:
-    cls = BUILTIN.get(kind)  # type: ignore[call-overload]
+    cls = _BY_KIND.get(kind)
     return cls() if cls is not None else OpaqueSource(kind)
 
 

@@ -25,7 +25,7 @@ canonical-JSON digest of the suite as GX serialises it (``suite.to_json_dict()``
 
 GX 1.x finds actions by their ``type`` when the class is defined (a registry filled on
 import), not through entry points: a file-backed GX project whose checkpoint config says
-``type: aitrace_attach`` must ``import aitrace.evidence.gx_action`` before loading it.
+``type: aitrace_attach`` must ``import aitrace.integrations.gx_action`` before loading it.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A *record* is one model lineage; it is an append-only, hash-chained list of *steps*. A step is an
 immutable fact ("this stage ran, with these inputs, produced these outputs, with this
 evidence") and its type is frozen to say so. Each step stores ``prev``, the SHA-256 of the
-previous step's canonical JSON (see ``aitrace.canonical``), so editing any step breaks the chain
+previous step's canonical JSON (see ``aitrace.record.jsonio``), so editing any step breaks the chain
 at the next one even before anything is signed.
 """
 
@@ -101,7 +101,7 @@ class Subject:
 class EvidenceRef:
     """A piece of evidence stored content-addressed under ``objects/sha256/``."""
 
-    kind: str = field(description="see aitrace.stages EVIDENCE_* constants")
+    kind: str = field(description="see aitrace.record.stages.EvidenceKind (plug-ins add kinds)")
     media_type: str
     sha256: str = field(pattern=SHA256_HEX)
     size: int

@@ -408,11 +408,12 @@ class Workspace:
 
     def _reap_locked(self) -> None:
         from aitrace.record.models import Command
-        from aitrace.record.stages import is_stage
+        from aitrace.record.stages import StageId, is_stage
 
         written: set[str] | None = None
         for p in self.pending():
-            if p.alive or not is_stage(p.stage):
+            stage = p.stage
+            if p.alive or not is_stage(stage):
                 continue
             if written is None:
                 written = {s.id for s in self.chain().steps}
@@ -425,11 +426,11 @@ class Workspace:
             except TypeError:
                 materials = ()
 
-            def build(seq: int, prev: str | None, p: Pending = p,
+            def build(seq: int, prev: str | None, p: Pending = p, stage: StageId = stage,
                       materials: tuple[Artifact, ...] = materials) -> Step:
                 return Step(
                     format=STEP_FORMAT, id=p.step_id, record_id=self.record.id, seq=seq,
-                    stage=p.stage, status="interrupted",  # type: ignore[arg-type]
+                    stage=stage, status="interrupted",
                     started_at=p.started_at, ended_at=utc_now(),
                     actor=Actor(user=p.user, host=p.host), prev=prev,
                     command=Command(argv=p.argv) if p.argv is not None else None,

@@ -98,7 +98,7 @@ class VerifyReport:
 
 
 class Checks:
-    """Collects check results in order (shared with ``aitrace.policy``)."""
+    """Collects check results in order (shared with the policy rules, ``aitrace.verify.rules``)."""
 
     def __init__(self) -> None:
         self.items: list[Check] = []

@@ -21,7 +21,7 @@ A policy file (``schemas/policy.schema.json``)::
     approvals:
       - {stage: deployment, count: 2, keyids: [<sha256 of a reviewer key>, ...]}
     max_age_days: 365             # since the bundle's created_at (its last step)
-    min_completeness: 80          # aitrace.completeness score, 0-100
+    min_completeness: 80          # aitrace.record.completeness score, 0-100
 
 **Success criteria** are recorded at the problem stage as step params named
 ``success.<metric>`` whose value is a comparison, e.g. ``success.accuracy: ">= 0.85"``

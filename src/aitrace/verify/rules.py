@@ -478,7 +478,7 @@ class MaxAge:
 
 @dataclass(frozen=True)
 class MinCompleteness:
-    """The completeness score (``aitrace.completeness``) is at least ``minimum``."""
+    """The completeness score (``aitrace.record.completeness``) is at least ``minimum``."""
 
     minimum: int
 

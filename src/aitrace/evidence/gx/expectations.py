@@ -4,8 +4,9 @@ A regex alone cannot tell a payment-card number from any 16 digits, nor a Taiwan
 any letter and nine digits, so these are real GX ``ColumnMapExpectation`` classes over column
 map metrics whose condition is "regex candidate *and* valid checksum". GX registers both the
 metrics and the expectations when this module is imported (GX's registry is filled by class
-definition), which :mod:`aitrace.evidence._gx` does before any suite is built — so a suite JSON
-naming these types resolves instead of being silently dropped. Importing this module imports GX.
+definition), which :mod:`aitrace.evidence.gx._context` does before any suite is built — so a
+suite JSON naming these types resolves instead of being silently dropped. Importing this module
+imports GX.
 """
 
 from __future__ import annotations

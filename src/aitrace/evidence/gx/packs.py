@@ -1,7 +1,7 @@
 r"""Ready-made Great Expectations suites for the seed's data risks: ``privacy`` and ``labels``.
 
 A pack is not a checker of its own: it *builds a GX ExpectationSuite* for the data at hand and
-the suite runs through GX like any user suite (``aitrace.evidence.quality``). This module
+the suite runs through GX like any user suite (``aitrace.evidence.gx.quality``). This module
 imports neither GX nor pandas at module level, so the pure helpers below stay cheap.
 
 ``privacy`` — one expectation per (string column, detector), each a GX expectation that every

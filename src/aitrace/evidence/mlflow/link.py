@@ -1,11 +1,11 @@
 """Link steps to MLflow runs: one run per step, plus the runs user code started inside it.
 
-When a step ends (``aitrace.tracker``) :func:`link_step_runs` writes a *step run* holding the
-step's tags, params, metrics and status, then finds the runs the user's code started inside the
-step — in-process, or in the child of ``aitrace run`` — which the run-context provider
-(``aitrace.integrations.mlflow_context``) tagged with ``aitrace.step_id``. Each link stores the
-tracking URI (credentials stripped), experiment id, run id and a digest of the run's data, so
-a later edit of the run in MLflow is detectable (:func:`check_links`).
+When a step ends (``MlflowSource``, the tracker's last contributor) :func:`link_step_runs` writes
+a *step run* holding the step's tags, params, metrics and status, then finds the runs the user's
+code started inside the step — in-process, or in the child of ``aitrace run`` — which the
+run-context provider (``aitrace.integrations.mlflow_context``) tagged with ``aitrace.step_id``.
+Each link stores the tracking URI (credentials stripped), experiment id, run id and a digest of
+the run's data, so a later edit of the run in MLflow is detectable (:func:`check_links`).
 
 The step run is named ``<stage>-<first 12 hex digits of the step id>`` and tagged
 ``aitrace.record_id``, ``aitrace.step_id``, ``aitrace.stage``, ``aitrace.status``,
@@ -29,7 +29,7 @@ Where runs go:
   for local stores; a tracking server keeps its own default) so artifacts never land in
   ``./mlruns`` of whatever directory a script ran in.
 
-Run data digest (``data_sha256``): SHA-256 of the canonical JSON (``aitrace.canonical``) of::
+Run data digest (``data_sha256``): SHA-256 of the canonical JSON (``aitrace.record.jsonio``) of::
 
     {"format": "aitrace.mlflow-run-data/v1",
      "params": {key: value},               # all params

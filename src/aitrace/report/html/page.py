@@ -223,7 +223,7 @@ def completeness_section(view: AuditView) -> str:
         if isinstance(entry, Mapping):
             present = entry.get("present") or []
             missing = entry.get("missing") or []
-            # the same weighting as aitrace.completeness: one point for the step, one per item
+            # aitrace.record.completeness's weighting: one point for the step, one per item
             frac = 0.0 if entry.get("status") == "missing" else (
                 100 * (1 + len(present)) / (1 + len(present) + len(missing)))
             rows.append((f"{st.number}. {h.e(st.name)}",
