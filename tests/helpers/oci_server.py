@@ -5,7 +5,9 @@
   docker-registry 2.8 lacks that API, so the API path of ``aitrace.publish.referrers`` is tested
   against this server; the fallback path is tested against the real registry. It implements
   just what aitrace uses: blob HEAD/GET/upload (POST + PUT), manifest PUT/GET, tags list and
-  referrers, keeping everything in memory and checking every digest it is given.
+  referrers, keeping everything in memory and checking every digest it is given. It can also
+  demand HTTP Basic auth (docker-registry's htpasswd auth needs bcrypt hashes, which nothing
+  here makes) and answers 403 for repositories under ``denied/``.
 * ``TokenService``: the token endpoint of the distribution token spec for docker-registry's
   "silly" auth: it hands out a token only for the expected Basic credentials (or to anyone when
   ``anonymous``), and records the scopes it was asked for.
@@ -43,6 +45,8 @@ class _State:
     referrers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # subject -> descs
     uploads: set[str] = field(default_factory=set)
     requests: list[str] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
+    basic: str | None = None  # "user:password" when Basic auth is required
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -70,7 +74,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self) -> None:
         st = self.server.state
         st.requests.append(f"{self.command} {self.path}")
+        st.authorizations.append(self.headers.get("Authorization", ""))
+        if st.basic is not None and self.headers.get("Authorization") != "Basic " + \
+                base64.b64encode(st.basic.encode()).decode():
+            self._send(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"login"}]}',
+                       {"WWW-Authenticate": 'Basic realm="aitrace-test"'})
+            return
         parts = urlsplit(self.path)
+        if parts.path.startswith("/v2/denied/"):
+            self._error(403, "DENIED")
+            return
         if parts.path == "/v2/":
             self._send(200, b"{}")
             return
@@ -170,8 +183,10 @@ class ReferrersRegistry:
 
 
 @contextmanager
-def referrers_registry() -> Iterator[ReferrersRegistry]:
+def referrers_registry(basic: str | None = None) -> Iterator[ReferrersRegistry]:
+    """The in-memory registry; with ``basic="user:password"`` every request needs Basic auth."""
     server = _Server()
+    server.state.basic = basic
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
