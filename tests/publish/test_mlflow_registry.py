@@ -150,6 +150,14 @@ def test_alias_moves_only_after_the_registered_version_verifies(
     assert rc == 1 and "dist/model.bin hashes to" in err and "changed after the release" in err
     assert str(client.get_model_version_by_alias("scorer", "champion").version) == "1"
 
+    # a name MLflow refuses: said at once, and nothing was uploaded for it
+    exp = client.get_experiment_by_name("aitrace/test-model")
+    runs = len(client.search_runs([exp.experiment_id]))
+    rc, _, err = _run(capsys, "publish", str(bundle_path), "--registered-model", "a/b",
+                      "--key", str(keys.pub), "--no-policy")
+    assert rc == 2 and "Invalid model name 'a/b'" in err
+    assert len(client.search_runs([exp.experiment_id])) == runs
+
     # no key: refused before anything happens; unknown versions and aliases: named
     rc, _, err = _run(capsys, "publish", str(bundle_path), "--registered-model", "scorer")
     assert rc == 2 and "no trusted public key" in err

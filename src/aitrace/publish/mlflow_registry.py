@@ -287,6 +287,12 @@ def publish_version(bundle: Path, *, name: str, subjects: Sequence[tuple[str, st
         from mlflow.exceptions import MlflowException
 
         client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        try:  # first: a name MLflow refuses stops us before anything is uploaded
+            client.create_registered_model(name, description="Model versions published by "
+                                                             "aitrace with their record")
+        except MlflowException as exc:
+            if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+                raise
         experiment_id = _experiment(client, tracking_uri, record_name)
         run = client.create_run(experiment_id, run_name=f"publish-{name}",
                                 tags={TAG_RECORD_ID: record_id, "aitrace.run_role": "publish",
@@ -303,12 +309,6 @@ def publish_version(bundle: Path, *, name: str, subjects: Sequence[tuple[str, st
         client.log_artifact(run_id, str(bundle), BUNDLE_DIR)
         client.log_text(run_id, _listing(layout, sources).decode("utf-8"), LISTING)
         client.set_terminated(run_id)
-        try:
-            client.create_registered_model(name, description="Model versions published by "
-                                                             "aitrace with their record")
-        except MlflowException as exc:
-            if getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
-                raise
         tags = {TAG_BUNDLE: f"{BUNDLE_DIR}/{bundle.name}", TAG_BUNDLE_SHA256: bundle_sha,
                 TAG_CHAIN_HEAD: chain_head, TAG_VERIFIED_BY: ",".join(verified_by),
                 TAG_RECORD_ID: record_id}

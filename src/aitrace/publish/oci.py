@@ -159,7 +159,7 @@ class RegistryClient:
         import requests
 
         hdrs = dict(headers)
-        if self._auth and urlsplit(url).netloc == self.host:
+        if self._auth and urlsplit(url).netloc.lower() == self.host.lower():
             hdrs["Authorization"] = self._auth
         fh: IO[bytes] | None = None
         try:
@@ -359,7 +359,7 @@ class RegistryClient:
         """Whether the repository already holds this blob (a HEAD request)."""
         response = self.request("HEAD", f"/v2/{repository}/blobs/{digest}", what=what)
         with response:
-            if response.status_code == 200:
+            if response.status_code in (200, 302, 307):  # a redirect: it is in the storage
                 return True
             if response.status_code == 404:
                 return False
