@@ -28,6 +28,7 @@ from typing import IO
 from aitrace.evidence.scan.opcodes import (
     PickleStream,
     PickleWalkError,
+    ScanLimitError,
     Tape,
     long_value,
     looks_like_pickle,
@@ -70,7 +71,7 @@ class _Bounded(io.RawIOBase):
         data = self._inner.read(len(b))
         self.produced += len(data)
         if self.produced > MIN_BOMB and self.produced > MAX_RATIO * max(self._counted.n, 1):
-            raise PickleWalkError(f"{self._what} inflates more than {MAX_RATIO} times "
+            raise ScanLimitError(f"{self._what} inflates more than {MAX_RATIO} times "
                                   "(a decompression bomb?)")
         b[:len(data)] = data
         return len(data)
@@ -203,6 +204,10 @@ def _stacked(fh: IO[bytes], kind: str, origin: str) -> Container:
         out.notes.append(f"more than {MAX_STACKED} stacked pickles: the rest was not read")
         out.error = f"more than {MAX_STACKED} stacked pickles"
     except PickleWalkError as exc:
+        if not out.streams and not exc.imports and not isinstance(exc, ScanLimitError):
+            # not a pickle after all (or one that fails before importing anything callable)
+            return Container("none", notes=[f"{origin}no pickle: the bytes stop parsing as "
+                                            f"one before any import ({exc.message})"])
         out.error = f"{origin or 'the file'}: {exc.message}"
     return out
 

@@ -45,7 +45,17 @@ _LENGTH_PREFIX = {-2: 1, -3: 4, -4: 4, -5: 8}  # pickletools' TAKEN_FROM_ARGUMEN
 
 
 class PickleWalkError(InputError):
-    """A stream could not be walked to its end (truncated, malformed or over a limit)."""
+    """A stream could not be walked to its end (truncated, malformed or over a limit).
+
+    ``imports`` are those read before the failure: with none, no loader could have run code
+    before failing at the same place (nothing callable was imported yet).
+    """
+
+    imports: tuple[Import, ...] = ()
+
+
+class ScanLimitError(PickleWalkError):
+    """A stream is over one of the walk's bounds (size, count, nesting, inflation)."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +154,7 @@ class Tape:
             if c == b"\n":
                 break
             if len(line) > MAX_LINE:
-                raise PickleWalkError(f"a text argument at byte {self.pos} is longer than "
+                raise ScanLimitError(f"a text argument at byte {self.pos} is longer than "
                                       f"{MAX_LINE} bytes")
         if self.sink is not None:
             self.sink += line
@@ -189,7 +199,7 @@ def _arg(tape: Tape, op: pickletools.OpcodeInfo, out: bytearray) -> tuple[Any, i
             out += b"\x96" + bytes(8) if op.name == "BYTEARRAY8" else b"C\x00"
             return b"", n
         if n > MAX_STRING:
-            raise PickleWalkError(f"{op.name} at byte {tape.pos} claims {n} bytes (over the "
+            raise ScanLimitError(f"{op.name} at byte {tape.pos} claims {n} bytes (over the "
                                   f"{MAX_STRING}-byte limit)")
         data = tape.read(n)
     finally:
@@ -211,10 +221,19 @@ def walk_pickle(tape: Tape, origin: str, *, depth: int = 0,
     Streams found inside it (joblib object arrays) are appended to ``extra``.
     """
     if depth > MAX_NESTING:
-        raise PickleWalkError(f"{origin}: pickles nested more than {MAX_NESTING} deep")
+        raise ScanLimitError(f"{origin}: pickles nested more than {MAX_NESTING} deep")
     out = bytearray()
     imports: list[Import] = []
     machine = _Machine()
+    try:
+        return _walk(tape, origin, depth, extra, out, imports, machine)
+    except PickleWalkError as exc:
+        exc.imports = tuple(imports)
+        raise
+
+
+def _walk(tape: Tape, origin: str, depth: int, extra: list[PickleStream] | None,
+          out: bytearray, imports: list[Import], machine: _Machine) -> PickleStream:
     skipped = arrays = count = 0
     while True:
         at = tape.pos
@@ -224,7 +243,7 @@ def walk_pickle(tape: Tape, origin: str, *, depth: int = 0,
             raise PickleWalkError(f"byte {at} is not a pickle opcode ({code!r})")
         count += 1
         if count > MAX_OPCODES:
-            raise PickleWalkError(f"more than {MAX_OPCODES} opcodes")
+            raise ScanLimitError(f"more than {MAX_OPCODES} opcodes")
         if op.name == "FRAME":
             tape.skip(8)  # frames only group opcodes; the normalised stream has none
             continue
