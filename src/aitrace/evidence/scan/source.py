@@ -1,7 +1,8 @@
 """``model-scan`` evidence: every model-like output of a release-stage step, scanned statically.
 
 At the end of a succeeded training, optimization or deployment step, each output that is a
-model (by role, suffix or layout) or whose first bytes are a pickle is scanned
+model (by role, suffix or layout) or whose first bytes are a pickle is scanned — except files
+of formats that are plain data (safetensors, ONNX, GGUF …) and do not start like a pickle
 (``aitrace.evidence.scan.scan``) and the document is attached bound to the output's recorded
 digest, so every later step, bundle and policy that sees the same bytes sees the verdict.
 ``aitrace.yaml`` can turn it off with ``scan: {auto: false}``.
@@ -10,10 +11,11 @@ digest, so every later step, bundle and policy that sees the same bytes sees the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from aitrace.evidence.interface import Badge, EvidenceSource
+from aitrace.evidence.model.introspect import MODEL_FORMATS
 from aitrace.evidence.sbom._mlbom import artifact_kind
 from aitrace.evidence.scan.opcodes import looks_like_pickle
 from aitrace.evidence.scan.scan import SCAN_FORMAT, VERDICT_ORDER, scan_path, top_findings
@@ -42,9 +44,17 @@ def scan_candidates(step: FinishingStep) -> list[tuple[Artifact, Path]]:
         path = step.workspace.resolve(a.path)
         if not path.exists():
             continue
+        if _plain_data_format(a.path) and not _starts_like_pickle(path):
+            continue  # safetensors, ONNX, GGUF …: formats whose loading runs no code
         if artifact_kind(a, step.step.stage) == "model" or _starts_like_pickle(path):
             out.append((a, path))
     return out
+
+
+def _plain_data_format(path: str) -> bool:
+    suffix = PurePosixPath(path).suffix.lower()
+    fmt = MODEL_FORMATS.get(suffix)
+    return fmt is not None and not fmt[1] and suffix not in (".h5", ".hdf5", ".keras")
 
 
 def _starts_like_pickle(path: Path) -> bool:
