@@ -139,7 +139,8 @@ def show_cmd(step_ref: str, as_json: bool) -> None:
         for a in arts:
             extra = f"  origin {a.origin}" if a.origin else ""
             extra += f"  license {a.license}" if a.license else ""
-            click.echo(f"  {label}     {a.path} [{a.type}] sha256:{short(a.sha256, 16)} "
+            alg, value = a.digest or ("sha256", None)
+            click.echo(f"  {label}     {a.path} [{a.type}] {alg}:{short(value, 16)} "
                        f"{a.size if a.size is not None else '-'} B{extra}")
     for ev in step.evidence:
         bound = "" if ev.bound is None else (" bound" if ev.bound else " NOT BOUND")
@@ -189,18 +190,24 @@ def status_cmd(as_json: bool) -> int:
 @click.option("--no-cache", is_flag=True, help="Hash everything again.")
 @json_option
 def digest_cmd(paths: tuple[Path, ...], no_cache: bool, as_json: bool) -> None:
-    """Print `sha256:<hex>  PATH` exactly as the record computes it."""
+    """Print `sha256:<hex>  FILE` / `dirHash:<hex>  DIR` exactly as the record computes it."""
+    from aitrace.errors import WorkspaceError
+    from aitrace.record.models import STEP_FORMAT_V1
     from aitrace.store.digest import DigestCache, Hasher
-    from aitrace.store.workspace import digest_cache_path
+    from aitrace.store.workspace import Workspace, digest_cache_path
 
     cache = None if no_cache else DigestCache(digest_cache_path())
+    try:  # a workspace not yet migrated records directories in format v1
+        legacy = Workspace.find().append_format() == STEP_FORMAT_V1
+    except WorkspaceError:
+        legacy = False
     bar = ProgressBar(not as_json)
     try:
-        digests = Hasher(cache=cache, progress=bar).digest_many(list(paths))
+        digests = Hasher(cache=cache, progress=bar, legacy_dirs=legacy).digest_many(list(paths))
     finally:
         bar.close()
     if as_json:
-        emit_json([{"path": str(p), "sha256": d.sha256, "size": d.size, "type": d.type}
+        emit_json([{"path": str(p), d.algorithm: d.sha256, "size": d.size, "type": d.type}
                    for p, d in zip(paths, digests, strict=True)])
         return
     for p, d in zip(paths, digests, strict=True):
