@@ -310,9 +310,9 @@ class StepRecorder:
         return missing
 
     def _bind_evidence(self) -> None:
-        digests = {a.content_id for a in (*self.materials, *self.products) if a.content_id}
+        digests = {a.value for a in (*self.materials, *self.products) if a.value}
         self.evidence = [
-            e if e.subject is None else replace(e, bound=e.subject.content_id in digests)
+            e if e.subject is None else replace(e, bound=e.subject.value in digests)
             for e in self.evidence
         ]
 
@@ -428,7 +428,13 @@ class StageContext:
         self._token = _current.set(rec)
         self._contributors = list(self._make_contributors())
         rec.contributors = self._contributors
-        starting = rec.finishing()
+        try:
+            starting = rec.finishing()  # hashes declared outputs that exist already
+        except BaseException:
+            _current.reset(self._token)  # nothing started: leave no stage or marker behind
+            self._token = None
+            ws.end(rec.id)
+            raise
         for c in self._contributors:
             try:
                 self._export(c.begin(starting))

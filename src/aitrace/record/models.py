@@ -47,6 +47,9 @@ RECORD_FORMAT_V1: RecordFormat = "aitrace.record/v1"
 RECORD_FORMAT_V2: RecordFormat = "aitrace.record/v2"
 RECORD_FORMAT: RecordFormat = RECORD_FORMAT_V2
 
+LEGACY_DIR_DIGEST = "aitrace.dir/v1"
+"""How messages and custody name format v1's directory digest (never an in-toto key)."""
+
 MIGRATION_STAGE: Literal["migration"] = "migration"
 StepStage = Literal[StageId, "migration"]
 """A step's ``stage``: one of the ten, or ``migration`` for the step ``aitrace migrate`` appends
@@ -117,6 +120,11 @@ class Artifact:
         description="format v2 directories: in-toto dirHash, the sha256 of the sorted "
                     "'<sha256>  <path>\\n' listing of its files; the listing itself is the "
                     "evidence object of that digest")
+    aitrace_dir_v1: str | None = field(
+        default=None, pattern=SHA256_HEX,
+        description="aitrace's own format v1 directory digest (the aitrace.dir/v1 manifest), not "
+                    "an in-toto algorithm: only on the migration step's materials, linking a "
+                    "directory recorded in v1 to its dirHash")
     origin: str | None = field(
         default=None,
         description="where an external source came from; set = declared external source")
@@ -125,7 +133,7 @@ class Artifact:
 
     @property
     def digest(self) -> tuple[DigestAlgorithm, str] | None:
-        """``("dirHash", hex)`` for a v2 directory, ``("sha256", hex)`` otherwise; None: none."""
+        """``("dirHash", hex)`` for a v2 directory, ``("sha256", hex)`` as stored otherwise."""
         if self.dirHash is not None:
             return DIR_HASH, self.dirHash
         if self.sha256 is not None:
@@ -133,10 +141,24 @@ class Artifact:
         return None
 
     @property
+    def value(self) -> str | None:
+        """The digest's hex, whichever kind it is (what evidence binding compares, as v1 did)."""
+        return self.dirHash or self.sha256 or self.aitrace_dir_v1
+
+    @property
     def content_id(self) -> str | None:
-        """``sha256:<hex>`` or ``dirHash:<hex>``: what custody and binding compare."""
-        d = self.digest
-        return f"{d[0]}:{d[1]}" if d else None
+        """What the content is, by kind of digest (what chain of custody compares).
+
+        ``sha256:<hex>`` for a file's bytes, ``dirHash:<hex>`` for a v2 directory, and
+        ``aitrace.dir/v1:<hex>`` for a directory recorded in format v1 (whose ``sha256`` held
+        that manifest digest) or bridged by the migration step.
+        """
+        if self.dirHash is not None:
+            return f"{DIR_HASH}:{self.dirHash}"
+        legacy = self.aitrace_dir_v1 or (self.sha256 if self.type == "directory" else None)
+        if legacy is not None:
+            return f"{LEGACY_DIR_DIGEST}:{legacy}"
+        return f"{SHA256}:{self.sha256}" if self.sha256 is not None else None
 
 
 @model
@@ -148,11 +170,9 @@ class Subject:
     dirHash: str | None = field(default=None, pattern=SHA256_HEX)  # noqa: N815 - in-toto's key
 
     @property
-    def content_id(self) -> str | None:
-        """``sha256:<hex>`` or ``dirHash:<hex>``, as ``Artifact.content_id``."""
-        if self.dirHash is not None:
-            return f"{DIR_HASH}:{self.dirHash}"
-        return f"{SHA256}:{self.sha256}" if self.sha256 is not None else None
+    def value(self) -> str | None:
+        """The digest's hex (compared with ``Artifact.value`` to bind evidence)."""
+        return self.dirHash or self.sha256
 
 
 def subject_for(path: str, value: str, algorithm: DigestAlgorithm) -> Subject:
@@ -292,6 +312,14 @@ class Step:
                                    "restore it from a trusted copy")
 
         v1 = self.format == STEP_FORMAT_V1
+        for i, a in enumerate(self.materials):
+            if a.aitrace_dir_v1 is not None and not (
+                    self.is_migration and a.type == "directory" and a.sha256 is None
+                    and a.dirHash is None):
+                raise bad(f"materials[{i}].aitrace_dir_v1",
+                          "belongs only to a migration step's directory materials, alone")
+        if any(a.aitrace_dir_v1 is not None for a in self.products):
+            raise bad("products", "cannot carry aitrace_dir_v1")
         if self.is_migration != (self.migration is not None):
             raise bad("migration", "must be present exactly when stage is 'migration'")
         if v1 and self.migration is not None:
@@ -301,7 +329,8 @@ class Step:
                 name = f"{attr}[{i}]"
                 if v1 and a.dirHash is not None:
                     raise bad(f"{name}.dirHash", f"is not part of {STEP_FORMAT_V1}")
-                if not v1 and a.type == "directory" and (a.dirHash is None or a.sha256):
+                if not v1 and a.type == "directory" and a.aitrace_dir_v1 is None and (
+                        a.dirHash is None or a.sha256):
                     raise bad(name, "is a directory: it must carry dirHash and no sha256")
                 if not v1 and a.type != "directory" and a.dirHash is not None:
                     raise bad(f"{name}.dirHash", f"belongs to directories, not to a {a.type}")

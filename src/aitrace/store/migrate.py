@@ -10,8 +10,10 @@ approvals name those bytes). Instead one *migration step* is appended — format
   vouched for, every v1 file can be checked with ``sha256sum`` alone;
 * ``materials``/``products`` bridge the directories the v1 steps recorded: each directory whose
   latest v1 digest (``aitrace.dir/v1``) still matches the folder on disk is listed as a
-  material with that digest and as a product with its in-toto ``dirHash`` (listing stored), so a
-  later v2 step reading the folder keeps its chain of custody. Files need no bridge (their
+  material with that digest — under the non-standard key ``aitrace_dir_v1``, the only place
+  format v2 keeps aitrace's own directory digest — and as a product with its in-toto
+  ``dirHash`` (listing stored), so a later v2 step reading the folder keeps its chain of
+  custody. Files need no bridge (their
   ``sha256`` is the same in both formats).
 
 Every later step is format v2. No stage-based rule counts the migration step: it is no stage of
@@ -95,7 +97,7 @@ def _bridges(ws: Workspace, report: ChainReport) -> tuple[
             skipped.append((path, exc.message))
             continue
         ws.put_object(d.listing or b"")
-        materials.append(Artifact(path=path, type="directory", sha256=art.sha256,
+        materials.append(Artifact(path=path, type="directory", aitrace_dir_v1=art.sha256,
                                   size=art.size, role=art.role, license=art.license))
         products.append(Artifact(path=path, type="directory", dirHash=d.sha256, size=d.size,
                                  role=art.role, license=art.license))

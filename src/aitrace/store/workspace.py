@@ -47,6 +47,7 @@ from aitrace.record.chain import (
 )
 from aitrace.record.jsonio import (
     DEFAULT_LIMITS,
+    canonical_bytes,
     document_bytes,
     parse_untrusted,
     pretty_bytes,
@@ -447,6 +448,8 @@ class Workspace:
             "pid_start": _process_start(pid), "argv": list(argv) if argv is not None else None,
             "materials": to_json(materials),
         }
+        # Refused here, before the step starts, if the step could never be written (RFC 8785).
+        canonical_bytes(marker, what=f"the {stage} step")
         path = self.dir / "pending" / f"{step_id}.json"
         atomic_write(path, pretty_bytes(marker))
         return path

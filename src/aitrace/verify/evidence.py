@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aitrace.errors import AitraceError
+from aitrace.record.refs import digest_label
 from aitrace.verify._state import _member_digest, _State
 from aitrace.verify.checks import Checks, abbrev
 
@@ -78,7 +79,7 @@ def _check_evidence(ob: OpenedBundle, c: Checks, st: _State) -> None:
     gx: list[tuple[str, str | None]] = []
     n_gx = 0
     for s in st.steps:
-        digests = {a.content_id for a in (*s.materials, *s.products) if a.content_id}
+        digests = {a.value for a in (*s.materials, *s.products) if a.value}
         for e in s.evidence:
             if e.kind != EVIDENCE_GX:
                 continue
@@ -87,9 +88,10 @@ def _check_evidence(ob: OpenedBundle, c: Checks, st: _State) -> None:
             if e.subject is None:
                 gx.append((f"{label} names no dataset it checked (no subject)",
                            step_member(s.seq)))
-            elif e.subject.content_id not in digests or e.bound is not True:
+            elif e.subject.value not in digests or e.bound is not True:
+                alg = "dirHash" if e.subject.dirHash else "sha256"
                 gx.append((f"{label} checked {e.subject.path} "
-                           f"{(e.subject.content_id or 'no digest')[:19]}…, which "
+                           f"{digest_label(alg, e.subject.value)}, which "
                            "is not among the step's inputs or outputs (not bound)",
                            step_member(s.seq)))
     if n_gx:
