@@ -123,3 +123,19 @@ def test_old_bundles_keep_verifying(asset: object, capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "VERIFIED" in out
+
+
+def test_v2_bundles_keep_verifying(capsys: pytest.CaptureFixture[str]) -> None:
+    """The kept format v2 bundle (tests/assets/bundles/v2, a model file and a model folder
+    released) verifies under the default policy with today's code."""
+    base = ROOT / "tests" / "assets" / "bundles" / "v2"
+    rc = main(["verify", str(base / "wine-classifier-2.0.0.aitrace"), "--key",
+               str(base / "release.pub"), "--key", str(base / "reviewer.pub"),
+               "--artifact", str(base / "wine-classifier.pkl"), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert rc == 0, [c for c in report["checks"] if c["status"] == "failed"]
+    assert {"name": "dist/wine-classifier-model",
+            "dirHash": "f43915444a6f9f309238164f736408cb50757fa947db7b887f38051de840fd27"
+            } in report["subjects"]
+    assert {c["id"] for c in report["checks"] if c["status"] == "passed"} >= {
+        "members.canonical", "evidence.dir-listings", "policy.required-stages"}

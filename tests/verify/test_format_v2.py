@@ -289,3 +289,15 @@ def test_the_kept_v1_bundle_still_verifies(asset: Any) -> None:
     checks = {c.id: c.status for c in report.checks}
     assert checks["members.canonical"] == "skipped"  # v1: pretty-printed, as it was written
     assert checks["statement.valid"] == "passed"
+
+
+def test_the_kept_v2_bundle_verifies_under_the_default_policy(asset: Any) -> None:
+    from aitrace.verify.policy import default_policy
+
+    base = asset("bundles/v2")
+    report = verify_bundle(base / "wine-classifier-2.0.0.aitrace",
+                           [load_public_key(base / "release.pub"),
+                            load_public_key(base / "reviewer.pub")],
+                           policy=default_policy(), artifacts=[base / "wine-classifier.pkl"])
+    assert report.ok, _failed(report)
+    assert not [c for c in report.checks if c.status == "skipped"]
