@@ -139,3 +139,15 @@ def test_an_integral_double_beyond_2_53_round_trips_when_read_as_a_double() -> N
     assert is_canonical(data)
     assert not is_canonical(b'{"n":12345678901234567891}')  # no double is that integer
     assert b"\n" not in data.replace(b"\\n", b"")
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json)
+def test_is_canonical_agrees_with_rfc8785_on_both_encodings(obj: Any) -> None:
+    """The C-speed fast path never says yes where rfc8785 would say no (and vice versa)."""
+    import rfc8785
+
+    jcs = rfc8785.dumps(obj)
+    assert is_canonical(jcs)
+    python_form = legacy_canonical_bytes(obj)
+    assert is_canonical(python_form) == (python_form == jcs)
