@@ -69,6 +69,8 @@ def test_migrate_appends_one_step_and_rewrites_nothing(
     before = file_digests(v1)
     v1_head = v1.chain().head
     capsys.readouterr()
+    assert main(["status"]) == 0
+    assert "`aitrace migrate` carries it over" in capsys.readouterr().out
     assert main(["migrate", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["seq"] == 14 and out["migrated_steps"] == 13
@@ -84,6 +86,10 @@ def test_migrate_appends_one_step_and_rewrites_nothing(
     assert [m.file_sha256 for m in step.migration.steps] == _sha256sum(*files)
     assert step.migration.record_file_sha256 == _sha256sum(v1.dir / "record.json")[0]
     assert v1.append_format() == STEP_FORMAT_V2
+    assert main(["show", "14"]) == 0
+    shown = capsys.readouterr().out
+    assert "stage      migration" in shown and "13 aitrace.step/v1 step(s) pinned" in shown
+    assert f"pinned     step 1  file sha256:{_sha256sum(files[0])[0][:16]}" in shown
     # The next step is v2 and links by the sha256 of the migration step's file.
     with aitrace.stage("evaluation", workspace=v1, sbom=False) as s:
         s.log_metrics({"accuracy": 0.97})

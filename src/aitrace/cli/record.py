@@ -154,6 +154,13 @@ def show_cmd(step_ref: str, as_json: bool) -> None:
         click.echo(f"  metric     {k} = {mv:g}")
     if step.error:
         click.echo(f"  error      {step.error}")
+    if step.migration is not None:
+        click.echo(f"  migration  {len(step.migration.steps)} {step.migration.from_format} "
+                   f"step(s) pinned by the sha256 of their files; record.json "
+                   f"sha256:{short(step.migration.record_file_sha256, 16)}")
+        for pin in step.migration.steps:
+            click.echo(f"  pinned     step {pin.seq}  file sha256:{short(pin.file_sha256, 16)}  "
+                       f"v1 digest {short(pin.digest, 16)}")
     click.echo(f"  prev       {step.prev or '(first step)'}\n  digest     {step.digest}")
 
 
@@ -182,6 +189,9 @@ def status_cmd(as_json: bool) -> int:
         click.echo(f"hash chain: BROKEN at step {b.seq} ({b.file}): {b.reason}")
         return 1
     click.echo(f"hash chain: intact (head sha256:{short(status.chain.head, 16)})")
+    if status.chain.steps and status.chain.steps[-1].format == "aitrace.step/v1":
+        click.echo("format v1 (aitrace 0.1): `aitrace migrate` carries it over to v2, whose "
+                   "chain sha256sum can check")
     return 0
 
 
