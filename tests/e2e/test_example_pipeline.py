@@ -139,3 +139,22 @@ def test_v2_bundles_keep_verifying(capsys: pytest.CaptureFixture[str]) -> None:
             } in report["subjects"]
     assert {c["id"] for c in report["checks"] if c["status"] == "passed"} >= {
         "members.canonical", "evidence.dir-listings", "policy.required-stages"}
+
+
+def test_v2_model_signatures_are_accepted_by_model_signing(tmp_path: Path) -> None:
+    """`model_signing verify` accepts the kept v2 bundle's .sig for the file and the folder."""
+    import zipfile
+
+    cli = Path(sys.executable).parent / "model_signing"
+    if not cli.exists():
+        pytest.skip("model_signing CLI not installed")
+    base = ROOT / "tests" / "assets" / "bundles" / "v2"
+    with zipfile.ZipFile(base / "wine-classifier-2.0.0.aitrace") as zf:
+        zf.extractall(tmp_path)
+    for sig, model in (("wine-classifier.pkl.sig", "wine-classifier.pkl"),
+                       ("wine-classifier-model.sig", "wine-classifier-model")):
+        proc = subprocess.run([str(cli), "verify", "key", "--signature",
+                               str(tmp_path / "signatures" / "dist" / sig), "--public_key",
+                               str(base / "release.pub"), str(base / model)],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 0 and "succeeded" in proc.stdout.lower(), proc.stderr
