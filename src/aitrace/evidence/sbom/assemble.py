@@ -135,6 +135,8 @@ def _artifact_props(a: Artifact, extra: Mapping[str, str]) -> dict[str, str]:
     props = {"aitrace:path": a.path, **extra}
     if a.sha256:
         props["aitrace:sha256-covers"] = _DIR_NOTE if a.type == "directory" else "file bytes"
+    if a.dirHash:  # CycloneDX has no directory hash: the in-toto dirHash is a property
+        props["aitrace:dirHash"] = a.dirHash
     if a.size is not None:
         props["aitrace:size"] = str(a.size)
     if a.origin:
