@@ -123,3 +123,38 @@ def test_old_bundles_keep_verifying(asset: object, capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "VERIFIED" in out
+
+
+def test_v2_bundles_keep_verifying(capsys: pytest.CaptureFixture[str]) -> None:
+    """The kept format v2 bundle (tests/assets/bundles/v2, a model file and a model folder
+    released) verifies under the default policy with today's code."""
+    base = ROOT / "tests" / "assets" / "bundles" / "v2"
+    rc = main(["verify", str(base / "wine-classifier-2.0.0.aitrace"), "--key",
+               str(base / "release.pub"), "--key", str(base / "reviewer.pub"),
+               "--artifact", str(base / "wine-classifier.pkl"), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert rc == 0, [c for c in report["checks"] if c["status"] == "failed"]
+    assert {"name": "dist/wine-classifier-model",
+            "dirHash": "f43915444a6f9f309238164f736408cb50757fa947db7b887f38051de840fd27"
+            } in report["subjects"]
+    assert {c["id"] for c in report["checks"] if c["status"] == "passed"} >= {
+        "members.canonical", "evidence.dir-listings", "policy.required-stages"}
+
+
+def test_v2_model_signatures_are_accepted_by_model_signing(tmp_path: Path) -> None:
+    """`model_signing verify` accepts the kept v2 bundle's .sig for the file and the folder."""
+    import zipfile
+
+    cli = Path(sys.executable).parent / "model_signing"
+    if not cli.exists():
+        pytest.skip("model_signing CLI not installed")
+    base = ROOT / "tests" / "assets" / "bundles" / "v2"
+    with zipfile.ZipFile(base / "wine-classifier-2.0.0.aitrace") as zf:
+        zf.extractall(tmp_path)
+    for sig, model in (("wine-classifier.pkl.sig", "wine-classifier.pkl"),
+                       ("wine-classifier-model.sig", "wine-classifier-model")):
+        proc = subprocess.run([str(cli), "verify", "key", "--signature",
+                               str(tmp_path / "signatures" / "dist" / sig), "--public_key",
+                               str(base / "release.pub"), str(base / model)],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 0 and "succeeded" in proc.stdout.lower(), proc.stderr

@@ -139,7 +139,8 @@ def show_cmd(step_ref: str, as_json: bool) -> None:
         for a in arts:
             extra = f"  origin {a.origin}" if a.origin else ""
             extra += f"  license {a.license}" if a.license else ""
-            click.echo(f"  {label}     {a.path} [{a.type}] sha256:{short(a.sha256, 16)} "
+            alg, value = a.digest or ("sha256", None)
+            click.echo(f"  {label}     {a.path} [{a.type}] {alg}:{short(value, 16)} "
                        f"{a.size if a.size is not None else '-'} B{extra}")
     for ev in step.evidence:
         bound = "" if ev.bound is None else (" bound" if ev.bound else " NOT BOUND")
@@ -153,6 +154,13 @@ def show_cmd(step_ref: str, as_json: bool) -> None:
         click.echo(f"  metric     {k} = {mv:g}")
     if step.error:
         click.echo(f"  error      {step.error}")
+    if step.migration is not None:
+        click.echo(f"  migration  {len(step.migration.steps)} {step.migration.from_format} "
+                   f"step(s) pinned by the sha256 of their files; record.json "
+                   f"sha256:{short(step.migration.record_file_sha256, 16)}")
+        for pin in step.migration.steps:
+            click.echo(f"  pinned     step {pin.seq}  file sha256:{short(pin.file_sha256, 16)}  "
+                       f"v1 digest {short(pin.digest, 16)}")
     click.echo(f"  prev       {step.prev or '(first step)'}\n  digest     {step.digest}")
 
 
@@ -181,6 +189,9 @@ def status_cmd(as_json: bool) -> int:
         click.echo(f"hash chain: BROKEN at step {b.seq} ({b.file}): {b.reason}")
         return 1
     click.echo(f"hash chain: intact (head sha256:{short(status.chain.head, 16)})")
+    if status.chain.steps and status.chain.steps[-1].format == "aitrace.step/v1":
+        click.echo("format v1 (aitrace 0.1): `aitrace migrate` carries it over to v2, whose "
+                   "chain sha256sum can check")
     return 0
 
 
@@ -189,18 +200,24 @@ def status_cmd(as_json: bool) -> int:
 @click.option("--no-cache", is_flag=True, help="Hash everything again.")
 @json_option
 def digest_cmd(paths: tuple[Path, ...], no_cache: bool, as_json: bool) -> None:
-    """Print `sha256:<hex>  PATH` exactly as the record computes it."""
+    """Print `sha256:<hex>  FILE` / `dirHash:<hex>  DIR` exactly as the record computes it."""
+    from aitrace.errors import WorkspaceError
+    from aitrace.record.models import STEP_FORMAT_V1
     from aitrace.store.digest import DigestCache, Hasher
-    from aitrace.store.workspace import digest_cache_path
+    from aitrace.store.workspace import Workspace, digest_cache_path
 
     cache = None if no_cache else DigestCache(digest_cache_path())
+    try:  # a workspace not yet migrated records directories in format v1
+        legacy = Workspace.find().append_format() == STEP_FORMAT_V1
+    except WorkspaceError:
+        legacy = False
     bar = ProgressBar(not as_json)
     try:
-        digests = Hasher(cache=cache, progress=bar).digest_many(list(paths))
+        digests = Hasher(cache=cache, progress=bar, legacy_dirs=legacy).digest_many(list(paths))
     finally:
         bar.close()
     if as_json:
-        emit_json([{"path": str(p), "sha256": d.sha256, "size": d.size, "type": d.type}
+        emit_json([{"path": str(p), d.algorithm: d.sha256, "size": d.size, "type": d.type}
                    for p, d in zip(paths, digests, strict=True)])
         return
     for p, d in zip(paths, digests, strict=True):

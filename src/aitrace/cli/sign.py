@@ -86,7 +86,8 @@ def bundle_cmd(keys: tuple[Path, ...], output: Path, include: tuple[Path, ...],
                f"{short(info.manifest_sha256, 16)}")
     click.echo("  signed by  " + ", ".join(short(k, 16) for k in info.signers))
     for r in info.released:
-        click.echo(f"  released   {r.path}  sha256:{short(r.sha256, 16)}")
+        alg, value = r.digest
+        click.echo(f"  released   {r.path}  {alg}:{short(value, 16)}")
     for s in info.model_signatures:
         click.echo(f"  model sig  {s}")
     for n in info.notes:

@@ -22,7 +22,7 @@ from aitrace.evidence.interface import EvidenceSource
 from aitrace.evidence.licenses import distribution_license
 from aitrace.hooks.handle import Attachment, Contribution, FinishingStep
 from aitrace.hooks.redact import redact_env, strip_url_credentials
-from aitrace.record.jsonio import pretty_bytes, read_json_file
+from aitrace.record.jsonio import document_bytes, read_json_file
 from aitrace.record.models import Environment
 from aitrace.record.stages import EVIDENCE_ENVIRONMENT
 
@@ -199,7 +199,7 @@ class EnvironmentSource(EvidenceSource):
         allow = step.workspace.config.section("capture").get("env_allow") or ()
         dists = self._scan.result() if self._scan is not None else None
         env, doc = capture_environment(allow, distributions=dists)
-        data = pretty_bytes(doc)
+        data = document_bytes(doc)
         import hashlib
 
         summary = {"python": env.python, "distributions": len(doc["distributions"])}

@@ -26,8 +26,8 @@ from aitrace.hooks.env import ENV_RECORD_ID, ENV_STAGE, ENV_STEP_ID, ENV_WORKSPA
 from aitrace.hooks.handle import data_checker
 from aitrace.hooks.values import clean_metrics, clean_params
 from aitrace.record._model import from_json, to_json
-from aitrace.record.jsonio import parse_untrusted, pretty_bytes
-from aitrace.record.models import EvidenceRef, Subject
+from aitrace.record.jsonio import document_bytes, parse_untrusted
+from aitrace.record.models import EvidenceRef
 from aitrace.record.refs import is_uri
 from aitrace.record.stages import is_stage
 
@@ -126,18 +126,23 @@ class ChildStep:
                name: str | None = None, subject: str | os.PathLike[str] | None = None,
                subject_sha256: str | None = None) -> EvidenceRef:
         """Store evidence now and reference it from the parent's step."""
-        raw = data if isinstance(data, bytes) else pretty_bytes(data)
+        raw = data if isinstance(data, bytes) else document_bytes(data)
         sha = self._workspace.put_object(raw)
         subj = None
         if subject is not None:
+            from aitrace.record.models import STEP_FORMAT_V1, subject_for
+            from aitrace.store.digest import DigestCache, Hasher
+
             text = os.fspath(subject)
             rel = text if is_uri(text) else self._workspace.relpath(text)
+            legacy = self._workspace.append_format() == STEP_FORMAT_V1
             if subject_sha256 is None:
-                from aitrace.store.digest import DigestCache, Hasher
-
                 cache = DigestCache(self._workspace.digest_cache_path)
-                subject_sha256 = Hasher(cache=cache).digest(Path(text)).sha256
-            subj = Subject(path=rel, sha256=subject_sha256)
+                d = Hasher(cache=cache, legacy_dirs=legacy).digest(Path(text))
+                subj = subject_for(rel, d.sha256, d.algorithm)
+            else:
+                directory = not is_uri(text) and Path(text).is_dir() and not legacy
+                subj = subject_for(rel, subject_sha256, "dirHash" if directory else "sha256")
         ref = EvidenceRef(kind=kind, media_type=media_type, sha256=sha, size=len(raw),
                           name=name, summary=dict(summary or {}), subject=subj)
         self._report("evidence", ref=to_json(ref))

@@ -33,9 +33,9 @@ from aitrace.hooks.handle import (
 )
 from aitrace.hooks.redact import scrub
 from aitrace.hooks.values import clean_metrics, clean_params
-from aitrace.record.jsonio import pretty_bytes
+from aitrace.record.jsonio import canonical_bytes, document_bytes
 from aitrace.record.models import (
-    STEP_FORMAT,
+    STEP_FORMAT_V1,
     Artifact,
     CodeVersion,
     Command,
@@ -45,8 +45,9 @@ from aitrace.record.models import (
     Step,
     StepStatus,
     Subject,
+    subject_for,
 )
-from aitrace.record.refs import is_uri
+from aitrace.record.refs import DIR_HASH, SHA256, is_uri
 from aitrace.record.stages import EVIDENCE_SBOM, STAGE_IDS, StageId, is_stage
 from aitrace.record.times import utc_now
 from aitrace.store.digest import DigestCache, Hasher, Progress
@@ -110,8 +111,10 @@ class StepRecorder:
         self.contributors: Sequence[StepContributor] = ()
         self._mlflow_stores: list[str] = []
         self._declared_outputs: list[tuple[str, dict[str, Any]]] = []
+        # The chain head's format: a workspace not yet migrated goes on recording v1 steps.
+        self._format = workspace.append_format()
         self._hasher = Hasher(cache=DigestCache(workspace.digest_cache_path),
-                              progress=progress)
+                              progress=progress, legacy_dirs=self._format == STEP_FORMAT_V1)
 
     # ---------------------------------------------------------------- identity
 
@@ -147,9 +150,13 @@ class StepRecorder:
         real = Path(text)
         d = self._hasher.digest(real)
         if sha256 is not None and sha256 != d.sha256:
-            raise InputError(f"{text}: expected sha256 {sha256} but the file hashes to "
+            raise InputError(f"{text}: expected {d.algorithm} {sha256} but it hashes to "
                              f"{d.sha256}", hint="the data changed; update the expected digest")
-        return Artifact(path=self._workspace.relpath(real), type=d.type, sha256=d.sha256,
+        if d.listing is not None:  # a v2 directory: its listing is the object of its dirHash
+            self._workspace.put_object(d.listing)
+        dir_hash = d.sha256 if d.algorithm == DIR_HASH else None
+        return Artifact(path=self._workspace.relpath(real), type=d.type,
+                        sha256=None if dir_hash else d.sha256, dirHash=dir_hash,
                         size=d.size, origin=origin, license=license, role=role)
 
     def input(self, *paths: str | os.PathLike[str], origin: str | None = None,
@@ -210,18 +217,30 @@ class StepRecorder:
         ``subject`` is the data file the evidence is about; its digest (computed now, or given
         as ``subject_sha256``) binds the evidence to those exact bytes.
         """
-        raw = data if isinstance(data, bytes) else pretty_bytes(data)
+        canonical_bytes(dict(summary or {}), what=f"the {kind} evidence summary")
+        raw = data if isinstance(data, bytes) else document_bytes(data)
         sha = self._workspace.put_object(raw)
         subj = None
         if subject is not None:
             text = os.fspath(subject)
-            rel = text if is_uri(text) else self._workspace.relpath(text)
-            digest = subject_sha256 or self._hasher.digest(Path(text)).sha256
-            subj = Subject(path=rel, sha256=digest)
+            uri = is_uri(text)
+            subj = self._subject(text if uri else self._workspace.relpath(text),
+                                 None if uri else Path(text), subject_sha256)
         ref = EvidenceRef(kind=kind, media_type=media_type, sha256=sha, size=len(raw),
                           name=name, summary=dict(summary or {}), subject=subj)
         self.evidence.append(ref)
         return ref
+
+    def _subject(self, rel: str, where: Path | None, sha256: str | None) -> Subject:
+        """The subject naming ``rel`` (on disk at ``where``) by its digest, given or hashed now.
+
+        A directory is named by its dirHash (format v2).
+        """
+        if sha256 is None:
+            d = self._hasher.digest(where or Path(rel))  # a URI has nothing to hash: refused
+            return subject_for(rel, d.sha256, d.algorithm)
+        directory = where is not None and where.is_dir() and not self._hasher.legacy_dirs
+        return subject_for(rel, sha256, DIR_HASH if directory else SHA256)
 
     def check(self, data: Any, suite: str | os.PathLike[str] | Mapping[str, Any] | None = None,
               *, pack: str | None = None, path: str | os.PathLike[str] | None = None,
@@ -291,9 +310,9 @@ class StepRecorder:
         return missing
 
     def _bind_evidence(self) -> None:
-        digests = {a.sha256 for a in (*self.materials, *self.products) if a.sha256}
+        digests = {a.value for a in (*self.materials, *self.products) if a.value}
         self.evidence = [
-            e if e.subject is None else replace(e, bound=e.subject.sha256 in digests)
+            e if e.subject is None else replace(e, bound=e.subject.value in digests)
             for e in self.evidence
         ]
 
@@ -307,7 +326,7 @@ class StepRecorder:
         if command is not None:
             command = Command(argv=command.argv, exit_code=self.exit_code, cwd=command.cwd)
         return Step(
-            format=STEP_FORMAT, id=self._id, record_id=self._record_id, seq=max(seq, 1),
+            format=self._format, id=self._id, record_id=self._record_id, seq=max(seq, 1),
             stage=self._stage, status=self.status or "succeeded", started_at=self.started_at,
             ended_at=self.ended_at or utc_now(), actor=self.actor, prev=prev, command=command,
             code=self.code, environment=self.environment, materials=tuple(self.materials),
@@ -323,8 +342,10 @@ class StepRecorder:
     def apply(self, contribution: Contribution) -> None:
         """Add what a contributor contributed (evidence, environment, links, values)."""
         for a in contribution.evidence:
+            canonical_bytes(dict(a.summary), what=f"the {a.kind} evidence summary")
             sha = self._workspace.put_object(a.data)
-            subj = (Subject(path=a.subject_path, sha256=a.subject_sha256)
+            subj = (self._subject(a.subject_path, None if is_uri(a.subject_path) else
+                                  self._workspace.resolve(a.subject_path), a.subject_sha256)
                     if a.subject_path is not None and a.subject_sha256 is not None else None)
             self.evidence.append(EvidenceRef(
                 kind=a.kind, media_type=a.media_type, sha256=sha, size=len(a.data),
@@ -407,7 +428,13 @@ class StageContext:
         self._token = _current.set(rec)
         self._contributors = list(self._make_contributors())
         rec.contributors = self._contributors
-        starting = rec.finishing()
+        try:
+            starting = rec.finishing()  # hashes declared outputs that exist already
+        except BaseException:
+            _current.reset(self._token)  # nothing started: leave no stage or marker behind
+            self._token = None
+            ws.end(rec.id)
+            raise
         for c in self._contributors:
             try:
                 self._export(c.begin(starting))

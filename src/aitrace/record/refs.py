@@ -7,6 +7,7 @@ telling a URI from a path, so every reader applies the same rule.
 from __future__ import annotations
 
 import hashlib
+from typing import Literal
 
 SHA256_HEX = r"[0-9a-f]{64}"
 """A SHA-256 as the record writes it: 64 lowercase hex digits, no prefix."""
@@ -25,3 +26,20 @@ def bytes_match(data: bytes, sha256: str) -> bool:
 def is_uri(text: str) -> bool:
     """Whether a recorded location is a URI (``scheme://...``) rather than a workspace path."""
     return "://" in text
+
+
+DigestAlgorithm = Literal["sha256", "dirHash"]
+"""The in-toto digest-set keys the record uses.
+
+``sha256``: the SHA-256 of a file's bytes. ``dirHash``: in-toto's directory digest — the SHA-256
+of the sorted ``"<sha256 hex>  <relative path>\\n"`` listing of a directory's files (README
+"Formats"; ``aitrace.store.digest``).
+"""
+
+SHA256: DigestAlgorithm = "sha256"
+DIR_HASH: DigestAlgorithm = "dirHash"
+
+
+def digest_label(algorithm: str, value: str | None, width: int = 12) -> str:
+    """A digest as messages show it: ``sha256:ab12…`` or ``dirHash:cd34…``."""
+    return f"{algorithm}:{value[:width]}…" if value else "no digest"

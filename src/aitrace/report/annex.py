@@ -73,7 +73,8 @@ def annex_iv_map(view: AuditView) -> list[dict[str, Any]]:  # noqa: C901 - one r
         miss.append("a problem-definition step (purpose, objective, owners)")
     if deploy:
         ev.append("released artifacts: " + ", ".join(
-            f"{a.path} ({(a.sha256 or '')[:12]})" for a, _ in st["deployment"].outputs()))
+            f"{a.path} ({(a.sha256 or a.dirHash or '')[:12]})"
+            for a, _ in st["deployment"].outputs()))
     else:
         miss.append("a deployment step with the released artifact")
     cards = [m for _, e in view.evidence_of(EVIDENCE_SBOM) for m in (e.facts or {}).get(

@@ -29,7 +29,7 @@ def _artifacts(view: AuditView) -> dict[tuple[str, str, str], dict[str, Any]]:
     for st in view.stages:
         for direction, pairs in (("output", st.outputs()), ("input", st.inputs())):
             for a, _sv in pairs:
-                out[(st.id, direction, a.path)] = {"sha256": a.sha256, "size": a.size,
+                out[(st.id, direction, a.path)] = {"sha256": a.sha256 or a.dirHash, "size": a.size,
                                                    "kind": _kind(a.path, a.role),
                                                    "license": a.license}
     return out
@@ -78,8 +78,8 @@ def _compare_versions(old: str, new: str) -> str:
 def _fingerprint(step: Any) -> tuple[Any, ...]:
     """What a step did, without when, who or where (two runs of one pipeline compare equal)."""
     return (step.status,
-            tuple((a.path, a.sha256) for a in step.materials),
-            tuple((a.path, a.sha256) for a in step.products),
+            tuple((a.path, a.content_id) for a in step.materials),
+            tuple((a.path, a.content_id) for a in step.products),
             tuple(sorted(step.params.items())), tuple(sorted(step.metrics.items())),
             tuple(step.command.argv) if step.command else None,
             tuple(sorted((e.kind, e.sha256) for e in step.evidence

@@ -53,8 +53,8 @@ def inspect_text(view: AuditView, *, width: int = 100) -> str:
         steps = f"{len(st.steps)} steps" if len(st.steps) > 1 else f"step {s.seq}"
         lines.append(f"{head} {s.ended_at[:19].replace('T', ' ')}  {who}  {steps}"
                      + _mark(st.trust))
-        ins = [f"{clean(a.path)}@{(a.sha256 or '-')[:8]}" for a, _ in st.inputs()]
-        outs = [f"{clean(a.path)}@{(a.sha256 or '-')[:8]}" for a, _ in st.outputs()]
+        ins = [f"{clean(a.path)}@{(a.sha256 or a.dirHash or '-')[:8]}" for a, _ in st.inputs()]
+        outs = [f"{clean(a.path)}@{(a.sha256 or a.dirHash or '-')[:8]}" for a, _ in st.outputs()]
         if ins or outs:
             lines.append(f"        {', '.join(ins[:3]) or '-'}{' …' if len(ins) > 3 else ''}"
                          f" → {', '.join(outs[:3]) or '-'}{' …' if len(outs) > 3 else ''}")

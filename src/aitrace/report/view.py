@@ -326,8 +326,8 @@ class AuditView:
                             "sha256": m.get("sha256"), "stage": stage, "trust": view.trust}
             for a in view.step.products:
                 if a.role == "model" or is_model_path(a.path):
-                    return {"name": a.path, "version": "", "sha256": a.sha256, "stage": stage,
-                            "trust": view.trust}
+                    return {"name": a.path, "version": "", "sha256": a.sha256 or a.dirHash,
+                            "stage": stage, "trust": view.trust}
         return {"name": self.record_name or "?", "version": "", "sha256": None, "stage": None,
                 "trust": "unverified"}
 
@@ -367,7 +367,7 @@ class AuditView:
 
 def _artifact_json(a: Artifact) -> dict[str, Any]:
     out: dict[str, Any] = to_json(a)
-    out["short"] = (a.sha256 or "")[:12]
+    out["short"] = (a.sha256 or a.dirHash or "")[:12]
     return out
 
 

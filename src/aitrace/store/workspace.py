@@ -11,10 +11,14 @@ Layout::
     .aitrace/cache/                   digest cache (safe to delete)
 
 Appends take an exclusive lock, read the chain head, and write the next step atomically, so two
-processes appending at once produce two steps in one linear chain. A step in progress is only a
-start marker; a process killed at any moment leaves either no step or a whole one, and a marker
-whose process is gone is reported as ``interrupted`` (and turned into an interrupted step by the
-next append, so nothing is lost).
+processes appending at once produce two steps in one linear chain. A step file holds exactly
+the bytes its format defines (v2: RFC 8785; ``aitrace.record.chain`` has the rules across
+formats); new workspaces write format v2, a v1 workspace goes on writing v1 until
+``aitrace migrate`` (``aitrace.store.migrate``) appends the step that carries it over.
+
+A step in progress is only a start marker; a process killed at any moment leaves either no step
+or a whole one, and a marker whose process is gone is reported as ``interrupted`` (and turned
+into an interrupted step by the next append, so nothing is lost).
 """
 
 from __future__ import annotations
@@ -33,8 +37,33 @@ from pathlib import Path
 from typing import Any
 
 from aitrace.errors import InputError, IntegrityError, WorkspaceError
-from aitrace.record.jsonio import canonical_digest, pretty_bytes, read_json_file
-from aitrace.record.models import RECORD_FORMAT, STEP_FORMAT, Actor, Artifact, Record, Step
+from aitrace.record.chain import (
+    StoredStep,
+    encoding_problem,
+    link_problem,
+    migration_problems,
+    parse_step,
+    step_digest,
+)
+from aitrace.record.jsonio import (
+    DEFAULT_LIMITS,
+    canonical_bytes,
+    document_bytes,
+    parse_untrusted,
+    pretty_bytes,
+    read_json_file,
+)
+from aitrace.record.models import (
+    RECORD_FORMAT,
+    RECORD_FORMAT_V1,
+    STEP_FORMAT_V1,
+    STEP_FORMAT_V2,
+    Actor,
+    Artifact,
+    Record,
+    Step,
+    StepFormat,
+)
 from aitrace.record.refs import bytes_match
 from aitrace.record.times import utc_now
 from aitrace.store.config import CONFIG_NAME, DEFAULT_CONFIG, Config, load_config
@@ -110,6 +139,8 @@ class ChainReport:
     steps: tuple[Step, ...]
     head: str | None
     broken: ChainBreak | None
+    stored: tuple[StoredStep, ...] = ()
+    """The intact steps with the exact bytes read (bundling copies these, never re-reads)."""
 
     @property
     def intact(self) -> bool:
@@ -145,9 +176,7 @@ class Workspace:
         for sub in ("steps", "objects/sha256", "pending", "cache"):
             (ws.dir / sub).mkdir(parents=True, exist_ok=True)
         record = Record(format=RECORD_FORMAT, id=new_id(), name=name, created_at=utc_now())
-        from aitrace.record._model import to_json
-
-        if create_exclusive(ws.dir / "record.json", pretty_bytes(to_json(record))):
+        if create_exclusive(ws.dir / "record.json", record.file_bytes):
             created = True
         (ws.dir / ".gitignore").write_text("cache/\npending/\nlock\nmlflow.db\nmlruns/\n")
         return ws, created
@@ -235,8 +264,8 @@ class Workspace:
         return digest
 
     def put_json_object(self, obj: Any) -> tuple[str, int]:
-        """Store a JSON document (stable pretty form); return (sha256, size)."""
-        data = pretty_bytes(obj)
+        """Store a JSON document (``document_bytes``: RFC 8785); return (sha256, size)."""
+        data = document_bytes(obj)
         return self.put_object(data), len(data)
 
     def read_object(self, sha256: str) -> bytes:
@@ -268,35 +297,68 @@ class Workspace:
         return found
 
     def chain(self) -> ChainReport:
-        """Read every step and recompute the hash chain; name the first broken step."""
-        steps: list[Step] = []
+        """Read every step and recompute the hash chain; name the first broken step.
+
+        Each file is checked as its format defines it (``aitrace.record.chain``): its encoding,
+        its link to the previous step's digest, the format sequence (v1 → migration → v2), and
+        what a migration step pins.
+        """
+        stored: list[StoredStep] = []
         prev_digest: str | None = None
+
+        def broken(seq: int, step_id: str | None, rel: str, reason: str) -> ChainReport:
+            return ChainReport(tuple(s.step for s in stored), prev_digest,
+                               ChainBreak(seq, step_id, rel, reason), tuple(stored))
+
         for expected_seq, (seq, path) in enumerate(self._step_files(), start=1):
             rel = f"{WORKSPACE_DIR}/steps/{path.name}"
             try:
-                raw = read_json_file(path, error=IntegrityError, source="the file", hint="")
+                data = _read_bounded(path)
+                raw = parse_step(data, "the file", error=IntegrityError, hint="")
                 step = Step.from_dict(raw, source=rel)
             except (IntegrityError, InputError) as exc:
-                return ChainReport(tuple(steps), prev_digest,
-                                   ChainBreak(seq, None, rel, exc.message))
+                return broken(seq, None, rel, exc.message)
             if seq != expected_seq or step.seq != seq:
-                return ChainReport(tuple(steps), prev_digest, ChainBreak(
-                    seq, step.id, rel,
-                    f"sequence gap: expected step {expected_seq}, found file {seq} "
-                    f"holding seq {step.seq}"))
+                return broken(seq, step.id, rel, f"sequence gap: expected step {expected_seq}, "
+                                                 f"found file {seq} holding seq {step.seq}")
+            if (problem := encoding_problem(data, raw)) is not None:
+                return broken(seq, step.id, rel, f"the file {problem}: it was edited")
             if step.prev != prev_digest:
                 culprit = f"step {seq - 1}" if seq > 1 else "the chain start"
-                return ChainReport(tuple(steps), prev_digest, ChainBreak(
-                    seq, step.id, rel,
-                    f"prev is {step.prev} but {culprit} hashes to {prev_digest}: "
-                    f"{culprit} was edited, removed or replaced"))
+                return broken(seq, step.id, rel,
+                              f"prev is {step.prev} but {culprit} hashes to {prev_digest}: "
+                              f"{culprit} was edited, removed or replaced")
+            previous = stored[-1].step if stored else None
+            if (problem := link_problem(previous, step)) is not None:
+                return broken(seq, step.id, rel, f"step {seq} {problem}")
             if step.record_id != self.record.id:
-                return ChainReport(tuple(steps), prev_digest, ChainBreak(
-                    seq, step.id, rel, f"belongs to record {step.record_id}, "
-                    f"not {self.record.id}"))
-            steps.append(step)
-            prev_digest = canonical_digest(raw)
-        return ChainReport(tuple(steps), prev_digest, None)
+                return broken(seq, step.id, rel, f"belongs to record {step.record_id}, "
+                                                 f"not {self.record.id}")
+            if step.is_migration:
+                record_file = _read_bounded(self.dir / "record.json")
+                problems = migration_problems(step, stored, record_file)
+                if problems:
+                    return broken(seq, step.id, rel, "; ".join(problems))
+            prev_digest = step_digest(data, raw)
+            stored.append(StoredStep(data, step, prev_digest))
+        return ChainReport(tuple(s.step for s in stored), prev_digest, None, tuple(stored))
+
+    def append_format(self) -> StepFormat:
+        """The format the next step is written in: the chain head's (v2 after a migration).
+
+        Read from the last step file alone (cheap, for a step about to start); the append
+        itself checks it again under the lock. An empty chain follows ``record.json``.
+        """
+        files = self._step_files()
+        if files:
+            try:
+                doc = parse_untrusted(_read_bounded(files[-1][1]), "the file",
+                                      error=IntegrityError, hint="")
+            except IntegrityError:
+                return STEP_FORMAT_V2  # the append will report the damage
+            return STEP_FORMAT_V1 if isinstance(doc, dict) and \
+                doc.get("format") == STEP_FORMAT_V1 else STEP_FORMAT_V2
+        return STEP_FORMAT_V1 if self.record.format == RECORD_FORMAT_V1 else STEP_FORMAT_V2
 
     def steps(self) -> tuple[Step, ...]:
         """All steps in chain order; raise ``IntegrityError`` if the chain is broken."""
@@ -356,7 +418,17 @@ class Workspace:
         step = build(seq, report.head)
         if step.seq != seq or step.prev != report.head or step.record_id != self.record.id:
             raise AssertionError("builder ignored the seq/prev/record it was given")
-        data = pretty_bytes(step.to_dict())
+        previous = report.steps[-1] if report.steps else None
+        problem = link_problem(previous, step)
+        if problem is None and previous is None and not step.is_migration and \
+                step.format != _format_for_record(self.record):
+            problem = f"is format {step.format} but record.json is {self.record.format}"
+        if problem is not None:
+            raise WorkspaceError(f"refusing to append step {seq}: it {problem}",
+                                 hint="the workspace was migrated while the step ran; record "
+                                      "the step again")
+        step.check_format()
+        data = step.file_bytes  # InputError naming the field if RFC 8785 cannot write it
         path = self.dir / "steps" / f"{seq:06d}.json"
         if not create_exclusive(path, data, mode=0o444):
             raise WorkspaceError(f"{path} already exists", hint="another writer bypassed the lock")
@@ -376,6 +448,8 @@ class Workspace:
             "pid_start": _process_start(pid), "argv": list(argv) if argv is not None else None,
             "materials": to_json(materials),
         }
+        # Refused here, before the step starts, if the step could never be written (RFC 8785).
+        canonical_bytes(marker, what=f"the {stage} step")
         path = self.dir / "pending" / f"{step_id}.json"
         atomic_write(path, pretty_bytes(marker))
         return path
@@ -411,12 +485,16 @@ class Workspace:
         from aitrace.record.stages import StageId, is_stage
 
         written: set[str] | None = None
+        fmt: StepFormat = STEP_FORMAT_V2
         for p in self.pending():
             stage = p.stage
             if p.alive or not is_stage(stage):
                 continue
             if written is None:
-                written = {s.id for s in self.chain().steps}
+                report = self.chain()
+                written = {s.id for s in report.steps}
+                fmt = (report.steps[-1].format if report.steps
+                       else _format_for_record(self.record))
             if p.step_id in written:
                 # Killed after its step was written but before the marker was removed.
                 self.end(p.step_id)
@@ -427,9 +505,10 @@ class Workspace:
                 materials = ()
 
             def build(seq: int, prev: str | None, p: Pending = p, stage: StageId = stage,
-                      materials: tuple[Artifact, ...] = materials) -> Step:
-                return Step(
-                    format=STEP_FORMAT, id=p.step_id, record_id=self.record.id, seq=seq,
+                      materials: tuple[Artifact, ...] = materials,
+                      fmt: StepFormat = fmt) -> Step:
+                step = Step(
+                    format=fmt, id=p.step_id, record_id=self.record.id, seq=seq,
                     stage=stage, status="interrupted",
                     started_at=p.started_at, ended_at=utc_now(),
                     actor=Actor(user=p.user, host=p.host), prev=prev,
@@ -437,9 +516,32 @@ class Workspace:
                     materials=materials,
                     error="the recording process ended before the step finished "
                           f"(pid {p.pid}); found by a later append")
+                try:
+                    step.check_format()
+                    _ = step.file_bytes
+                except InputError:  # hashed in another format (a migration since): keep the fact
+                    step = step.with_(materials=(), command=None)
+                return step
 
             self._append_locked(build)
             self.end(p.step_id)
+
+
+def _format_for_record(record: Record) -> StepFormat:
+    """The format of a chain's first step: v1 for a v1 record.json, else v2."""
+    return STEP_FORMAT_V1 if record.format == RECORD_FORMAT_V1 else STEP_FORMAT_V2
+
+
+def _read_bounded(path: Path) -> bytes:
+    """A workspace JSON file's bytes (at most the JSON size limit); ``IntegrityError`` if not."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(DEFAULT_LIMITS.max_size + 1)
+    except FileNotFoundError:
+        raise IntegrityError("the file is missing", hint="restore it from a backup") from None
+    except OSError as exc:
+        raise IntegrityError(f"the file cannot be read ({exc.strerror or exc})",
+                             hint="check its permissions") from None
 
 
 def digest_cache_path(start: Path | None = None) -> Path:

@@ -26,7 +26,8 @@ class _State:
     steps: list[Step] = field(default_factory=list)
     steps_ok: bool = False
     signers: tuple[str, ...] = ()
-    subjects: tuple[tuple[str, str], ...] = ()
+    subjects: tuple[tuple[str, str, str], ...] = ()
+    """The statement's subjects as ``(name, algorithm, hex)``."""
 
 
 def _member_digest(ob: OpenedBundle, name: str, st: _State) -> tuple[str, int]:

@@ -5,14 +5,15 @@
 
 1. ``archive.safe`` — the archive is a safe ZIP (paths, links, sizes, ratios, JSON limits).
 2. ``manifest.valid``, ``members.digests``, ``members.missing``, ``members.unlisted``,
-   ``members.kinds`` — every member matches the manifest's size and sha256, none is missing or
-   unlisted, none is of a kind a bundle never holds.
+   ``members.kinds``, ``members.canonical`` — every member matches the manifest's size and
+   sha256, none is missing or unlisted, none is of a kind a bundle never holds, and (format v2)
+   every aitrace JSON member is exactly its RFC 8785 canonical bytes.
 3. ``signature.trusted`` (DSSE signatures by trusted keys, ``threshold`` distinct keys),
    ``statement.payload-type``, ``statement.valid``, ``statement.manifest-subject`` (the
    manifest's sha256 is a subject), ``statement.released-subjects`` (the other subjects are
    exactly the released artifacts of the record's steps and of the predicate).
-4. ``steps.schema``, ``chain.hash``, ``chain.head`` — the steps parse, link and end at the
-   signed chain head.
+4. ``steps.schema``, ``chain.hash``, ``chain.head`` — the steps parse, link (each step's digest
+   as its format defines it; formats v1 → migration → v2 only) and end at the signed chain head.
 5. ``chain.custody`` — see ``aitrace.verify.custody``.
 6. ``evidence.objects``, ``evidence.gx-bound``, ``evidence.sbom-schema`` — see
    ``aitrace.verify.evidence``.
@@ -58,7 +59,7 @@ def _check_members(ob: OpenedBundle, c: Checks, st: _State) -> None:
     t_missing = "No member listed in the manifest is missing"
     t_unlisted = "No member is missing from the manifest"
     t_kinds = "Every member is of a kind a bundle holds"
-    kinds = [(f"member '{n}' is not part of the aitrace.bundle/v1 layout", n)
+    kinds = [(f"member '{n}' is not part of the aitrace bundle layout", n)
              for n in ob.names if member_kind(n) is None]
     c.outcome("members.kinds", t_kinds, kinds, f"{len(ob.names)} members of known kinds")
     try:
@@ -99,12 +100,83 @@ def _check_members(ob: OpenedBundle, c: Checks, st: _State) -> None:
         if special in listed:
             unlisted.append((f"the manifest must not list '{special}'", MANIFEST_MEMBER))
     c.outcome("members.unlisted", t_unlisted, unlisted, "every member is listed")
+    _check_canonical(ob, c, manifest.format)
+
+
+def _check_canonical(ob: OpenedBundle, c: Checks, bundle_format: str) -> None:
+    """Format v2: aitrace's JSON members are their RFC 8785 bytes; approvals parse strictly.
+
+    The manifest, the envelope and its statement payload, a v2 ``record.json`` and every v2 step
+    must be exactly ``rfc8785.dumps`` of the JSON they hold (so that ``sha256sum`` of a member
+    is its digest for any tool). Approvals keep the bytes their reviewer signed (those made
+    before a migration are pretty-printed), so they are only parsed — strictly, with duplicate
+    keys refused, like every other signed member — here as well as by the policy's approval
+    rules.
+    """
+    from aitrace.bundle.format import ATTESTATION_MEMBER, BUNDLE_FORMAT_V1, MANIFEST_MEMBER
+    from aitrace.bundle.format import RECORD_MEMBER as RECORD
+    from aitrace.record.jsonio import is_canonical, parse_untrusted
+    from aitrace.record.models import RECORD_FORMAT_V2, STEP_FORMAT_V2
+    from aitrace.signing.dsse import Envelope
+
+    title = "Every format v2 JSON member is exactly its RFC 8785 canonical bytes"
+    if bundle_format == BUNDLE_FORMAT_V1:
+        c.skipped("members.canonical", title, "a format v1 bundle (pretty-printed JSON)")
+        return
+    limit = ob.archive.limits.max_json_size
+    names: list[tuple[str, bytes]] = []
+    problems: list[tuple[str, str | None]] = []
+    try:
+        names.append((MANIFEST_MEMBER, ob.manifest_bytes))
+        names.append((ATTESTATION_MEMBER, ob.archive.read(ATTESTATION_MEMBER, max_size=limit)))
+        names.append((f"{ATTESTATION_MEMBER} payload", ob.envelope.payload))
+    except AitraceError:
+        pass  # reported by manifest.valid / signature.trusted
+    try:
+        if ob.record.format == RECORD_FORMAT_V2:
+            names.append((RECORD, ob.archive.read(RECORD, max_size=limit)))
+    except AitraceError:
+        pass  # reported by chain.hash
+    for e in ob.step_entries:
+        if e.raw is not None and isinstance(e.data, dict) and \
+                e.data.get("format") == STEP_FORMAT_V2:
+            names.append((e.member, e.raw))
+    for name, data in names:
+        if not is_canonical(data):
+            member = ATTESTATION_MEMBER if name.startswith(ATTESTATION_MEMBER) else name
+            problems.append((f"{name} is not in RFC 8785 canonical form (format v2 writes "
+                             "it as its canonical bytes): it was rewritten or altered", member))
+    try:
+        approvals = ob.approvals
+    except AitraceError as exc:
+        approvals = {}
+        problems.append((exc.message, None))
+    for name, data in sorted(approvals.items()):
+        try:
+            env = Envelope.from_bytes(data, f"member '{name}'", limits=ob.archive.limits.json)
+            parse_untrusted(env.payload, f"member '{name}': in-toto statement",
+                            limits=ob.archive.limits.json)
+        except AitraceError as exc:
+            problems.append((exc.message, name))
+    c.outcome("members.canonical", title, problems,
+              f"{len(names)} JSON members canonical, {len(approvals)} approval(s) well-formed")
 
 
 def _check_signature(ob: OpenedBundle, c: Checks, st: _State, keys: Sequence[PublicKey],
                      threshold: int) -> None:
-    from aitrace.bundle.format import ATTESTATION_MEMBER, MANIFEST_MEMBER, PREDICATE_TYPE, Predicate
+    from aitrace.bundle.format import (
+        ATTESTATION_MEMBER,
+        BUNDLE_FORMAT,
+        MANIFEST_MEMBER,
+        PREDICATE_TYPE_FOR,
+        Predicate,
+    )
     from aitrace.signing.dsse import IN_TOTO_PAYLOAD_TYPE, verify_attestation
+
+    try:  # the manifest is a signed subject: its format picks the predicate type
+        predicate_type = PREDICATE_TYPE_FOR[ob.manifest.format]
+    except AitraceError:
+        predicate_type = PREDICATE_TYPE_FOR[BUNDLE_FORMAT]
 
     t_sig = f"Signed by at least {threshold} trusted key(s)"
     t_type = f"The envelope's payloadType is {IN_TOTO_PAYLOAD_TYPE}"
@@ -121,7 +193,7 @@ def _check_signature(ob: OpenedBundle, c: Checks, st: _State, keys: Sequence[Pub
                            ("statement.released-subjects", t_rsub)):
             c.skipped(cid, title, "the attestation could not be read")
         return
-    result = verify_attestation(envelope, keys, PREDICATE_TYPE, Predicate, threshold=threshold,
+    result = verify_attestation(envelope, keys, predicate_type, Predicate, threshold=threshold,
                                 source=f"member '{att}'", limits=ob.archive.limits.json)
     if not keys:
         c.failed("signature.trusted", t_sig, "no trusted public key was given (--key)", att)
@@ -142,12 +214,12 @@ def _check_signature(ob: OpenedBundle, c: Checks, st: _State, keys: Sequence[Pub
         c.skipped("statement.manifest-subject", t_msub, "the statement could not be read", att)
         c.skipped("statement.released-subjects", t_rsub, "the statement could not be read", att)
         return
-    c.passed("statement.valid", t_stmt, PREDICATE_TYPE, att)
+    c.passed("statement.valid", t_stmt, predicate_type, att)
     # The predicate is the one parsed from the bytes the signatures were checked over.
     st.statement, st.predicate = statement, predicate
-    subjects = [(s.name, s.sha256 or "") for s in statement.subjects]
-    st.subjects = tuple(subjects)
-    manifest_subjects = [sha for name, sha in subjects if name == MANIFEST_MEMBER]
+    st.subjects = tuple((s.name, alg, value) for s in statement.subjects
+                        for alg, value in s.digest_items)
+    manifest_subjects = [s.sha256 or "" for s in statement.subjects if s.name == MANIFEST_MEMBER]
     try:
         manifest_sha = hashlib.sha256(ob.manifest_bytes).hexdigest()
     except AitraceError as exc:
@@ -165,24 +237,33 @@ def _check_signature(ob: OpenedBundle, c: Checks, st: _State, keys: Sequence[Pub
                      f"manifest.json hashes to {abbrev(manifest_sha)} but the signed statement "
                      f"says {', '.join(abbrev(s) for s in manifest_subjects)}: the manifest was "
                      "altered or replaced", MANIFEST_MEMBER)
-    others = sorted((n, s) for n, s in subjects if n != MANIFEST_MEMBER)
-    expected = sorted((r.path, r.sha256) for r in predicate.released)
+    others = sorted((s.name, s.digest_items) for s in statement.subjects
+                    if s.name != MANIFEST_MEMBER)
+    expected = sorted((r.path, (r.digest,)) for r in predicate.released)
     problems: list[tuple[str, str | None]] = []
     if others != expected:
-        problems.append((f"the statement's subjects {_pairs(others)} differ from the "
-                         f"predicate's released artifacts {_pairs(expected)}", att))
+        problems.append((f"the statement's subjects {_subjects(others)} differ from the "
+                         f"predicate's released artifacts {_subjects(expected)}", att))
     st.steps = _safe_steps(ob)
     if st.steps:
         from aitrace.bundle.release import release_source, released_artifacts
 
         rel_step, _src = release_source(st.steps)
-        actual = sorted((r.path, r.sha256) for r in released_artifacts(rel_step))
+        actual = sorted((r.path, (r.digest,)) for r in released_artifacts(rel_step))
         if others != actual:
             where = f"step {rel_step.seq} ({rel_step.stage})" if rel_step else "no release step"
-            problems.append((f"the statement's subjects {_pairs(others)} are not the released "
-                             f"artifacts recorded by {where}: {_pairs(actual)}", att))
+            problems.append((f"the statement's subjects {_subjects(others)} are not the released "
+                             f"artifacts recorded by {where}: {_subjects(actual)}", att))
     c.outcome("statement.released-subjects", t_rsub, problems,
-              f"{len(others)} released artifact(s): " + (_pairs(others) if others else "none"))
+              f"{len(others)} released artifact(s): " + (_subjects(others) if others else "none"))
+
+
+def _subjects(subjects: Sequence[tuple[str, tuple[tuple[str, str], ...]]]) -> str:
+    """Subjects as messages show them: ``[dist/model.pkl sha256:ab12…, models/m dirHash:…]``."""
+    from aitrace.record.refs import digest_label
+
+    return "[" + ", ".join(f"{name} " + " ".join(digest_label(a, v) for a, v in digest)
+                           for name, digest in subjects) + "]"
 
 
 
@@ -194,7 +275,7 @@ def _check_steps(ob: OpenedBundle, c: Checks, st: _State) -> None:
         RECORD_MEMBER,
         step_member,
     )
-    from aitrace.record.jsonio import canonical_digest
+    from aitrace.record.chain import StoredStep, link_problem, migration_problems
     from aitrace.record.schemas import step_validator
 
     t_schema = "Every step validates against schemas/step.schema.json"
@@ -229,6 +310,7 @@ def _check_steps(ob: OpenedBundle, c: Checks, st: _State) -> None:
     chain: list[tuple[str, str | None]] = []
     prev: str | None = None
     head: str | None = None
+    before: list[StoredStep] = []
     for i, e in enumerate(entries, start=1):
         expected_name = step_member(i)
         if e.member != expected_name:
@@ -253,10 +335,15 @@ def _check_steps(ob: OpenedBundle, c: Checks, st: _State) -> None:
         if record_id is not None and data.get("record_id") != record_id:
             chain.append((f"member '{e.member}' belongs to record {data.get('record_id')!r}, "
                           f"not {record_id!r} (record.json)", e.member))
-        try:
-            prev = canonical_digest(data)
-        except (TypeError, ValueError):
-            prev = None
+        if e.step is not None:
+            if (problem := link_problem(before[-1].step if before else None, e.step)):
+                chain.append((f"member '{e.member}' {problem}", e.member))
+            if e.step.is_migration:
+                for problem in migration_problems(e.step, before, _record_bytes(ob)):
+                    chain.append((f"member '{e.member}': {problem}", e.member))
+            if e.raw is not None and e.digest is not None:
+                before.append(StoredStep(e.raw, e.step, e.digest))
+        prev = e.digest
         head = prev
     c.outcome("chain.hash", t_chain, chain, f"{len(entries)} steps linked")
     st.steps_ok = not problems and not chain
@@ -286,7 +373,7 @@ def _check_steps(ob: OpenedBundle, c: Checks, st: _State) -> None:
         actual = []
         for i, e in enumerate(entries, start=1):
             if e.step is not None:
-                actual.append((e.step.seq, e.step.id, e.step.digest))
+                actual.append((e.step.seq, e.step.id, e.digest or "?"))
             else:
                 actual.append((i, "?", "?"))
         if listed != actual:
@@ -299,6 +386,15 @@ def _check_steps(ob: OpenedBundle, c: Checks, st: _State) -> None:
             heads.append((f"the signed predicate names record {pred.record.id!r}, not "
                           f"{record_id!r}", RECORD_MEMBER))
     c.outcome("chain.head", t_head, heads, f"chain head {abbrev(head)}")
+
+
+def _record_bytes(ob: OpenedBundle) -> bytes | None:
+    from aitrace.bundle.format import RECORD_MEMBER
+
+    try:
+        return ob.archive.read(RECORD_MEMBER, max_size=ob.archive.limits.max_json_size)
+    except AitraceError:
+        return None
 
 
 def _check_custody(ob: OpenedBundle, c: Checks, st: _State) -> None:
@@ -322,7 +418,7 @@ def _check_artifacts(artifacts: Sequence[tuple[Path, str]], c: Checks, st: _Stat
     title = "The given artifact is a signed subject (the recorded released file)"
     if not artifacts:
         return
-    subjects = [(n, s) for n, s in st.subjects if n != MANIFEST_MEMBER]
+    subjects = [(n, v) for n, alg, v in st.subjects if n != MANIFEST_MEMBER and alg == "sha256"]
     for path, sha in artifacts:
         names = [n for n, s in subjects if s == sha]
         if st.statement is None:

@@ -55,7 +55,8 @@ class VerifyReport:
     record_id: str | None = None
     record_name: str | None = None
     signers: tuple[str, ...] = ()
-    subjects: tuple[tuple[str, str], ...] = ()
+    subjects: tuple[tuple[str, str, str], ...] = ()
+    """The signed statement's subjects: ``(name, digest algorithm, hex)``."""
     policy: str | None = None
 
     @property
@@ -91,7 +92,7 @@ class VerifyReport:
             "verdict": self.verdict,
             "record": {"id": self.record_id, "name": self.record_name},
             "signers": list(self.signers), "policy": self.policy,
-            "subjects": [{"name": n, "sha256": s} for n, s in self.subjects],
+            "subjects": [{"name": n, alg: v} for n, alg, v in self.subjects],
             "checks": [c.to_dict() for c in self.checks],
             "failed": [c.to_dict() for c in self.failed],
         }

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import rfc8785
 
 import aitrace
 from aitrace.evidence.mlflow.link import (
@@ -40,8 +40,7 @@ def _recompute(run: Any) -> str:
         "tags": {k: v for k, v in run.data.tags.items()
                  if not k.startswith("mlflow.") or k in DIGESTED_SYSTEM_TAGS},
     }
-    raw = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(raw.encode()).hexdigest()
+    return hashlib.sha256(rfc8785.dumps(doc)).hexdigest()  # RFC 8785, as a v2 step has it
 
 
 def _links(step: Any, role: str) -> list[MlflowLink]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aitrace.errors import InputError
 from aitrace.evidence.gx import packs as packs_mod
 from aitrace.evidence.gx.data import Dataset, _first_line
-from aitrace.record.jsonio import canonical_digest, parse_untrusted
+from aitrace.record.jsonio import document_digest, parse_untrusted
 
 if TYPE_CHECKING:
     pass
@@ -55,7 +55,7 @@ def load_suite_json(suite: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[
     if isinstance(suite, Mapping):
         doc = dict(suite)
         try:
-            return doc, canonical_digest(doc), "<suite>"
+            return doc, document_digest(doc), "<suite>"
         except (TypeError, ValueError) as e:
             raise InputError(f"<suite>: not JSON data ({e})") from None
     text = os.fspath(suite)
@@ -210,7 +210,7 @@ def prepare_checks(data: Dataset, suites: Sequence[str | os.PathLike[str] | Mapp
         out.append(prepare_suite(doc, sha, src, data, redact=redact))
     for p in packs:
         doc = pack_suite_json(p, data, **options)
-        out.append(prepare_suite(doc, canonical_digest(doc), f"<pack {p}>", data, pack=p,
+        out.append(prepare_suite(doc, document_digest(doc), f"<pack {p}>", data, pack=p,
                                  redact=redact or p == "privacy"))
     names = [s.name for s in out]
     dupes = sorted({n for n in names if names.count(n) > 1})

@@ -29,7 +29,8 @@ Where runs go:
   for local stores; a tracking server keeps its own default) so artifacts never land in
   ``./mlruns`` of whatever directory a script ran in.
 
-Run data digest (``data_sha256``): SHA-256 of the canonical JSON (``aitrace.record.jsonio``) of::
+Run data digest (``data_sha256``): SHA-256 of the canonical JSON (``aitrace.record.jsonio``:
+RFC 8785 for format v2 steps, Python's canonical form for v1 steps) of::
 
     {"format": "aitrace.mlflow-run-data/v1",
      "params": {key: value},               # all params
@@ -64,8 +65,8 @@ from urllib.request import pathname2url
 
 from aitrace.errors import AitraceError, InputError
 from aitrace.hooks.redact import scrub
-from aitrace.record.jsonio import canonical_digest
-from aitrace.record.models import MlflowLink
+from aitrace.record.jsonio import canonical_digest, legacy_canonical_digest
+from aitrace.record.models import STEP_FORMAT_V1, MlflowLink
 from aitrace.record.refs import is_uri
 from aitrace.record.times import to_millis
 
@@ -294,9 +295,10 @@ def run_data_document(run: Any) -> dict[str, Any]:
     }
 
 
-def run_data_sha256(run: Any) -> str:
-    """``data_sha256`` of an MLflow ``Run`` object."""
-    return canonical_digest(run_data_document(run))
+def run_data_sha256(run: Any, *, legacy: bool = False) -> str:
+    """``data_sha256`` of an MLflow ``Run`` object (``legacy``: as a format v1 step has it)."""
+    doc = run_data_document(run)
+    return legacy_canonical_digest(doc) if legacy else canonical_digest(doc)
 
 
 def run_data_digest(client: Any, run_id: str) -> str:
@@ -449,7 +451,7 @@ def check_links(step: Step, tracking_uri: str | None = None) -> list[LinkProblem
                 if uri not in clients:
                     clients[uri] = _client(uri)
                 run = clients[uri].get_run(link.run_id)
-                actual = run_data_sha256(run)
+                actual = run_data_sha256(run, legacy=step.format == STEP_FORMAT_V1)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reported problem
             if _is_missing(exc):
                 problems.append(LinkProblem(link, "the run no longer exists"))

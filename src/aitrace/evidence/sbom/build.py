@@ -227,8 +227,8 @@ def _record_bom(ws: Workspace, steps: Sequence[Step], subject: Step,
         if s.status != "succeeded":
             continue
         for a in s.products:
-            if a.sha256 and a.sha256 not in producers:
-                producers[a.sha256] = s
+            if a.value and a.value not in producers:
+                producers[a.value] = s
     model_arts = _model_products(subject, only)
     if not model_arts:
         raise InputError(f"step {subject.seq} ({subject.stage}) has no model among its outputs",
@@ -236,7 +236,7 @@ def _record_bom(ws: Workspace, steps: Sequence[Step], subject: Step,
                               "suffix such as .safetensors, .onnx, .pkl), or pass models=[...]")
     lineage = _lineage(subject, prior, producers)
     cfg = ws.config.section("datasets")
-    data, base = _collect_data(lineage, producers, cfg, {a.sha256 for a in model_arts})
+    data, base = _collect_data(lineage, producers, cfg, {a.value for a in model_arts})
     ctx = CardContext(ws=ws, prior=prior, lineage=lineage, producers=producers,
                        subject=subject, data=data)
     configured = user_card(ws)
@@ -249,8 +249,8 @@ def _record_bom(ws: Workspace, steps: Sequence[Step], subject: Step,
              "aitrace:step-seq": str(subject.seq), "aitrace:step-stage": subject.stage}
     if stored:  # a step in progress has no final digest yet (its evidence still grows)
         props["aitrace:step-digest"] = subject.digest
-    refs = {(m.artifact.path, m.artifact.sha256): m.ref for m in models}
-    refs.update({(d.artifact.path, d.artifact.sha256): d.ref for d in (*data, *base)})
+    refs = {(m.artifact.path, m.artifact.value): m.ref for m in models}
+    refs.update({(d.artifact.path, d.artifact.value): d.ref for d in (*data, *base)})
     ts = parse_utc(subject.ended_at) or datetime.now(UTC)
     return assemble(BomParts(
         timestamp=ts, models=models, data=data, base_models=base,
@@ -265,15 +265,15 @@ def _lineage(subject: Step, prior: Sequence[Step], producers: Mapping[str, Step]
     while todo:
         s = todo.pop()
         for a in s.materials:
-            p = producers.get(a.sha256 or "")
+            p = producers.get(a.value or "")
             if p is not None and p.id not in keep and p.seq < s.seq:
                 keep[p.id] = p
                 todo.append(p)
-    models = {a.sha256 for s in keep.values() for a in s.products
-              if a.sha256 and mb.artifact_kind(a, s.stage) == "model"}
+    models = {a.value for s in keep.values() for a in s.products
+              if a.value and mb.artifact_kind(a, s.stage) == "model"}
     for s in prior:
         if s.stage == "evaluation" and s.status == "succeeded" and \
-                any(a.sha256 in models for a in s.materials):
+                any(a.value in models for a in s.materials):
             keep.setdefault(s.id, s)
     # The chosen base model is recorded at selection even when no file links it to training.
     selections = [s for s in prior if s.stage == "selection" and s.status == "succeeded"]
@@ -292,21 +292,21 @@ def _collect_data(lineage: Sequence[Step], producers: Mapping[str, Step],
         for role, arts in (("input", s.materials), ("output", s.products)):
             for a in arts:
                 kind = mb.artifact_kind(a, s.stage)
-                key = (a.path, a.sha256)
+                key = (a.path, a.value)
                 entry = _dataset_config(cfg, a.path)
                 lic, src = resolve_license(a, entry, producers, cfg, memo)
                 if kind == "model":
                     external = (a.origin is not None or a.type == "uri") and \
-                        a.sha256 not in producers
+                        a.value not in producers
                     declared = (a.role or "").lower() == "base-model"
                     if (s.stage == "selection" or external or declared) and \
-                            a.sha256 not in model_digests and key not in base:
+                            a.value not in model_digests and key not in base:
                         base[key] = DataPart(a, mb.bom_ref("base-model", a), "model", s.stage,
                                           lic, src, entry, role)
                     continue
                 if kind not in ("dataset", "configuration") or key in data:
                     continue
-                if a.sha256 in model_digests:
+                if a.value in model_digests:
                     continue
                 data[key] = DataPart(a, mb.bom_ref("data", a), kind, s.stage, lic, src, entry,
                                   role)
@@ -335,7 +335,7 @@ def resolve_license(a: Artifact, entry: Mapping[str, Any], producers: Mapping[st
                      memo: dict[tuple[str, str | None], tuple[str | None, str | None]],
                      ) -> tuple[str | None, str | None]:
     """Config > declared on the artifact > inherited from the data a data stage derived it from."""
-    key = (a.path, a.sha256)
+    key = (a.path, a.value)
     if key in memo:
         return memo[key]
     memo[key] = (None, None)  # cycle guard
@@ -345,7 +345,7 @@ def resolve_license(a: Artifact, entry: Mapping[str, Any], producers: Mapping[st
         result = (a.license, "declared")
     else:
         result = (None, None)
-        step = producers.get(a.sha256 or "")
+        step = producers.get(a.value or "")
         if step is not None and step.stage in mb.DATA_STAGES:
             sources = [m for m in step.materials
                        if mb.artifact_kind(m, step.stage) == "dataset"]

@@ -102,9 +102,11 @@ def timeline(view: AuditView) -> str:
         s = sv.step
         ins = [a for a, _ in st.inputs()] or list(s.materials)
         outs = [a for a, _ in st.outputs()] or list(s.products)
-        flow_in = ", ".join(f"{h.code(a.path)} {h.sha(a.sha256, 8)}" for a in ins[:4])
+        flow_in = ", ".join(f"{h.code(a.path)} {h.sha(a.sha256 or a.dirHash, 8)}"
+                            for a in ins[:4])
         flow_in += " …" if len(ins) > 4 else ""
-        flow_out = ", ".join(f"{h.code(a.path)} {h.sha(a.sha256, 8)}" for a in outs[:4])
+        flow_out = ", ".join(f"{h.code(a.path)} {h.sha(a.sha256 or a.dirHash, 8)}"
+                             for a in outs[:4])
         flow_out += " …" if len(outs) > 4 else ""
         badges = "".join(h.pill(t, tone) for t, tone in st.badges())
         runs = f" · {len(st.steps)} steps" if len(st.steps) > 1 else ""
