@@ -130,10 +130,14 @@ class FinishingStep:
 
 @dataclass(frozen=True)
 class Attachment:
-    """Evidence a contributor adds: stored content-addressed, referenced from the step."""
+    """Evidence a contributor adds: stored content-addressed, referenced from the step.
+
+    ``data`` is the document's bytes, or a JSON document the tracker encodes the one way aitrace
+    stores JSON evidence (``aitrace.record.jsonio.document_bytes``: RFC 8785).
+    """
 
     kind: str
-    data: bytes
+    data: bytes | Mapping[str, Any] | list[Any]
     media_type: str
     name: str | None = None
     summary: Mapping[str, Any] = field(default_factory=dict)

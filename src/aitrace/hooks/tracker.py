@@ -343,12 +343,13 @@ class StepRecorder:
         """Add what a contributor contributed (evidence, environment, links, values)."""
         for a in contribution.evidence:
             canonical_bytes(dict(a.summary), what=f"the {a.kind} evidence summary")
-            sha = self._workspace.put_object(a.data)
+            raw = a.data if isinstance(a.data, bytes) else document_bytes(a.data)
+            sha = self._workspace.put_object(raw)
             subj = (self._subject(a.subject_path, None if is_uri(a.subject_path) else
                                   self._workspace.resolve(a.subject_path), a.subject_sha256)
                     if a.subject_path is not None and a.subject_sha256 is not None else None)
             self.evidence.append(EvidenceRef(
-                kind=a.kind, media_type=a.media_type, sha256=sha, size=len(a.data),
+                kind=a.kind, media_type=a.media_type, sha256=sha, size=len(raw),
                 name=a.name, summary=dict(a.summary), subject=subj))
         if contribution.environment is not None:
             self.environment = contribution.environment
