@@ -231,3 +231,23 @@ def test_record_from_another_workspace_step(bundle_path: Path, keys: Keys,
 
 def test_workspace_unchanged(project: Path) -> None:
     assert Workspace(project).chain().intact
+
+
+# ----------------------------------------------------------------------------- ZIP differentials
+
+
+@pytest.mark.parametrize("shape", ["smuggled-local-header", "prepended-polyglot",
+                                   "end-record-comment", "decoy-directory", "local-header-lies"])
+def test_zip_differential(bundle_path: Path, keys: Keys, tmp_path: Path, shape: str) -> None:
+    """Bytes other ZIP readers accept but read differently: the archive check fails first."""
+    from tests.helpers.zip_forge import differentials
+
+    genuine = bundle_path.read_bytes()
+    step = json.loads(read_members(bundle_path)["steps/000005.json"])
+    step["metrics"]["accuracy"] = 0.999
+    forged = differentials(genuine, "steps/000005.json", json.dumps(step).encode())[shape]
+    path = tmp_path / f"{shape}.aitrace"
+    path.write_bytes(forged)
+    report = _verify(path, keys)
+    assert not report.ok
+    assert report.failed[0].id == "archive.safe", [c.message for c in report.failed]
