@@ -93,7 +93,7 @@ def test_report_escapes_untrusted_text(pipeline: Pipeline, tmp_path: Path) -> No
 def test_inspect_text_neutralises_terminal_escapes() -> None:
     from aitrace.report.text import clean
 
-    assert clean("a\x1b[2Jb\u202ec\nd") == "a?[2Jb?c d"
+    assert clean("a\x1b[2Jb\u202ec\nd") == "a\\x1b[2Jb\\u202ec\\nd"
 
 
 def test_a_failed_policy_is_not_tampering(pipeline: Pipeline,

@@ -75,6 +75,14 @@ def cli() -> None:
     """
 
 
+def _safe_diagnostics(exc: AitraceError) -> str:
+    """The error's message and hint, each neutralised: they may quote a hostile value."""
+    from aitrace.report.terminal import terminal_safe
+
+    text = terminal_safe(exc.message)
+    return f"{text}\n  hint: {terminal_safe(exc.hint)}" if exc.hint else text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the CLI and turn every ``AitraceError`` into a message and exit code."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -83,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         rv: Any = cli.main(args=args, prog_name="aitrace", standalone_mode=False)
     except AitraceError as exc:
-        click.echo(f"aitrace: error: {exc.diagnostics()}", err=True)
+        click.echo(f"aitrace: error: {_safe_diagnostics(exc)}", err=True)
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("aitrace: aborted", err=True)

@@ -15,6 +15,7 @@ import click
 from aitrace.cli._common import emit_json
 from aitrace.cli.options import PolicyChoice, json_option, policy_options, trusted_keys_option
 from aitrace.errors import EXIT_CHECK_FAILED, EXIT_OK
+from aitrace.report.terminal import terminal_safe
 
 _bundle_arg = click.argument("bundle", type=click.Path(exists=True, dir_okay=False,
                                                        path_type=Path))
@@ -62,7 +63,7 @@ def report_cmd(bundle: Path, keys: tuple[Path, ...], policy: PolicyChoice, outpu
         emit_json({"report": str(output), "verified": v.ok, "verdict": v.verdict,
                    "headline": v.headline, "completeness": view.completeness.get("score")})
     else:
-        click.echo(f"{v.headline}\nWrote {output}")
+        click.echo(f"{terminal_safe(v.headline)}\nWrote {terminal_safe(output)}")
     return EXIT_OK if v.ok else EXIT_CHECK_FAILED
 
 

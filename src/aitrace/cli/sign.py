@@ -23,6 +23,7 @@ from aitrace.cli.options import (
     signing_keys_option,
     trusted_keys_option,
 )
+from aitrace.report.terminal import terminal_safe
 
 _STATUS_MARK = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip"}
 
@@ -77,18 +78,19 @@ def bundle_cmd(keys: tuple[Path, ...], output: Path, include: tuple[Path, ...],
     if as_json:
         emit_json(info.to_dict())
         return
-    click.echo(f"wrote {info.path} ({info.size:,} bytes, {info.members} members, "
+    t = terminal_safe
+    click.echo(f"wrote {t(info.path)} ({info.size:,} bytes, {info.members} members, "
                f"{info.steps} steps)")
-    click.echo(f"  record     {info.record_id}   created {info.created_at}")
+    click.echo(f"  record     {t(info.record_id)}   created {t(info.created_at)}")
     click.echo(f"  chain head {short(info.chain_head, 16)}   manifest "
                f"{short(info.manifest_sha256, 16)}")
     click.echo("  signed by  " + ", ".join(short(k, 16) for k in info.signers))
     for r in info.released:
-        click.echo(f"  released   {r.path}  sha256:{short(r.sha256, 16)}")
+        click.echo(f"  released   {t(r.path)}  sha256:{t(short(r.sha256, 16))}")
     for s in info.model_signatures:
-        click.echo(f"  model sig  {s}")
+        click.echo(f"  model sig  {t(s)}")
     for n in info.notes:
-        click.echo(f"  note: {n}")
+        click.echo(f"  note: {t(n)}")
 
 
 @click.command("verify", short_help="Verify a .aitrace archive: signatures, digests, policy.")
@@ -119,11 +121,13 @@ def verify_cmd(bundle: Path, keys: tuple[Path, ...], threshold: int, policy: Pol
     if as_json:
         emit_json(report.to_dict())
         return 0 if report.ok else 1
+    t = terminal_safe
     width = max((len(c.id) for c in report.checks), default=10)
     for c in report.checks:
-        where = f"  [{c.member}]" if c.member and c.status == "failed" else ""
-        click.echo(f"{_STATUS_MARK[c.status]}  {c.id:<{width}}  {c.message or c.title}{where}")
-    click.echo(report.verdict)
+        where = f"  [{t(c.member)}]" if c.member and c.status == "failed" else ""
+        click.echo(f"{_STATUS_MARK[c.status]}  {t(c.id):<{width}}  {t(c.message or c.title)}"
+                   f"{where}")
+    click.echo(t(report.verdict))
     return 0 if report.ok else 1
 
 
@@ -141,5 +145,5 @@ def unpack_cmd(bundle: Path, directory: Path, force: bool, as_json: bool) -> Non
     if as_json:
         emit_json({"directory": str(directory), "files": [str(p) for p in written]})
         return
-    click.echo(f"extracted {len(written)} files into {directory}")
+    click.echo(f"extracted {len(written)} files into {terminal_safe(directory)}")
     click.echo("note: extraction does not verify signatures; run `aitrace verify` first")
