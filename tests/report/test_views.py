@@ -22,7 +22,7 @@ def _inspect(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]
 
 def test_inspect_json_shape(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
     rc, doc = _inspect(capsys, str(pipeline.bundle_a), "--key", str(pipeline.release_pub),
-                       "--key", str(pipeline.reviewer_pub))
+                       "--approver-key", str(pipeline.reviewer_pub))
     assert rc == 0
     assert doc["format"] == "aitrace.inspect/v1"
     assert set(doc) >= {"bundle", "verification", "record", "model", "signers", "stages",
@@ -104,7 +104,7 @@ def test_a_failed_policy_is_not_tampering(pipeline: Pipeline,
     still shown as what the signer attested, not as untrusted.
     """
     rc = main(["inspect", str(pipeline.bundle_a), "--key", str(pipeline.release_pub),
-               "--key", str(pipeline.reviewer_pub), "--json"])
+               "--approver-key", str(pipeline.reviewer_pub), "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert rc == 1
     v = doc["verification"]

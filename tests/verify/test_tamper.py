@@ -169,7 +169,7 @@ def test_resigned_by_untrusted_key(bundle_path: Path, keys: Keys, tmp_path: Path
 
 def test_no_key_given(bundle_path: Path) -> None:
     report = verify_bundle(bundle_path, [])
-    assert any(c.id == "signature.trusted" and "no trusted public key" in c.message
+    assert any(c.id == "signature.trusted" and "no trusted release key" in c.message
                for c in report.failed)
 
 
@@ -251,3 +251,97 @@ def test_zip_differential(bundle_path: Path, keys: Keys, tmp_path: Path, shape: 
     report = _verify(path, keys)
     assert not report.ok
     assert report.failed[0].id == "archive.safe", [c.message for c in report.failed]
+
+
+# ----------------------------------------------------------------------------- role confusion
+
+
+def _reviewer_forgery(project: Path, keys: Keys, tmp_path: Path) -> Path:
+    """A reviewer edits the evaluation's accuracy, re-links the chain, re-approves the new
+    deployment step and signs the whole release with the reviewer key."""
+    from aitrace.signing.approvals import create_approval
+    from tests.helpers.bundle import copy_project, rewrite_history
+
+    def edit(docs: list[dict[str, Any]]) -> None:
+        docs[4]["metrics"]["accuracy"] = 0.999
+
+    ws = rewrite_history(copy_project(project, tmp_path / "forged"), edit)
+    reviewer = load_signer(keys.other_key)
+    create_approval(ws, "deployment", reviewer, "Rae Viewer", "looks good")
+    out = tmp_path / "forged.aitrace"
+    build_bundle(ws, [reviewer], out)
+    return out
+
+
+def test_a_reviewer_key_cannot_sign_a_release(project: Path, keys: Keys,
+                                              tmp_path: Path) -> None:
+    from aitrace.verify.policy import parse_policy
+
+    forged = _reviewer_forgery(project, keys, tmp_path)
+    reviewer = load_public_key(keys.other_pub)
+    policy = parse_policy({"approvals": [{"stage": "deployment", "keyids": [reviewer.keyid]}]},
+                          "gate.yaml")
+    report = verify_bundle(forged, [load_public_key(keys.pub)], approver_keys=[reviewer],
+                           policy=policy)
+    assert not report.ok
+    [sig] = [c for c in report.failed if c.id == "signature.trusted"]
+    assert "given as an approver key (--approver-key)" in sig.message
+    assert "never the release" in sig.message
+
+
+def test_a_reviewer_key_given_as_release_key_breaks_the_policy_roles(
+        project: Path, keys: Keys, tmp_path: Path) -> None:
+    """The old habit (`--key release.pub --key reviewer.pub`): the policy's roles still hold."""
+    from aitrace.verify.policy import parse_policy
+
+    forged = _reviewer_forgery(project, keys, tmp_path)
+    release, reviewer = load_public_key(keys.pub), load_public_key(keys.other_pub)
+    for doc in ({"approvals": [{"stage": "deployment", "keyids": [reviewer.keyid]}]},
+                {"keys": {"release": [release.keyid]}},
+                {"keys": {"approvers": [reviewer.keyid]}}):
+        report = verify_bundle(forged, [release, reviewer], approver_keys=[reviewer],
+                               policy=parse_policy(doc, "gate.yaml"))
+        assert [c.id for c in report.failed] == ["policy.key-roles"], doc
+        assert f"signed by key {reviewer.keyid[:16]}…" in report.failed[0].message
+
+
+def test_approvals_count_only_from_approver_keys(project: Path, keys: Keys,
+                                                 bundle_path: Path) -> None:
+    """The release key cannot approve; a reviewer's approval needs --approver-key."""
+    from aitrace.verify.policy import parse_policy
+
+    release, reviewer = load_public_key(keys.pub), load_public_key(keys.other_pub)
+    policy = parse_policy({"approvals": [{"stage": "deployment"}]}, "gate.yaml")
+    good = verify_bundle(bundle_path, [release], approver_keys=[reviewer], policy=policy)
+    assert good.ok, [c.message for c in good.failed]
+    # the reviewer's key given in the release role only: its approval is not trusted
+    as_release = verify_bundle(bundle_path, [release, reviewer], policy=policy)
+    [fail] = as_release.failed
+    assert fail.id == "policy.approvals" and "--approver-key" in fail.message
+    # a policy naming the roles: the release key may not count as an approver
+    pinned = parse_policy({"keys": {"release": [release.keyid]},
+                           "approvals": [{"stage": "deployment"}]}, "gate.yaml")
+    assert verify_bundle(bundle_path, [release], approver_keys=[release, reviewer],
+                         policy=pinned).ok
+
+
+def test_a_release_key_cannot_approve(project: Path, keys: Keys, tmp_path: Path) -> None:
+    """A release manager approving their own release, and passing their key as an approver."""
+    import shutil
+
+    from aitrace.signing.approvals import create_approval
+    from aitrace.verify.policy import parse_policy
+    from tests.helpers.bundle import copy_project
+
+    root = copy_project(project, tmp_path / "self-approved")
+    shutil.rmtree(root / ".aitrace" / "approvals")
+    ws = Workspace(root)
+    create_approval(ws, "deployment", load_signer(keys.key), "Rel Manager", "ship it")
+    out = tmp_path / "self.aitrace"
+    build_bundle(ws, [load_signer(keys.key)], out)
+    release = load_public_key(keys.pub)
+    policy = parse_policy({"keys": {"release": [release.keyid]},
+                           "approvals": [{"stage": "deployment"}]}, "gate.yaml")
+    report = verify_bundle(out, [release], approver_keys=[release], policy=policy)
+    assert [c.id for c in report.failed] == ["policy.approvals"]
+    assert "0 of 1 approvals" in report.failed[0].message

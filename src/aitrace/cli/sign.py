@@ -16,6 +16,7 @@ from aitrace.cli.options import (
     NewPassphrase,
     Passphrases,
     PolicyChoice,
+    approver_keys_option,
     json_option,
     new_passphrase_options,
     passphrase_option,
@@ -95,15 +96,18 @@ def bundle_cmd(keys: tuple[Path, ...], output: Path, include: tuple[Path, ...],
 
 @click.command("verify", short_help="Verify a .aitrace archive: signatures, digests, policy.")
 @click.argument("bundle", type=click.Path(path_type=Path))
-@trusted_keys_option("Trusted public key (.pub); repeat for several signers or reviewers.")
+@trusted_keys_option("A release key (.pub), trusted to sign the attestation; repeat for several "
+                     "release signers.")
+@approver_keys_option
 @click.option("--threshold", default=1, show_default=True, type=int,
-              help="Distinct trusted keys that must have signed.")
+              help="Distinct release keys that must have signed.")
 @policy_options
 @click.option("--artifact", "artifacts", multiple=True, type=click.Path(path_type=Path),
               help="A deployed file that must be a released artifact of the record.")
 @json_option
-def verify_cmd(bundle: Path, keys: tuple[Path, ...], threshold: int, policy: PolicyChoice,
-               artifacts: tuple[Path, ...], as_json: bool) -> int:
+def verify_cmd(bundle: Path, keys: tuple[Path, ...], approver_keys: tuple[Path, ...],
+               threshold: int, policy: PolicyChoice, artifacts: tuple[Path, ...],
+               as_json: bool) -> int:
     """Verify a .aitrace archive: safety, digests, signatures, chain, custody, evidence, policy.
 
     Exit 0 when every check passed (or was skipped), 1 when any failed, 2 on bad input.
@@ -113,11 +117,13 @@ def verify_cmd(bundle: Path, keys: tuple[Path, ...], threshold: int, policy: Pol
     from aitrace.verify.bundle import verify_bundle
 
     if not keys:
-        raise InputError("no trusted public key given",
-                         hint="pass --key KEY.pub (the signer's public key from `aitrace keygen`)")
+        raise InputError("no trusted release key given",
+                         hint="pass --key RELEASE.pub (the release signer's public key from "
+                              "`aitrace keygen`); reviewers' keys go with --approver-key")
     trusted = [load_public_key(k) for k in keys]
+    approvers = [load_public_key(k) for k in approver_keys]
     report = verify_bundle(bundle, trusted, threshold=threshold, policy=policy.load(),
-                           artifacts=list(artifacts))
+                           artifacts=list(artifacts), approver_keys=approvers)
     if as_json:
         emit_json(report.to_dict())
         return 0 if report.ok else 1

@@ -7,7 +7,8 @@
 2. ``manifest.valid``, ``members.digests``, ``members.missing``, ``members.unlisted``,
    ``members.kinds`` — every member matches the manifest's size and sha256, none is missing or
    unlisted, none is of a kind a bundle never holds.
-3. ``signature.trusted`` (DSSE signatures by trusted keys, ``threshold`` distinct keys),
+3. ``signature.trusted`` (DSSE signatures by trusted release keys, ``threshold`` distinct
+   keys; a signature by a key given only as an approver key is named as such),
    ``statement.payload-type``, ``statement.valid``, ``statement.manifest-subject`` (the
    manifest's sha256 is a subject), ``statement.released-subjects`` (the other subjects are
    exactly the released artifacts of the record's steps and of the predicate).
@@ -101,8 +102,30 @@ def _check_members(ob: OpenedBundle, c: Checks, st: _State) -> None:
     c.outcome("members.unlisted", t_unlisted, unlisted, "every member is listed")
 
 
+def _role_problems(ob: OpenedBundle, keys: Sequence[PublicKey],
+                   approver_keys: Sequence[PublicKey]) -> list[str]:
+    """Signatures on the attestation by keys given as approvers only (a reviewer signing)."""
+    from aitrace.bundle.format import ATTESTATION_MEMBER
+    from aitrace.signing.dsse import pae
+
+    release = {k.keyid for k in keys}
+    approvers = {k.keyid: k for k in approver_keys if k.keyid not in release}
+    env = ob.envelope
+    message = pae(env.payload_type, env.payload)
+    out = []
+    for i, s in enumerate(env.signatures):
+        candidates = ([approvers[s.keyid]] if s.keyid in approvers
+                      else [] if s.keyid else list(approvers.values()))
+        for k in candidates:
+            if k.verify(s.sig, message):
+                out.append(f"signature {i} on {ATTESTATION_MEMBER} is by {k.keyid[:16]}…, "
+                           "which was given as an approver key (--approver-key): an approver "
+                           "may sign approvals, never the release")
+    return out
+
+
 def _check_signature(ob: OpenedBundle, c: Checks, st: _State, keys: Sequence[PublicKey],
-                     threshold: int) -> None:
+                     threshold: int, approver_keys: Sequence[PublicKey] = ()) -> None:
     from aitrace.bundle.format import ATTESTATION_MEMBER, MANIFEST_MEMBER, PREDICATE_TYPE, Predicate
     from aitrace.signing.dsse import IN_TOTO_PAYLOAD_TYPE, verify_attestation
 
@@ -123,13 +146,16 @@ def _check_signature(ob: OpenedBundle, c: Checks, st: _State, keys: Sequence[Pub
         return
     result = verify_attestation(envelope, keys, PREDICATE_TYPE, Predicate, threshold=threshold,
                                 source=f"member '{att}'", limits=ob.archive.limits.json)
+    roles = _role_problems(ob, keys, approver_keys) if approver_keys else []
     if not keys:
-        c.failed("signature.trusted", t_sig, "no trusted public key was given (--key)", att)
+        c.failed("signature.trusted", t_sig, "; ".join(
+            ["no trusted release key was given (--key)", *roles]), att)
     elif result.signed:
         c.passed("signature.trusted", t_sig, "signed by " + ", ".join(
             k[:16] + "…" for k in result.verified_keyids), att)
     else:
-        c.failed("signature.trusted", t_sig, "; ".join(result.messages("signature")), att)
+        c.failed("signature.trusted", t_sig, "; ".join([*roles,
+                                                        *result.messages("signature")]), att)
     st.signers = result.verified_keyids
     if wrong_type := result.messages("payload-type"):
         c.failed("statement.payload-type", t_type, "; ".join(wrong_type), att)
@@ -345,18 +371,23 @@ def verify_bundle(
     limits: ArchiveLimits | None = None,
     *,
     now: datetime | None = None,
+    approver_keys: Sequence[PublicKey] = (),
 ) -> VerifyReport:
     """Verify the bundle at ``path``; every check is run and returned, none raises.
 
+    Keys have roles: ``keys`` may sign the attestation (the release), ``approver_keys`` may
+    sign approvals, and neither acts in the other's role (a key given in both may do both).
+
     Args:
         path: the ``.aitrace`` archive.
-        keys: trusted public keys (attestation signers and reviewers of approvals).
+        keys: trusted release keys: what may sign the attestation (``--key``).
         threshold: how many distinct trusted keys must have signed the attestation.
         policy: the policy to evaluate (``None``: no policy checks; the CLI passes the
             default policy when none is given).
         artifacts: files whose sha256 must be a statement subject.
         limits: archive limits (defaults are generous for bundles that embed weights).
-        now: the current time for ``max_age_days`` (tests).
+        now: the current time for ``max_age_days`` and the future-date checks (tests).
+        approver_keys: trusted approver keys: what may sign approvals (``--approver-key``).
 
     Raises:
         InputError: the archive or an artifact cannot be opened at all (not a verdict: a usage
@@ -391,7 +422,7 @@ def verify_bundle(
     with ob:
         c.passed("archive.safe", title, f"{len(ob.names)} members, all safe")
         _check_members(ob, c, st)
-        _check_signature(ob, c, st, keys, threshold)
+        _check_signature(ob, c, st, keys, threshold, approver_keys)
         _check_steps(ob, c, st)
         if not st.steps:
             st.steps = _safe_steps(ob)
@@ -401,7 +432,8 @@ def verify_bundle(
         if policy is not None:
             from aitrace.verify.rules import PolicyContext
 
-            ctx = PolicyContext.from_bundle(ob, st.steps, keys, now=now)
+            ctx = PolicyContext.from_bundle(ob, st.steps, approver_keys, signers=st.signers,
+                                            now=now)
             for check in policy.evaluate(ctx):
                 # A policy failure is a judgement on content, not damage to a member.
                 c.add(replace(check, member=None))

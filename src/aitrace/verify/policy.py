@@ -18,6 +18,9 @@ A policy file (``schemas/policy.schema.json``)::
       deny: ["CC-BY-NC-*", "*-NC-*", "NOASSERTION"]
       allow: []                   # when non-empty, every licence must match one of these
       require_known: true         # declared external sources must name a licence
+    keys:                         # which key may act in which role (key ids, 64 hex)
+      release: [<key id of the release key>]      # may sign the attestation (verify --key)
+      approvers: [<key id of a reviewer key>, ...] # may sign approvals (--approver-key)
     approvals:
       - {stage: deployment, count: 2, keyids: [<sha256 of a reviewer key>, ...]}
     max_age_days: 365             # since the bundle's created_at (its last step)
@@ -33,11 +36,19 @@ against the latest evaluation metric of that name.
 shell-style globs, case-insensitive. A licence *expression* (``MIT OR Apache-2.0``) is split
 into its ids: any id matching ``deny`` fails; with ``allow`` set, every id must match it.
 
+**Key roles.** ``verify --key`` names release keys (what may sign the attestation) and
+``--approver-key`` approver keys (what may sign approvals); a key acts only in the role it was
+given, so a reviewer's key cannot sign a release. A policy can pin the roles by key id: with
+``keys.release`` only those keys may sign the attestation, with ``keys.approvers`` only those
+may approve, and a key the policy names as an approver (in ``keys.approvers`` or an approval
+rule's ``keyids``) but not as a release key fails ``policy.key-roles`` when it signs the
+attestation.
+
 **Approvals** are reviewers' signed approvals of the latest succeeded step of a stage
-(``aitrace approve``), verified with ``approvals.verify_approvals`` against the trusted keys
-given to ``verify`` (pass reviewers' ``.pub`` files with ``--key`` too). With ``keyids`` only
-those keys count; ``count`` distinct keys must have approved, and a rejection by any counted
-key fails the rule.
+(``aitrace approve``), verified with ``approvals.verify_approvals`` against the approver keys
+given to ``verify`` (``--approver-key``, never the release keys). With ``keyids`` only those
+keys count; ``count`` distinct keys must have approved, and a rejection by any counted key
+fails the rule.
 
 Evaluation (``aitrace.verify.rules``): each rule is a ``Rule`` (a protocol: ``evaluate(ctx) ->
 list[Check]``); ``AllOf`` and ``AnyOf`` combine rules, and ``Policy.rule()`` builds the ``AllOf``
@@ -61,6 +72,7 @@ from aitrace.verify.rules import (
     ApprovalRule,
     Approvals,
     GxPassed,
+    KeyRoles,
     LicenseRules,
     Licenses,
     MaxAge,
@@ -70,6 +82,7 @@ from aitrace.verify.rules import (
     PolicyContext,
     RequiredEvidence,
     RequiredStages,
+    RolesRespected,
     Rule,
     SuccessCriteria,
 )
@@ -109,6 +122,8 @@ class Policy:
         default=False, description="evaluation meets the problem stage's success.<metric> "
                                    "params")
     licenses: LicenseRules | None = None
+    keys: KeyRoles | None = field(
+        default=None, description="which key ids may sign releases and which approvals")
     approvals: tuple[ApprovalRule, ...] = ()
     max_age_days: float | None = field(default=None, description="days since created_at")
     min_completeness: int | None = field(default=None, description="0-100")
@@ -131,8 +146,12 @@ class Policy:
             rules.append(SuccessCriteria())
         if self.licenses is not None:
             rules.append(Licenses(self.licenses))
+        approvers = tuple(sorted({k for a in self.approvals for k in a.keyids}
+                                 | set(self.keys.approvers if self.keys else ())))
+        if self.keys is not None or approvers:
+            rules.append(RolesRespected(self.keys, approvers))
         for a in self.approvals:
-            rules.append(Approvals(a))
+            rules.append(Approvals(a, self.keys))
         if self.max_age_days is not None:
             rules.append(MaxAge(self.max_age_days))
         if self.min_completeness is not None:
@@ -187,6 +206,11 @@ def parse_policy(data: Any, source: str) -> Policy:
         for j, kid in enumerate(a.keyids):
             if not re.fullmatch(r"[0-9a-f]{64}", kid):
                 raise bad(f"approvals[{i}].keyids[{j}]", "is not a key id (64 hex characters)",
+                          "`aitrace keygen` prints the key id of a key")
+    for role in ("release", "approvers"):
+        for j, kid in enumerate(getattr(pol.keys, role) if pol.keys else ()):
+            if not re.fullmatch(r"[0-9a-f]{64}", kid):
+                raise bad(f"keys.{role}[{j}]", "is not a key id (64 hex characters)",
                           "`aitrace keygen` prints the key id of a key")
     if pol.min_completeness is not None and not 0 <= pol.min_completeness <= 100:
         raise bad("min_completeness", f"must be 0-100 (got {pol.min_completeness})",

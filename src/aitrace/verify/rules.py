@@ -81,26 +81,48 @@ class ApprovalRule:
     stage: StageId
     count: int = field(default=1, description="distinct approving keys needed (>= 1)")
     keyids: tuple[str, ...] = field(
-        default=(), description="only these reviewer key ids count (empty: any trusted key)")
+        default=(), description="only these approver key ids count (empty: any approver key)")
+
+
+@model
+class KeyRoles:
+    """Which keys may act in which role: a key acts only in a role it is given.
+
+    A release key signs the attestation (``verify --key``); an approver key signs approvals
+    (``verify --approver-key``). A key the policy names as an approver (here or in an
+    ``approvals`` rule) and not as a release key may never sign a release, and one named only
+    as a release key may never approve.
+    """
+
+    release: tuple[str, ...] = field(
+        default=(), description="key ids that may sign the attestation (empty: any --key)")
+    approvers: tuple[str, ...] = field(
+        default=(), description="key ids that may sign approvals (empty: any --approver-key)")
 
 
 
 
 @dataclass
 class PolicyContext:
-    """What a policy is evaluated against (from a bundle, or a workspace)."""
+    """What a policy is evaluated against (from a bundle, or a workspace).
+
+    ``approver_keys`` are the keys trusted to sign approvals (``--approver-key``), never the
+    release keys; ``signers`` the key ids whose signatures on the attestation verified.
+    """
 
     steps: Sequence[Step]
     created_at: str | None = None
-    keys: Sequence[PublicKey] = ()
+    approver_keys: Sequence[PublicKey] = ()
     approvals: Mapping[str, bytes] = dc_field(default_factory=dict)
     object_bytes: Callable[[str], bytes | None] = lambda _sha: None
     step_member: Callable[[Step], str | None] = lambda _s: None
     now: datetime | None = None
+    signers: tuple[str, ...] = ()
 
     @classmethod
-    def from_bundle(cls, ob: OpenedBundle, steps: Sequence[Step], keys: Sequence[PublicKey],
-                    *, now: datetime | None = None) -> PolicyContext:
+    def from_bundle(cls, ob: OpenedBundle, steps: Sequence[Step],
+                    approver_keys: Sequence[PublicKey], *, signers: Sequence[str] = (),
+                    now: datetime | None = None) -> PolicyContext:
         """The context of an opened bundle (its content as read, checked by verify)."""
         created: str | None
         try:
@@ -111,8 +133,9 @@ class PolicyContext:
             approvals: Mapping[str, bytes] = ob.approvals
         except AitraceError:
             approvals = {}
-        return cls(steps=steps, created_at=created, keys=keys, approvals=approvals,
-                   object_bytes=ob.object_bytes, step_member=ob.step_member, now=now)
+        return cls(steps=steps, created_at=created, approver_keys=approver_keys,
+                   approvals=approvals, object_bytes=ob.object_bytes,
+                   step_member=ob.step_member, now=now, signers=tuple(signers))
 
     def succeeded(self, stage: str) -> list[Step]:
         """The succeeded steps of ``stage`` in chain order."""
@@ -421,9 +444,25 @@ class Licenses:
 
 @dataclass(frozen=True)
 class Approvals:
-    """The latest succeeded step of a stage has ``count`` signed approvals."""
+    """The latest succeeded step of a stage has ``count`` signed approvals.
+
+    Approvals are checked against the approver keys only; with ``roles``, a key the policy
+    does not let approve (not in ``keys.approvers``, or named only as a release key) does
+    not count.
+    """
 
     rule: ApprovalRule
+    roles: KeyRoles | None = None
+
+    def _may_approve(self, keyid: str | None) -> bool:
+        r, roles = self.rule, self.roles
+        if r.keyids and keyid not in r.keyids:
+            return False
+        if roles is None:
+            return True
+        if roles.approvers:
+            return keyid in roles.approvers
+        return keyid not in roles.release
 
     def evaluate(self, ctx: PolicyContext) -> list[Check]:
         """One check for the rule."""
@@ -436,9 +475,10 @@ class Approvals:
             return [Check(cid, title, "failed", f"stage '{r.stage}' has no succeeded step to "
                           "approve")]
         member = ctx.step_member(step)
-        checks = verify_approvals(ctx.approvals, ctx.steps, ctx.keys) if ctx.approvals else []
+        checks = (verify_approvals(ctx.approvals, ctx.steps, ctx.approver_keys)
+                  if ctx.approvals else [])
         mine = [a for a in checks if a.step_id == step.id]
-        eligible = [a for a in mine if a.ok and (not r.keyids or a.keyid in r.keyids)]
+        eligible = [a for a in mine if a.ok and self._may_approve(a.keyid)]
         approved = sorted({a.keyid for a in eligible if a.decision == "approved" and a.keyid})
         rejected = [a for a in eligible if a.decision == "rejected"]
         problems = [a for a in mine if not a.ok]
@@ -450,11 +490,44 @@ class Approvals:
             return [Check(cid, title, "passed", f"step {step.seq} approved by "
                           + ", ".join(k[:12] + "…" for k in approved), member)]
         detail = f"step {step.seq} ({r.stage}) has {len(approved)} of {r.count} approvals"
-        if r.keyids:
+        if r.keyids or (self.roles and (self.roles.approvers or self.roles.release)):
             detail += " from the named reviewer keys"
+        if not ctx.approver_keys and mine:
+            detail += " (no approver key was given: pass reviewers' keys with --approver-key)"
         if problems:
             detail += "; not counted: " + "; ".join(f"{a.name}: {a.problem}" for a in problems)
         return [Check(cid, title, "failed", detail, member)]
+
+
+@dataclass(frozen=True)
+class RolesRespected:
+    """The attestation is signed only by keys the policy lets sign releases.
+
+    ``approvers`` are every key id the policy names as an approver (``keys.approvers`` and the
+    ``approvals`` rules' ``keyids``): such a key signing the attestation is a reviewer signing
+    a release, refused unless ``keys.release`` names it too.
+    """
+
+    roles: KeyRoles | None
+    approvers: tuple[str, ...]
+
+    def evaluate(self, ctx: PolicyContext) -> list[Check]:
+        """One failure per signing key acting outside its role."""
+        cid, title = "policy.key-roles", "Keys act only in the roles the policy gives them"
+        release = set(self.roles.release) if self.roles else set()
+        fails: list[tuple[str, str | None]] = []
+        for kid in ctx.signers:
+            if release and kid not in release:
+                fails.append((f"the attestation is signed by key {kid[:16]}…, which the "
+                              "policy does not name as a release key (keys.release)", None))
+            elif kid in self.approvers and kid not in release:
+                fails.append((f"the attestation is signed by key {kid[:16]}…, which the "
+                              "policy names as an approver: an approver key may not sign a "
+                              "release", None))
+        if not ctx.signers:
+            return [Check(cid, title, "skipped", "no signature on the attestation verified")]
+        return _check(cid, title, fails, "signed by " + ", ".join(
+            k[:12] + "…" for k in ctx.signers) + " in the release role")
 
 
 @dataclass(frozen=True)
