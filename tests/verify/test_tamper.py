@@ -345,3 +345,49 @@ def test_a_release_key_cannot_approve(project: Path, keys: Keys, tmp_path: Path)
     report = verify_bundle(out, [release], approver_keys=[release], policy=policy)
     assert [c.id for c in report.failed] == ["policy.approvals"]
     assert "0 of 1 approvals" in report.failed[0].message
+
+
+# ----------------------------------------------------------------------------- duplicate keys
+
+
+def _dup(text: bytes, key: bytes, decoy: bytes) -> bytes:
+    """``text`` with ``"key":decoy,`` inserted before the first ``"key":`` (the genuine one
+    stays last, so a last-value-wins parser sees exactly the genuine document)."""
+    at = text.index(b'"' + key + b'":')
+    return text[:at] + b'"' + key + b'":' + decoy + b"," + text[at:]
+
+
+@pytest.mark.parametrize(("key", "decoy"), [
+    (b"subject", b'[{"name":"dist/model.bin","digest":{"sha256":"' + b"ab" * 32 + b'"}}]'),
+    (b"chain_head", b'"' + b"cd" * 32 + b'"'),
+    (b"record", b'{"id":"another-record","name":"x"}'),
+])
+def test_duplicate_keys_in_the_signed_statement(bundle_path: Path, keys: Keys, tmp_path: Path,
+                                                key: bytes, decoy: bytes) -> None:
+    """Signed by the genuine key, valid to a last-value-wins parser: refused all the same."""
+    import base64
+
+    from aitrace.record.jsonio import canonical_bytes, pretty_bytes
+    from aitrace.signing.dsse import dsse_sign
+    from tests.helpers.bundle import statement_of
+
+    members = read_members(bundle_path)
+    payload = _dup(canonical_bytes(statement_of(members)), key, decoy)
+    assert json.loads(payload) == statement_of(members)  # what a lax verifier would see
+    env = dsse_sign(payload, "application/vnd.in-toto+json", [load_signer(keys.key)])
+    assert base64.b64decode(env["payload"]) == payload
+    members[ATTESTATION_MEMBER] = pretty_bytes(env)
+    report = _verify(write_members(tmp_path / "dup.aitrace", members), keys)
+    failed = {c.id: c.message for c in report.failed}
+    assert "statement.valid" in failed
+    assert f"repeats the key '{key.decode()}'" in failed["statement.valid"]
+
+
+def test_duplicate_key_in_a_bundled_step(bundle_path: Path, keys: Keys, tmp_path: Path) -> None:
+    members = read_members(bundle_path)
+    members["steps/000005.json"] = _dup(members["steps/000005.json"], b"metrics",
+                                        b'{"accuracy": 0.999}')
+    report = _verify(write_members(tmp_path / "dup.aitrace",
+                                   resign(members, load_signer(keys.key))), keys)
+    assert any(c.id == "steps.schema" and c.member == "steps/000005.json"
+               and "repeats the key 'metrics'" in c.message for c in report.failed)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aitrace.errors import InputError, MissingDependencyError
+from aitrace.record.jsonio import parse_untrusted
 from aitrace.signing.dsse import pae
 from aitrace.signing.keys import KeyType, Signer, is_encrypted_key, load_public_key, load_signer
 from aitrace.store.files import fsync_dir
@@ -140,8 +141,9 @@ def _stabilise_model_signature(sig_path: Path, signer: Signer) -> None:
     signature strings change, so the Sigstore bundle stays model_signing's own.
     """
     raw = sig_path.read_text(encoding="utf-8")
-    env = json.loads(raw)["dsseEnvelope"]
-    statement = json.loads(base64.b64decode(env["payload"]))
+    env = parse_untrusted(raw.encode("utf-8"), str(sig_path), error=InputError)["dsseEnvelope"]
+    statement = parse_untrusted(base64.b64decode(env["payload"]), f"{sig_path}: payload",
+                                error=InputError)
     payload = json.dumps(statement, sort_keys=True, indent=2).encode("utf-8")
     new_sig = base64.b64encode(signer.sign(pae(env["payloadType"], payload))).decode()
     (old_sig,) = [s["sig"] for s in env["signatures"]]

@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from aitrace.errors import InputError
 from aitrace.record._model import field, from_json, json_schema, model
+from aitrace.record.jsonio import brief
 from aitrace.record.stages import STAGE_IDS, StageId
 from aitrace.verify.checks import Check
 from aitrace.verify.rules import (
@@ -213,10 +214,10 @@ def parse_policy(data: Any, source: str) -> Policy:
                 raise bad(f"keys.{role}[{j}]", "is not a key id (64 hex characters)",
                           "`aitrace keygen` prints the key id of a key")
     if pol.min_completeness is not None and not 0 <= pol.min_completeness <= 100:
-        raise bad("min_completeness", f"must be 0-100 (got {pol.min_completeness})",
+        raise bad("min_completeness", f"must be 0-100 (got {brief(pol.min_completeness, 20)})",
                   "give a percentage")
     if pol.max_age_days is not None and pol.max_age_days <= 0:
-        raise bad("max_age_days", f"must be positive (got {pol.max_age_days})",
+        raise bad("max_age_days", f"must be positive (got {pol.max_age_days:g})",
                   "give a number of days")
     return pol
 
