@@ -391,3 +391,97 @@ def test_duplicate_key_in_a_bundled_step(bundle_path: Path, keys: Keys, tmp_path
                                    resign(members, load_signer(keys.key))), keys)
     assert any(c.id == "steps.schema" and c.member == "steps/000005.json"
                and "repeats the key 'metrics'" in c.message for c in report.failed)
+
+
+# ----------------------------------------------------------------------------- time and order
+
+
+def _shift(docs: list[dict[str, Any]], years: int) -> None:
+    for doc in docs:
+        for key in ("started_at", "ended_at"):
+            doc[key] = f"{int(doc[key][:4]) + years:04d}{doc[key][4:]}"
+
+
+def test_post_dated_record_fails_max_age_and_time(project: Path, keys: Keys,
+                                                  tmp_path: Path) -> None:
+    """Genuinely signed, every step dated ~75 years ahead: never 'fresh'."""
+    from aitrace.verify.policy import parse_policy
+    from tests.helpers.bundle import copy_project, rewrite_history
+
+    ws = rewrite_history(copy_project(project, tmp_path / "future"),
+                         lambda docs: _shift(docs, 2099 - int(docs[0]["started_at"][:4])))
+    out = tmp_path / "future.aitrace"
+    build_bundle(ws, [load_signer(keys.key)], out)
+    report = _verify(out, keys, policy=parse_policy({"max_age_days": 30}, "fresh.yaml"))
+    failed = {c.id: c.message for c in report.failed}
+    assert set(failed) == {"chain.time", "policy.max-age"}, failed
+    assert "days in the future" in failed["policy.max-age"]
+    assert "post-dated" in failed["chain.time"] and "2099-" in failed["chain.time"]
+
+
+def test_verifier_clock_before_creation(bundle_path: Path, keys: Keys, project: Path) -> None:
+    from datetime import timedelta
+
+    from aitrace.record.times import parse_utc
+    from aitrace.verify.policy import parse_policy
+
+    created = parse_utc(Workspace(project).steps()[-1].ended_at)
+    assert created is not None
+    policy = parse_policy({"max_age_days": 30}, "fresh.yaml")
+    early = _verify(bundle_path, keys, policy=policy, now=created - timedelta(days=3))
+    assert {c.id for c in early.failed} == {"chain.time", "policy.max-age"}
+    # within the clock tolerance (a few minutes of skew between machines) it passes
+    skewed = _verify(bundle_path, keys, policy=policy, now=created - timedelta(minutes=2))
+    assert skewed.ok, [c.message for c in skewed.failed]
+
+
+def test_problem_step_moved_after_deployment(project: Path, keys: Keys, tmp_path: Path) -> None:
+    """An insider moves the success criteria after the evaluation, re-chains and re-signs."""
+    from aitrace.verify.policy import parse_policy
+    from tests.helpers.bundle import copy_project, rewrite_history
+
+    def move(docs: list[dict[str, Any]]) -> None:
+        # the genuine pipeline took a working day: one hour per stage
+        for i, doc in enumerate(docs):
+            doc["started_at"] = f"2026-03-02T{8 + i:02d}:00:00.000000Z"
+            doc["ended_at"] = f"2026-03-02T{8 + i:02d}:40:00.000000Z"
+        docs.append(docs.pop(0))
+
+    ws = rewrite_history(copy_project(project, tmp_path / "moved"), move)
+    out = tmp_path / "moved.aitrace"
+    build_bundle(ws, [load_signer(keys.key)], out)
+    report = _verify(out, keys, policy=parse_policy({"meets_success_criteria": True}, "p.yaml"))
+    failed = {(c.id, c.member): c.message for c in report.failed}
+    assert set(failed) == {("chain.time", "steps/000006.json"),
+                           ("chain.preregistration", "steps/000006.json"),
+                           ("policy.success-criteria", None)}, failed
+    assert failed[("chain.time", "steps/000006.json")] == (
+        "step 6 (problem) ended at 2026-03-02T08:40:00.000000Z, 5.0 h before step 5 (deployment) "
+        "that precedes it in the chain ended (2026-03-02T13:40:00.000000Z): time runs backwards "
+        "(steps were reordered, or a clock was wrong)")
+    assert ("step 6 (problem)" in failed[("chain.preregistration", "steps/000006.json")]
+            and "only after evaluation step 4" in failed[("chain.preregistration",
+                                                           "steps/000006.json")])
+    assert "not pre-registered" in failed[("policy.success-criteria", None)]
+
+
+def test_success_criteria_changed_after_the_evaluation(tmp_path: Path, keys: Keys) -> None:
+    """A genuine, forward-running record: the target is lowered after a weak evaluation."""
+    import aitrace
+    from aitrace.verify.policy import parse_policy
+    from tests.helpers.bundle import new_workspace, record_pipeline
+
+    ws = new_workspace(tmp_path / "moved-goalposts")
+    record_pipeline(ws, accuracy=0.5)
+    with aitrace.stage("problem", workspace=ws, sbom=False) as s:
+        s.log_params({"success.accuracy": ">= 0.5"})
+    out = tmp_path / "g.aitrace"
+    build_bundle(ws, [load_signer(keys.key)], out)
+    report = _verify(out, keys, policy=parse_policy({"meets_success_criteria": True}, "p.yaml"))
+    failed = {c.id: c.message for c in report.failed}
+    assert set(failed) == {"chain.preregistration", "policy.success-criteria"}, failed
+    assert ("step 7 (problem)" in failed["chain.preregistration"] and
+            "changes success criterion success.accuracy from '>= 0.9' to '>= 0.5' after "
+            "evaluation step 5" in failed["chain.preregistration"])
+    assert failed["policy.success-criteria"] == (
+        "success criterion accuracy >= 0.9: evaluation step 5 has 0.5")

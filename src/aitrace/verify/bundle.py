@@ -14,7 +14,10 @@
    exactly the released artifacts of the record's steps and of the predicate).
 4. ``steps.schema``, ``chain.hash``, ``chain.head`` — the steps parse, link and end at the
    signed chain head.
-5. ``chain.custody`` — see ``aitrace.verify.custody``.
+5. ``chain.custody`` — see ``aitrace.verify.custody``; ``chain.time`` (time never runs
+   backwards along the chain, nothing is dated in the future) and ``chain.preregistration``
+   (success criteria were recorded before the evaluation they judge) — see
+   ``aitrace.verify.order``: what a re-linked, re-signed history cannot hide.
 6. ``evidence.objects``, ``evidence.gx-bound``, ``evidence.sbom-schema`` — see
    ``aitrace.verify.evidence``.
 7. ``artifact.matches`` — each ``--artifact`` file's sha256 is a statement subject.
@@ -327,6 +330,30 @@ def _check_steps(ob: OpenedBundle, c: Checks, st: _State) -> None:
     c.outcome("chain.head", t_head, heads, f"chain head {abbrev(head)}")
 
 
+def _check_order(c: Checks, st: _State, now: datetime | None) -> None:
+    from aitrace.bundle.format import step_member
+    from aitrace.verify.order import registered_criteria, time_anomalies
+
+    t_time = "Time runs forward along the chain and nothing is dated in the future"
+    t_pre = "Success criteria were recorded before the evaluation they judge"
+    if not st.steps:
+        c.skipped("chain.time", t_time, "no readable steps")
+        c.skipped("chain.preregistration", t_pre, "no readable steps")
+        return
+    c.outcome("chain.time", t_time,
+              [(a.message, step_member(a.seq)) for a in time_anomalies(st.steps, now)],
+              f"{len(st.steps)} steps in time order, from {st.steps[0].started_at}")
+    reg = registered_criteria(st.steps)
+    if not reg.criteria:
+        c.skipped("chain.preregistration", t_pre, "the record states no success criteria")
+        return
+    judged = [f"{x.metric} (problem step {x.problem.seq} before evaluation step "
+              f"{x.evaluation.seq})" for x in reg.criteria if x.problem and x.evaluation]
+    c.outcome("chain.preregistration", t_pre,
+              [(a.message, step_member(a.seq)) for a in reg.anomalies],
+              "; ".join(judged) or "no evaluation has logged a criterion's metric yet")
+
+
 def _check_custody(ob: OpenedBundle, c: Checks, st: _State) -> None:
     from aitrace.bundle.format import step_member
 
@@ -427,6 +454,7 @@ def verify_bundle(
         if not st.steps:
             st.steps = _safe_steps(ob)
         _check_custody(ob, c, st)
+        _check_order(c, st, now)
         _check_evidence(ob, c, st)
         _check_artifacts(hashed, c, st)
         if policy is not None:

@@ -67,13 +67,13 @@ from aitrace.record._model import field, from_json, json_schema, model
 from aitrace.record.jsonio import brief
 from aitrace.record.stages import STAGE_IDS, StageId
 from aitrace.verify.checks import Check
+from aitrace.verify.roles import KeyRoles, RolesRespected
 from aitrace.verify.rules import (
     _COMPARISON,
     AllOf,
     ApprovalRule,
     Approvals,
     GxPassed,
-    KeyRoles,
     LicenseRules,
     Licenses,
     MaxAge,
@@ -83,7 +83,6 @@ from aitrace.verify.rules import (
     PolicyContext,
     RequiredEvidence,
     RequiredStages,
-    RolesRespected,
     Rule,
     SuccessCriteria,
 )

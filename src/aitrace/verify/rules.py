@@ -22,6 +22,7 @@ from aitrace.record._model import field, model
 from aitrace.record.stages import EVIDENCE_GX, EVIDENCE_SBOM, STAGE_IDS, StageId
 from aitrace.record.times import parse_utc
 from aitrace.verify.checks import Check
+from aitrace.verify.roles import KeyRoles
 
 if TYPE_CHECKING:
     from aitrace.bundle.read import OpenedBundle
@@ -82,24 +83,6 @@ class ApprovalRule:
     count: int = field(default=1, description="distinct approving keys needed (>= 1)")
     keyids: tuple[str, ...] = field(
         default=(), description="only these approver key ids count (empty: any approver key)")
-
-
-@model
-class KeyRoles:
-    """Which keys may act in which role: a key acts only in a role it is given.
-
-    A release key signs the attestation (``verify --key``); an approver key signs approvals
-    (``verify --approver-key``). A key the policy names as an approver (here or in an
-    ``approvals`` rule) and not as a release key may never sign a release, and one named only
-    as a release key may never approve.
-    """
-
-    release: tuple[str, ...] = field(
-        default=(), description="key ids that may sign the attestation (empty: any --key)")
-    approvers: tuple[str, ...] = field(
-        default=(), description="key ids that may sign approvals (empty: any --approver-key)")
-
-
 
 
 @dataclass
@@ -330,51 +313,59 @@ class MetricThresholds:
 
 @dataclass(frozen=True)
 class SuccessCriteria:
-    """Evaluation metrics meet the success criteria recorded at the problem stage."""
+    """Evaluation metrics meet the success criteria registered before them at the problem stage.
+
+    Each ``success.<metric>`` is the one recorded before the evaluation that logged the metric
+    (``aitrace.verify.order.registered_criteria``): criteria set or changed afterwards do not
+    count, and verification's ``chain.preregistration`` check names them.
+    """
 
     def evaluate(self, ctx: PolicyContext) -> list[Check]:
         """One check per criterion; a failure when none is recorded."""
+        from aitrace.verify.order import registered_criteria
+
         cid, title = "policy.success-criteria", "Evaluation meets the problem's success criteria"
-        # A problem stage may have several steps (statement, risk register, self-check):
-        # the criteria are those of the latest one that records any.
-        problems = ctx.succeeded("problem")
-        problem = next((s for s in reversed(problems)
-                        if any(k.startswith(SUCCESS_PREFIX) for k in s.params)),
-                       problems[-1] if problems else None)
-        if problem is None:
-            return [Check(cid, title, "failed", "no succeeded problem step records success "
-                          "criteria")]
-        member = ctx.step_member(problem)
-        criteria = {k[len(SUCCESS_PREFIX):]: v for k, v in sorted(problem.params.items())
-                    if k.startswith(SUCCESS_PREFIX)}
-        if not criteria:
+        reg = registered_criteria(ctx.steps)
+        if not reg.criteria:
+            problems = ctx.succeeded("problem")
+            if not problems:
+                return [Check(cid, title, "failed", "no succeeded problem step records success "
+                              "criteria")]
             return [Check(cid, title, "failed",
-                          f"problem step {problem.seq} records no success criteria (params "
-                          f"'{SUCCESS_PREFIX}<metric>' such as '{SUCCESS_PREFIX}accuracy: "
-                          "\">= 0.9\"')", member)]
+                          f"problem step {problems[-1].seq} records no success criteria "
+                          f"(params '{SUCCESS_PREFIX}<metric>' such as '{SUCCESS_PREFIX}"
+                          "accuracy: \">= 0.9\"')", ctx.step_member(problems[-1]))]
         out = []
-        for metric, text in criteria.items():
-            parsed = parse_comparison(text)
+        for c in reg.criteria:
+            if c.problem is None or c.text is None:
+                seq = c.evaluation.seq if c.evaluation else "?"
+                out.append(Check(cid, title, "failed",
+                                 f"success criterion {c.metric}: none was recorded before "
+                                 f"evaluation step {seq}, which it would judge (set afterwards:"
+                                 " not pre-registered)",
+                                 ctx.step_member(c.evaluation) if c.evaluation else None))
+                continue
+            member = ctx.step_member(c.problem)
+            parsed = parse_comparison(c.text)
             if parsed is None:
                 out.append(Check(cid, title, "failed",
-                                 f"problem step {problem.seq} param '{SUCCESS_PREFIX}{metric}' "
-                                 f"= {text!r} is not a comparison like '>= 0.9'", member))
+                                 f"problem step {c.problem.seq} param '{SUCCESS_PREFIX}"
+                                 f"{c.metric}' = {c.text!r} is not a comparison like '>= 0.9'",
+                                 member))
                 continue
             op, bound = parsed
-            got = ctx.latest_metric("evaluation", metric)
-            if got is None:
+            if c.evaluation is None:
                 out.append(Check(cid, title, "failed",
-                                 f"success criterion {metric} {op} {bound:g}: no succeeded "
-                                 f"evaluation step logged {metric}"))
+                                 f"success criterion {c.metric} {op} {bound:g}: no succeeded "
+                                 f"evaluation step logged {c.metric}"))
                 continue
-            step, value = got
+            value = c.evaluation.metrics[c.metric]
             ok = _OPS[op](value, bound)
             out.append(Check(cid, title, "passed" if ok else "failed",
-                             f"success criterion {metric} {op} {bound:g}: evaluation step "
-                             f"{step.seq} has {value:g}", ctx.step_member(step)))
+                             f"success criterion {c.metric} {op} {bound:g}: evaluation step "
+                             f"{c.evaluation.seq} has {value:g}",
+                             ctx.step_member(c.evaluation)))
         return out
-
-
 
 
 def _matches(lic: str, patterns: Sequence[str]) -> str | None:
@@ -500,37 +491,6 @@ class Approvals:
 
 
 @dataclass(frozen=True)
-class RolesRespected:
-    """The attestation is signed only by keys the policy lets sign releases.
-
-    ``approvers`` are every key id the policy names as an approver (``keys.approvers`` and the
-    ``approvals`` rules' ``keyids``): such a key signing the attestation is a reviewer signing
-    a release, refused unless ``keys.release`` names it too.
-    """
-
-    roles: KeyRoles | None
-    approvers: tuple[str, ...]
-
-    def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """One failure per signing key acting outside its role."""
-        cid, title = "policy.key-roles", "Keys act only in the roles the policy gives them"
-        release = set(self.roles.release) if self.roles else set()
-        fails: list[tuple[str, str | None]] = []
-        for kid in ctx.signers:
-            if release and kid not in release:
-                fails.append((f"the attestation is signed by key {kid[:16]}…, which the "
-                              "policy does not name as a release key (keys.release)", None))
-            elif kid in self.approvers and kid not in release:
-                fails.append((f"the attestation is signed by key {kid[:16]}…, which the "
-                              "policy names as an approver: an approver key may not sign a "
-                              "release", None))
-        if not ctx.signers:
-            return [Check(cid, title, "skipped", "no signature on the attestation verified")]
-        return _check(cid, title, fails, "signed by " + ", ".join(
-            k[:12] + "…" for k in ctx.signers) + " in the release role")
-
-
-@dataclass(frozen=True)
 class MaxAge:
     """The record is at most ``days`` old (from its created_at, its last step)."""
 
@@ -543,10 +503,18 @@ class MaxAge:
         if created is None:
             return [Check(cid, title, "failed", f"the creation time {ctx.created_at!r} cannot "
                           "be read")]
+        from aitrace.verify.order import CLOCK_TOLERANCE
+
         now = ctx.now or datetime.now(UTC)
         age = (now - created).total_seconds() / 86400
+        if created > now + CLOCK_TOLERANCE:
+            return [Check(cid, title, "failed",
+                          f"created {ctx.created_at}, {-age:.1f} days in the future (now "
+                          f"{now:%Y-%m-%dT%H:%M:%SZ}): a post-dated record, or this machine's "
+                          "clock is behind")]
         status: Literal["passed", "failed"] = "passed" if age <= self.days else "failed"
-        return [Check(cid, title, status, f"created {ctx.created_at}, {age:.1f} days ago")]
+        return [Check(cid, title, status, f"created {ctx.created_at}, {max(age, 0):.1f} days "
+                                          "ago")]
 
 
 @dataclass(frozen=True)
