@@ -49,7 +49,7 @@ from aitrace.record.models import (
 from aitrace.record.refs import is_uri
 from aitrace.record.stages import EVIDENCE_SBOM, STAGE_IDS, StageId, is_stage
 from aitrace.record.times import utc_now
-from aitrace.store.digest import DigestCache, Hasher, Progress
+from aitrace.store.digest import DigestCache, Hasher, Progress, link_escape
 from aitrace.store.workspace import Workspace, new_id
 
 if TYPE_CHECKING:
@@ -145,12 +145,22 @@ class StepRecorder:
             return Artifact(path=scrub(text), type="uri", sha256=sha256, origin=origin,
                             license=license, role=role)
         real = Path(text)
+        self._refuse_link_escape(text)
         d = self._hasher.digest(real)
         if sha256 is not None and sha256 != d.sha256:
             raise InputError(f"{text}: expected sha256 {sha256} but the file hashes to "
                              f"{d.sha256}", hint="the data changed; update the expected digest")
         return Artifact(path=self._workspace.relpath(real), type=d.type, sha256=d.sha256,
                         size=d.size, origin=origin, license=license, role=role)
+
+    def _refuse_link_escape(self, text: str) -> None:
+        """Refuse a project path that a symbolic link takes out of the project."""
+        escape = link_escape(Path(text), self._workspace.root)
+        if escape is not None:
+            raise InputError(f"{text} is a path in the project, but a symbolic link takes it to "
+                             f"{escape}, outside the project: aitrace does not follow links out "
+                             "of the project", hint=f"copy the file into the project, or give "
+                             f"its real path {escape}")
 
     def input(self, *paths: str | os.PathLike[str], origin: str | None = None,
               license: str | None = None, role: str | None = None,
@@ -216,6 +226,8 @@ class StepRecorder:
         if subject is not None:
             text = os.fspath(subject)
             rel = text if is_uri(text) else self._workspace.relpath(text)
+            if not is_uri(text) and subject_sha256 is None:
+                self._refuse_link_escape(text)
             digest = subject_sha256 or self._hasher.digest(Path(text)).sha256
             subj = Subject(path=rel, sha256=digest)
         ref = EvidenceRef(kind=kind, media_type=media_type, sha256=sha, size=len(raw),
@@ -273,22 +285,33 @@ class StepRecorder:
         out: list[Artifact] = []
         for text, meta in self._declared_outputs:
             rel = self._workspace.relpath(text) if not is_uri(text) else text
-            if rel in have or (not is_uri(text) and not Path(text).exists()):
+            if rel in have or (not is_uri(text) and (
+                    not Path(text).exists() or link_escape(Path(text), self._workspace.root))):
                 continue
             out.append(self._artifact(text, origin=None, **meta))
             have.add(rel)
         return out
 
-    def hash_outputs(self) -> list[str]:
-        """Hash the declared outputs into the step's products; return those that do not exist."""
+    def hash_outputs(self) -> tuple[list[str], list[str]]:
+        """Hash the declared outputs into the step's products.
+
+        Returns:
+            The outputs that do not exist, and those a symbolic link takes out of the project
+            (``path → target``): neither is recorded.
+        """
         missing: list[str] = []
+        escaped: list[str] = []
         for text, meta in self._declared_outputs:
             if not is_uri(text) and not Path(text).exists():
                 missing.append(text)
                 continue
+            escape = None if is_uri(text) else link_escape(Path(text), self._workspace.root)
+            if escape is not None:
+                escaped.append(f"{text} → {escape}")
+                continue
             self.products.append(self._artifact(text, origin=None, **meta))
         self._declared_outputs = []
-        return missing
+        return missing, escaped
 
     def _bind_evidence(self) -> None:
         digests = {a.sha256 for a in (*self.materials, *self.products) if a.sha256}
@@ -469,11 +492,16 @@ class StageContext:
         from aitrace.hooks.child import merge_child_reports
 
         merge_child_reports(rec, warn=_warn)
-        missing = rec.hash_outputs()
-        outputs_failed = bool(missing) and rec.status == "succeeded"
+        missing, escaped = rec.hash_outputs()
+        outputs_failed = bool(missing or escaped) and rec.status == "succeeded"
+        why: list[str] = []
         if outputs_failed:
-            rec.set_result("failed", exit_code=rec.exit_code,
-                           error="declared output(s) not produced: " + ", ".join(missing))
+            if missing:
+                why.append("declared output(s) not produced: " + ", ".join(missing))
+            if escaped:
+                why.append("declared output(s) not recorded, a symbolic link takes them out of "
+                           "the project: " + ", ".join(escaped))
+            rec.set_result("failed", exit_code=rec.exit_code, error="; ".join(why))
         # The user's work ends here; evidence built from it below does not extend the step.
         rec.ended_at = utc_now()
         for c in self._contributors:  # in registry order: the MLflow link comes last
@@ -483,10 +511,11 @@ class StageContext:
         ws.end(rec.id)
         if outputs_failed and exc_type is None:
             raise StepFailed(
-                f"stage '{rec.stage}' declared output(s) that do not exist: "
-                + ", ".join(missing),
+                f"stage '{rec.stage}': " + "; ".join(why),
                 hint=f"the step was recorded as failed (step {self.step.seq}); "
-                "check the paths or make the command write them")
+                "check the paths or make the command write them"
+                + ("; write outputs inside the project, not links out of it" if escaped
+                   else ""))
 
     @staticmethod
     def _contribute(rec: StepRecorder, c: StepContributor) -> None:
