@@ -363,12 +363,12 @@ class Hasher:
 
 
 def link_escape(path: Path, root: Path) -> str | None:
-    """Where ``path`` really leads when it is written inside ``root`` but a symbolic link — the
-    path itself or any parent directory — takes it outside; None otherwise.
+    """Where ``path`` leads when a symbolic link takes a path inside ``root`` outside it.
 
-    The record writes a path as given (``data/raw.csv``), so a link under that name pointing to
-    ``/etc/passwd`` would record another file's bytes under a project path. A path written
-    outside ``root`` is no escape: it is recorded as the absolute path it is.
+    The link may be the path itself or any parent directory; None when the path stays inside
+    (or is written outside ``root`` in the first place: it is recorded as the absolute path it
+    is). The record writes a path as given (``data/raw.csv``), so a link under that name
+    pointing to ``/etc/passwd`` would record another file's bytes under a project path.
     """
     cwd = Path.cwd()
     absolute = Path(os.path.normpath(cwd / path))
