@@ -6,6 +6,7 @@ so ``aitrace --help`` never pays for mlflow, Great Expectations or cryptography.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -106,4 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # A full disk or a size limit met where no writer turned it into an error of ours.
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        click.echo(f"aitrace: error: {exc.strerror}{where}\n  hint: free some space (or raise "
+                   "`ulimit -f`) and run the command again", err=True)
+        return EXIT_USAGE
     return int(rv) if isinstance(rv, int) else 0
