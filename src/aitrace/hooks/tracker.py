@@ -31,7 +31,7 @@ from aitrace.hooks.handle import (
     data_checker,
     default_contributors,
 )
-from aitrace.hooks.redact import scrub
+from aitrace.hooks.redact import scrub, scrub_tokens
 from aitrace.hooks.values import clean_metrics, clean_params
 from aitrace.record.jsonio import pretty_bytes
 from aitrace.record.models import (
@@ -150,8 +150,9 @@ class StepRecorder:
         if sha256 is not None and sha256 != d.sha256:
             raise InputError(f"{text}: expected sha256 {sha256} but the file hashes to "
                              f"{d.sha256}", hint="the data changed; update the expected digest")
-        return Artifact(path=self._workspace.relpath(real), type=d.type, sha256=d.sha256,
-                        size=d.size, origin=origin, license=license, role=role)
+        # A token in a file name (data/ghp_…/x.csv) is not recorded either.
+        return Artifact(path=scrub_tokens(self._workspace.relpath(real)), type=d.type,
+                        sha256=d.sha256, size=d.size, origin=origin, license=license, role=role)
 
     def _refuse_link_escape(self, text: str) -> None:
         """Refuse a project path that a symbolic link takes out of the project."""
