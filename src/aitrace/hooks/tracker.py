@@ -373,7 +373,10 @@ def _warn(msg: str) -> None:
 
 
 def _failure(e: BaseException) -> str:
-    return f"{type(e).__name__}: {scrub(str(e))}"
+    """A contributor's failure in one line (library errors can span dozens: SQL, parameters)."""
+    lines = scrub(str(e)).strip().splitlines() or [""]
+    first = lines[0] if len(lines[0]) <= 200 else lines[0][:199] + "…"
+    return f"{type(e).__name__}: {first}" + (" …" if len(lines) > 1 else "")
 
 
 class StageContext:
