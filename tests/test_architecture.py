@@ -67,8 +67,9 @@ def test_no_cycles_between_packages(modules: dict[str, Any]) -> None:
 def test_packages_import_only_packages_to_their_right(modules: dict[str, Any]) -> None:
     found = ig.check_layering(modules)
     assert found == [], (
-        "imports must flow cli → report → verify → bundle/signing → evidence → hooks → store → "
-        f"record (integrations: anything but cli; errors, _version: everyone):\n{_report(found)}")
+        "imports must flow cli → report → publish → verify → bundle/signing → evidence → hooks → "
+        "store → record (integrations: anything but cli; errors, _version: everyone):\n"
+        f"{_report(found)}")
 
 
 def test_every_package_has_a_place_in_the_layering(modules: dict[str, Any]) -> None:

@@ -4,9 +4,10 @@ Rules (issue 9, "Must hold when done"):
 
 * no import cycles between modules, counting imports inside functions, ``try`` blocks and
   ``importlib.import_module("<literal>")`` calls; only the body of ``if TYPE_CHECKING:`` is exempt;
-* package layering ``cli → report → verify → bundle/signing → evidence → hooks → store → record``:
-  a package imports only packages to its right (``bundle`` and ``signing`` share a layer, and the
-  package graph must not have a cycle, so at most one of them imports the other);
+* package layering ``cli → report → publish → verify → bundle/signing → evidence → hooks →
+  store → record``: a package imports only packages to its right (``bundle`` and ``signing``
+  share a layer, and the package graph must not have a cycle, so at most one of them imports
+  the other);
   ``integrations`` may import any package except ``cli``;
 * ``aitrace.errors`` and ``aitrace._version`` are leaves (import nothing from aitrace) that every
   module may import; the other top-level modules (``aitrace/__init__``, ``plugins``, ``schemas``,
@@ -31,8 +32,8 @@ from pathlib import Path
 
 #: Packages in layer order, highest first; a package may import only later layers.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("cli",), ("report",), ("verify",), ("bundle", "signing"), ("evidence",), ("hooks",),
-    ("store",), ("record",),
+    ("cli",), ("report",), ("publish",), ("verify",), ("bundle", "signing"), ("evidence",),
+    ("hooks",), ("store",), ("record",),
 )
 #: Outside the chain: may import any package except these.
 INTEGRATIONS = "integrations"

@@ -69,7 +69,8 @@ def test_privacy_pack_counts_and_never_stores_values(data_dir: Path,
     assert found[("contact", "email")] == 4
     root = Workspace.find().root
     leaked = tree_contains(root / ".aitrace", [v for vs in PLANTED.values() for v in vs]
-                           + DECOYS + ["alice.wang", "4111", "A12345678"])
+                           + DECOYS + ["alice.wang", "4111 1111", "A12345678"])
+    # (a bare "4111" would also match 1 in ~700 random hex digests in the store: too short)
     assert leaked == []
     # The text report names columns and counts, never values.
     capsys.readouterr()

@@ -10,6 +10,8 @@
 * ``--policy/-p FILE`` / ``--no-policy``: a policy file, or none; with neither, aitrace's
   default "complete record" policy. Giving both is an error.
 * ``--json`` prints the command's documented JSON document instead of text.
+* ``--plain-http`` (OCI registries without TLS) and ``--tracking-uri URI`` (the MLflow server of
+  ``models:/`` references) for the commands that talk to registries.
 
 This module is imported by the sub-command modules only, never by ``aitrace --help``.
 """
@@ -233,3 +235,15 @@ def policy_options(f: F) -> F:
         help="A policy file the record must satisfy (default: aitrace's 'complete record' "
              "policy).")(wrapped)
     return wrapped  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------- registries
+
+plain_http_option = click.option(
+    "--plain-http", is_flag=True,
+    help="Talk to the OCI registry over plain HTTP (a local registry without TLS).")
+
+tracking_uri_option = click.option(
+    "--tracking-uri", metavar="URI",
+    help="MLflow tracking server of models:/ references (default: MLFLOW_TRACKING_URI, else "
+         "the current workspace's store).")

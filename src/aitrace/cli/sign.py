@@ -20,8 +20,10 @@ from aitrace.cli.options import (
     json_option,
     new_passphrase_options,
     passphrase_option,
+    plain_http_option,
     policy_options,
     signing_keys_option,
+    tracking_uri_option,
     trusted_keys_option,
 )
 from aitrace.report.terminal import terminal_safe
@@ -95,7 +97,7 @@ def bundle_cmd(keys: tuple[Path, ...], output: Path, include: tuple[Path, ...],
 
 
 @click.command("verify", short_help="Verify a .aitrace archive: signatures, digests, policy.")
-@click.argument("bundle", type=click.Path(path_type=Path))
+@click.argument("bundle", metavar="BUNDLE|oci://…|models:/NAME/VERSION")
 @trusted_keys_option("A release key (.pub), trusted to sign the attestation; repeat for several "
                      "release signers.")
 @approver_keys_option
@@ -104,15 +106,22 @@ def bundle_cmd(keys: tuple[Path, ...], output: Path, include: tuple[Path, ...],
 @policy_options
 @click.option("--artifact", "artifacts", multiple=True, type=click.Path(path_type=Path),
               help="A deployed file that must be a released artifact of the record.")
+@plain_http_option
+@tracking_uri_option
 @json_option
-def verify_cmd(bundle: Path, keys: tuple[Path, ...], approver_keys: tuple[Path, ...],
+def verify_cmd(bundle: str, keys: tuple[Path, ...], approver_keys: tuple[Path, ...],
                threshold: int, policy: PolicyChoice, artifacts: tuple[Path, ...],
-               as_json: bool) -> int:
+               plain_http: bool, tracking_uri: str | None, as_json: bool) -> int:
     """Verify a .aitrace archive: safety, digests, signatures, chain, custody, evidence, policy.
+
+    BUNDLE may also be oci://HOST/REPO:TAG (the bundle, or a model artifact it refers to) or
+    models:/NAME/VERSION: it is pulled, its digest checked, and verified the same way (a model
+    version's files are also checked against the released artifacts).
 
     Exit 0 when every check passed (or was skipped), 1 when any failed, 2 on bad input.
     """
     from aitrace.errors import InputError
+    from aitrace.publish.refs import parse_remote
     from aitrace.signing.keys import load_public_key
     from aitrace.verify.bundle import verify_bundle
 
@@ -122,8 +131,17 @@ def verify_cmd(bundle: Path, keys: tuple[Path, ...], approver_keys: tuple[Path, 
                               "`aitrace keygen`); reviewers' keys go with --approver-key")
     trusted = [load_public_key(k) for k in keys]
     approvers = [load_public_key(k) for k in approver_keys]
-    report = verify_bundle(bundle, trusted, threshold=threshold, policy=policy.load(),
-                           artifacts=list(artifacts), approver_keys=approvers)
+    remote = parse_remote(bundle)
+    if remote is not None:
+        from aitrace.publish.remote import VerifyOptions, verify_remote
+
+        report = verify_remote(remote, VerifyOptions(trusted, threshold, policy.load(),
+                                                     list(artifacts), approver_keys=approvers),
+                               plain_http=plain_http, tracking_uri=tracking_uri)
+    else:
+        report = verify_bundle(Path(bundle), trusted, threshold=threshold,
+                               policy=policy.load(), artifacts=list(artifacts),
+                               approver_keys=approvers)
     if as_json:
         emit_json(report.to_dict())
         return 0 if report.ok else 1

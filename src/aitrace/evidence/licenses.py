@@ -14,6 +14,9 @@ from typing import Any
 
 _NON_COMMERCIAL = re.compile(r"(^|[-_ ])NC([-_ ]|$)|non[- ]?commercial|research[- ]only",
                              re.IGNORECASE)
+# Model licences that restrict use (LLaMA's community licences, Gemma's terms): allowed for
+# some uses only, so a human must look before a release.
+_RESTRICTED = re.compile(r"llama|gemma", re.IGNORECASE)
 _UNSPECIFIED = frozenset({"other", "unknown", "noassertion", "none", "proprietary", "custom"})
 LICENSE_WORDS = frozenset({"AND", "OR", "WITH"})
 
@@ -33,6 +36,8 @@ def flag_reason(license_text: str | None) -> str | None:
         return "unspecified"
     if _NON_COMMERCIAL.search(text):
         return "non-commercial"
+    if _RESTRICTED.search(text):
+        return "restricted-use"
     return None
 
 

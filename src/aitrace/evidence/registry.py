@@ -7,7 +7,8 @@ plug-ins published under ``aitrace.plugins`` add their own kinds (a built-in kin
 replaced by a plug-in). A kind nobody knows is read by ``OpaqueSource``: listed, never parsed.
 
 Order matters for contributors: the environment first (the ML-BOM lists its libraries), the
-ML-BOM next, the GX totals, and the MLflow link last (it records the final values).
+ML-BOM next, the model-file scans, the GX totals, and the MLflow link last (it records the final
+values).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aitrace.evidence.gx.source import GxSource
 from aitrace.evidence.interface import EvidenceSource, ModelDescriptionSource
 from aitrace.evidence.mlflow.source import MlflowSource
 from aitrace.evidence.sbom.source import SbomSource
+from aitrace.evidence.scan.source import ModelScanSource
 from aitrace.record.stages import (
     EVIDENCE_CONFIG,
     EVIDENCE_DOCUMENT,
@@ -71,6 +73,7 @@ BUILTIN: dict[EvidenceKind, type[EvidenceSource]] = {
     "environment": EnvironmentSource,
     "model-description": ModelDescriptionSource,
     "cyclonedx-sbom": SbomSource,
+    "model-scan": ModelScanSource,
     "gx-validation": GxSource,
     "risk-register": RiskRegisterSource,
     "self-check": SelfCheckSource,

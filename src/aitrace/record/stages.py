@@ -35,6 +35,7 @@ EvidenceKind = Literal[
     "document",
     "note",
     "config",
+    "model-scan",
 ]
 """The kinds of evidence aitrace itself writes (plug-ins may add their own kinds)."""
 
@@ -51,6 +52,7 @@ EVIDENCE_MODEL_DESCRIPTION: EvidenceKind = "model-description"
 EVIDENCE_DOCUMENT: EvidenceKind = "document"
 EVIDENCE_NOTE: EvidenceKind = "note"
 EVIDENCE_CONFIG: EvidenceKind = "config"
+EVIDENCE_MODEL_SCAN: EvidenceKind = "model-scan"
 
 RELEASE_STAGES: tuple[StageId, ...] = ("deployment", "optimization", "training")
 """Where a record's released model comes from, in order of preference.

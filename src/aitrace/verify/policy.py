@@ -25,6 +25,8 @@ A policy file (``schemas/policy.schema.json``)::
       - {stage: deployment, count: 2, keyids: [<sha256 of a reviewer key>, ...]}
     max_age_days: 365             # since the bundle's created_at (its last step)
     min_completeness: 80          # aitrace.record.completeness score, 0-100
+    refuse_unsafe_models: true    # released model files must not be flagged by the model scan
+    allow_unsafe_pickles: [models/legacy.pkl]   # explicit, visible exceptions (globs)
 
 **Success criteria** are recorded at the problem stage as step params named
 ``success.<metric>`` whose value is a comparison, e.g. ``success.accuracy: ">= 0.85"``
@@ -49,6 +51,11 @@ attestation.
 given to ``verify`` (``--approver-key``, never the release keys). With ``keyids`` only those
 keys count; ``count`` distinct keys must have approved, and a rejection by any counted key
 fails the rule.
+
+**Model scans** (``refuse_unsafe_models``): every deployment model file whose ``model-scan``
+evidence says ``unsafe`` (a dangerous import or call) or ``error`` (not scanned to its end)
+fails, naming the file and the findings; a path matching ``allow_unsafe_pickles`` passes as a
+named exception (``aitrace.verify.scan_rule``).
 
 Evaluation (``aitrace.verify.rules``): each rule is a ``Rule`` (a protocol: ``evaluate(ctx) ->
 list[Check]``); ``AllOf`` and ``AnyOf`` combine rules, and ``Policy.rule()`` builds the ``AllOf``
@@ -86,6 +93,7 @@ from aitrace.verify.rules import (
     Rule,
     SuccessCriteria,
 )
+from aitrace.verify.scan_rule import UnsafeModels
 
 if TYPE_CHECKING:
     pass
@@ -127,6 +135,13 @@ class Policy:
     approvals: tuple[ApprovalRule, ...] = ()
     max_age_days: float | None = field(default=None, description="days since created_at")
     min_completeness: int | None = field(default=None, description="0-100")
+    refuse_unsafe_models: bool = field(
+        default=False, description="deployment model files must not be flagged unsafe (or "
+                                   "incompletely scanned) by their model-scan evidence")
+    allow_unsafe_pickles: tuple[str, ...] = field(
+        default=(), description="recorded paths (globs) of deployment model files allowed "
+                                "despite the model scan: explicit exceptions, named in every "
+                                "verification")
 
     def rule(self) -> AllOf:
         """The composite rule this policy asks for."""
@@ -156,6 +171,8 @@ class Policy:
             rules.append(MaxAge(self.max_age_days))
         if self.min_completeness is not None:
             rules.append(MinCompleteness(self.min_completeness))
+        if self.refuse_unsafe_models:
+            rules.append(UnsafeModels(self.allow_unsafe_pickles))
         return AllOf(tuple(rules))
 
     def evaluate(self, ctx: PolicyContext) -> list[Check]:
@@ -215,6 +232,10 @@ def parse_policy(data: Any, source: str) -> Policy:
     if pol.min_completeness is not None and not 0 <= pol.min_completeness <= 100:
         raise bad("min_completeness", f"must be 0-100 (got {brief(pol.min_completeness, 20)})",
                   "give a percentage")
+    for i, pattern in enumerate(pol.allow_unsafe_pickles):
+        if not pattern.strip():
+            raise bad(f"allow_unsafe_pickles[{i}]", "is empty",
+                      "give the recorded path of a model file, e.g. models/legacy.pkl")
     if pol.max_age_days is not None and pol.max_age_days <= 0:
         raise bad("max_age_days", f"must be positive (got {pol.max_age_days:g})",
                   "give a number of days")

@@ -399,7 +399,8 @@ class Licenses:
                 lic = e.summary.get("licenses")
                 if not isinstance(lic, Mapping):
                     continue
-                for group, label in (("data", "dataset"), ("base_models", "base model")):
+                for group, label in (("data", "dataset"), ("base_models", "base model"),
+                                     ("models", "model")):
                     entries = lic.get(group)
                     if isinstance(entries, Mapping):
                         for name, value in entries.items():

@@ -40,6 +40,8 @@ from aitrace.evidence.sbom.assemble import (
 )
 from aitrace.evidence.sbom.card import (
     CardContext,
+    base_model_artifact,
+    card_licenses_and_bases,
     describe_file,
     formulation,
     record_card,
@@ -97,6 +99,7 @@ def bom_from_files(models: Sequence[Path], include_env: bool) -> dict[str, Any]:
                              hint="check the --model path (relative to the current directory)")
     hasher = Hasher(cache=None)
     built: list[ModelPart] = []
+    files: dict[str, Path] = {}
     seen: set[str] = set()
     for p, d in zip(models, hasher.digest_many(list(models)), strict=True):
         art = Artifact(path=display_path(p), type=d.type, sha256=d.sha256, size=d.size,
@@ -105,8 +108,10 @@ def bom_from_files(models: Sequence[Path], include_env: bool) -> dict[str, Any]:
         if ref in seen:
             continue
         seen.add(ref)
+        files[art.path] = p
         card, props = describe_file(p, art.path)
         built.append(ModelPart(art, ref, card, props))
+    built, bases = _card_extras(built, files, [])
     libs = libraries_from_env(_current_environment()) if include_env else []
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     try:
@@ -115,7 +120,7 @@ def bom_from_files(models: Sequence[Path], include_env: bool) -> dict[str, Any]:
         raise InputError(f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix timestamp",
                          hint="set it to whole seconds since 1970, or unset it") from None
     return assemble(BomParts(timestamp=ts.replace(microsecond=0), models=built, libraries=libs,
-                            properties={"aitrace:mode": "files"}))
+                            base_models=bases, properties={"aitrace:mode": "files"}))
 
 
 def summarize(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -134,13 +139,16 @@ def summarize(doc: Mapping[str, Any]) -> dict[str, Any]:
     data_lic: dict[str, str | None] = {}
     base_lic: dict[str, str | None] = {}
     flagged: list[dict[str, str]] = []
-    for c in comps:
+    model_lic: dict[str, str | None] = {}
+    for c in ([top] if top else []) + comps:
         props = {p["name"]: p.get("value") for p in c.get("properties") or []}
         lic = component_license_text(c)
         if c["type"] == "data" and any(d.get("type") == "dataset" for d in c.get("data") or []):
             data_lic[c["name"]] = lic
         elif c["type"] == "machine-learning-model" and props.get("aitrace:role") == "base-model":
             base_lic[c["name"]] = lic
+        elif c["type"] == "machine-learning-model" and lic:
+            model_lic[c["name"]] = lic
         else:
             continue
         reason = flag_reason(lic)
@@ -150,7 +158,7 @@ def summarize(doc: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "spec_version": doc.get("specVersion"), "serial_number": doc.get("serialNumber"),
         "components": {"total": len(everything), **dict(sorted(counts.items()))},
-        "licenses": {"data": data_lic, "base_models": base_lic},
+        "licenses": {"data": data_lic, "base_models": base_lic, "models": model_lic},
         "flagged_licenses": flagged,
     }
     if top:
@@ -234,6 +242,8 @@ def _record_bom(ws: Workspace, steps: Sequence[Step], subject: Step,
     configured = user_card(ws)
     models = [ModelPart(a, mb.bom_ref("model", a), *record_card(ctx, a, configured))
               for a in model_arts]
+    models, base = _card_extras(models, {a.path: ws.resolve(a.path) for a in model_arts
+                                         if a.type != "uri"}, base, subject.stage)
     props = {"aitrace:mode": "record", "aitrace:record-id": ws.record.id,
              "aitrace:record-name": ws.name, "aitrace:step-id": subject.id,
              "aitrace:step-seq": str(subject.seq), "aitrace:step-stage": subject.stage}
@@ -352,4 +362,33 @@ def resolve_license(a: Artifact, entry: Mapping[str, Any], producers: Mapping[st
 
 
 # --------------------------------------------------------------------------- model card
+
+def _card_extras(models: list[ModelPart], paths: Mapping[str, Path], base: list[DataPart],
+                 stage: str = "deployment") -> tuple[list[ModelPart], list[DataPart]]:
+    """What the models' own cards add: their licence, and the base models they name.
+
+    A licence declared on the artifact wins; the card's licence fills it in otherwise (it then
+    reaches the licence policy through the SBOM summary). Each base model becomes a
+    base-model component the model depends on.
+    """
+    out: list[ModelPart] = []
+    known = {b.artifact.path for b in base}
+    extra: list[DataPart] = []
+    for m in models:
+        path = paths.get(m.artifact.path)
+        lic, bases = card_licenses_and_bases(path) if path is not None else (None, [])
+        a = m.artifact
+        if lic and not a.license:
+            a = replace(a, license=lic)
+            m.properties.setdefault("aitrace:license-source", "model card (README.md)")
+        out.append(ModelPart(a, m.ref, m.card, m.properties))
+        for name in bases:
+            b = base_model_artifact(name)
+            if b.path in known:
+                continue
+            known.add(b.path)
+            extra.append(DataPart(b, mb.bom_ref("base-model", b), "model", stage, None,
+                                  None, {}, "input"))
+    return out, [*base, *extra]
+
 

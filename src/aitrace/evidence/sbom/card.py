@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aitrace.errors import AitraceError, InputError
 from aitrace.evidence.interface import DescribeContext
+from aitrace.evidence.model.cards import read_card
 from aitrace.evidence.model.describe import describe_path
 from aitrace.evidence.model.introspect import describe_model_path
 from aitrace.evidence.sbom import _mlbom as mb
@@ -97,8 +98,8 @@ def record_card(ctx: CardContext, a: Artifact,
     if "approach" not in mp and any(s.stage == "labeling" for s in ctx.prior):
         mp["approach"] = {"type": "supervised"}
     datasets = [{"ref": d.ref} for d in ctx.data if d.kind == "dataset"]
-    if datasets:
-        mp["datasets"] = datasets
+    if datasets:  # the record's datasets, then those the model's own card names
+        mp["datasets"] = datasets + [d for d in mp.get("datasets") or [] if d not in datasets]
     if not mp:
         del card["modelParameters"]
     metrics = _metrics_for(ctx, a)
@@ -153,12 +154,36 @@ def describe_file(path: Path, recorded: str) -> tuple[dict[str, Any], dict[str, 
     if info.model_parameters:
         card["modelParameters"] = dict(info.model_parameters)
     props = {"aitrace:format": info.format, **info.properties}
+    file_card, problems = read_card(path)
+    if file_card.model_parameters:
+        card = mb.merge_card({"modelParameters": file_card.model_parameters}, card)
+    for k, v in file_card.properties.items():
+        props.setdefault(k, v)
+    if problems:
+        props["aitrace:model:card-refused"] = "; ".join(problems)[:500]
     desc = describe_path(path, DescribeContext(path=recorded))
     if desc is not None:
         card = mb.merge_card(dict(desc.model_card), card)
         for k, v in desc.properties.items():
             props.setdefault(k, v)
     return card, props
+
+
+def card_licenses_and_bases(path: Path) -> tuple[str | None, list[str]]:
+    """The licence a model's own card declares and the base models it names (no execution)."""
+    if not path.exists():
+        return None, []
+    file_card, _ = read_card(path)
+    lic = " AND ".join(file_card.licenses) if file_card.licenses else None
+    return lic, file_card.base_models
+
+
+def base_model_artifact(name: str) -> Artifact:
+    """A base model named by a card: a URL as given, a Hugging Face id as its hub address."""
+    from aitrace.record.refs import is_uri
+
+    url = name if is_uri(name) else f"https://huggingface.co/{name.strip('/')}"
+    return Artifact(path=url, type="uri", role="base-model", origin=url)
 
 
 # --------------------------------------------------------------------------- formulation
