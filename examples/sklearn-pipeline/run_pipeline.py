@@ -87,12 +87,12 @@ def main() -> None:
     sh(*a, "sbom", "-o", "dist/bom.cdx.json", cwd=work)
     sh(*a, "bundle", "--key", "keys/release.key", "-o", "wine-classifier-1.0.0.aitrace", cwd=work)
     sh(*a, "verify", "wine-classifier-1.0.0.aitrace", "--key", "keys/release.pub",
-       "--key", "keys/reviewer.pub",
+       "--approver-key", "keys/reviewer.pub",
        "--artifact", "dist/wine-classifier.pkl", cwd=work)
     sh(*a, "inspect", "wine-classifier-1.0.0.aitrace", "--key", "keys/release.pub",
-       "--key", "keys/reviewer.pub", cwd=work)
+       "--approver-key", "keys/reviewer.pub", cwd=work)
     sh(*a, "report", "wine-classifier-1.0.0.aitrace", "--key", "keys/release.pub",
-       "--key", "keys/reviewer.pub",
+       "--approver-key", "keys/reviewer.pub",
        "-o", "report.html", cwd=work)
     print(f"\nexample: done. Work directory: {work}\n"
           f"  bundle  {work / 'wine-classifier-1.0.0.aitrace'}\n"

@@ -56,3 +56,23 @@ class StepFailed(AitraceError):
     """A recorded step ended badly (e.g. a declared output was never produced)."""
 
     exit_code = EXIT_CHECK_FAILED
+
+
+class WriteError(AitraceError, OSError):
+    """A file could not be written: a full disk, a quota, a file-size limit, a permission.
+
+    Raised by the crash-safe writers (``aitrace.store.files``) after removing their temporary
+    file, so nothing half-written is left. It is also an ``OSError``, so code that tolerates a
+    failed write (a cache) keeps doing so.
+    """
+
+
+class StepNotRecorded(AitraceError):
+    """``aitrace run`` ran the command but could not record its step (e.g. a full disk).
+
+    Its exit code is the command's own: a failure to record never hides the command's result.
+    """
+
+    def __init__(self, message: str, *, exit_code: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = exit_code

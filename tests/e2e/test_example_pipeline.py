@@ -80,7 +80,8 @@ def test_bundle_verifies_under_the_default_policy_and_is_deterministic(
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(example)
     capsys.readouterr()
-    rc = main(["verify", BUNDLE, "--key", "keys/release.pub", "--key", "keys/reviewer.pub",
+    rc = main(["verify", BUNDLE, "--key", "keys/release.pub",
+               "--approver-key", "keys/reviewer.pub",
                "--artifact", "dist/wine-classifier.pkl", "--json"])
     report = json.loads(capsys.readouterr().out)
     assert rc == 0, [c for c in report["checks"] if c["status"] == "failed"]
@@ -118,7 +119,7 @@ def test_old_bundles_keep_verifying(asset: object, capsys: pytest.CaptureFixture
     """A bundle of format v1, made by aitrace 0.1.0, verifies with today's code."""
     base = ROOT / "tests" / "assets" / "bundles" / "v1"
     rc = main(["verify", str(base / BUNDLE), "--key", str(base / "release.pub"),
-               "--key", str(base / "reviewer.pub"),
+               "--approver-key", str(base / "reviewer.pub"),
                "--artifact", str(base / "wine-classifier.pkl")])
     out = capsys.readouterr().out
     assert rc == 0, out

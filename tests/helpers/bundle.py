@@ -203,3 +203,46 @@ def bundle_path(project: Path, keys: Keys, tmp_path_factory: pytest.TempPathFact
     out = tmp_path_factory.mktemp("bundle-out") / "model.aitrace"
     build_bundle(Workspace(project), [load_signer(keys.key)], out, model_signing_key=keys.key)
     return out
+
+
+# ----------------------------------------------------------------------------- insiders
+
+
+def rewrite_history(root: Path, edit: Callable[[list[dict[str, Any]]], None]) -> Workspace:
+    """What an insider with write access does: edit the step files, then re-link the chain.
+
+    ``edit`` changes the list of step documents in place (values, order); every step is then
+    renumbered and its ``prev`` recomputed, so the workspace's own chain check passes again.
+    Old approvals are dropped (they no longer match). The ``.tampered`` marker tells the
+    schema fixture that invalid steps are intended.
+    """
+    import hashlib
+    import shutil
+
+    from aitrace.record.jsonio import canonical_bytes
+
+    steps_dir = root / ".aitrace" / "steps"
+    files = sorted(steps_dir.glob("*.json"))
+    docs = [json.loads(f.read_bytes()) for f in files]
+    edit(docs)
+    for f in files:
+        f.chmod(0o644)
+        f.unlink()
+    prev = None
+    for i, doc in enumerate(docs, start=1):
+        doc["seq"] = i
+        doc["prev"] = prev
+        data = canonical_bytes(doc)  # format v2: the file is its digest's bytes
+        (steps_dir / f"{i:06d}.json").write_bytes(data)
+        prev = hashlib.sha256(data).hexdigest()
+    shutil.rmtree(root / ".aitrace" / "approvals", ignore_errors=True)
+    ws = Workspace(root)
+    assert ws.chain().intact, ws.chain().broken
+    return ws
+
+
+def copy_project(project: Path, dest: Path) -> Path:
+    import shutil
+
+    shutil.copytree(project, dest, symlinks=True)
+    return dest

@@ -296,3 +296,43 @@ def test_a_contribution_rfc8785_cannot_write_is_a_warning_not_a_lost_step(
     err = capsys.readouterr().err
     assert "plugin-evidence evidence was not added to training" in err
     assert "field 'total' holds the integer 100000000000000000000" in err
+
+
+def test_inputs_through_links_out_of_the_project_are_refused(workspace: Workspace,
+                                                             tmp_path: Path) -> None:
+    """A project path that a link takes outside would record another file's bytes."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "passwd").write_text("root:x:0:0\n")
+    Path("data").mkdir()
+    Path("data/raw.csv").symlink_to(outside / "passwd")
+    Path("linkdir").symlink_to(outside)
+    Path("data/v3.csv").write_text("a\n1\n")
+    Path("data/latest.csv").symlink_to("v3.csv")  # inside the project: followed
+    before = _files(workspace)
+    for given in ("data/raw.csv", "linkdir/passwd", "linkdir"):
+        with pytest.raises(InputError) as info, aitrace.stage("training", inputs=[given]):
+            raise AssertionError("the body must not run")
+        assert f"a symbolic link takes it to {outside}" in info.value.message
+        assert info.value.exit_code == 2
+    assert workspace.steps() == () and _files(workspace) == before
+    with aitrace.stage("training", inputs=["data/latest.csv"]):
+        pass
+    [step] = workspace.steps()
+    assert step.materials[0].path == "data/latest.csv" and step.materials[0].size == 4
+
+
+def test_an_output_linking_out_of_the_project_is_not_recorded(workspace: Workspace,
+                                                               tmp_path: Path) -> None:
+    outside = tmp_path / "passwd"
+    outside.write_text("root:x:0:0\n")
+    Path("made.csv").write_text("x")
+    with pytest.raises(StepFailed) as info, aitrace.stage("cleaning",
+                                                           outputs=["made.csv", "out.csv"]):
+        Path("out.csv").symlink_to(outside)
+    assert f"out.csv → {outside}" in info.value.message
+    (step,) = workspace.steps()
+    assert step.status == "failed"
+    assert step.error == ("declared output(s) not recorded, a symbolic link takes them out of "
+                          f"the project: out.csv → {outside}")
+    assert [p.path for p in step.products] == ["made.csv"]

@@ -44,7 +44,7 @@ def _run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def report(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report") / "report.html"
     rc = main(["report", str(pipeline.bundle_a), "--key", str(pipeline.release_pub),
-               "--key", str(pipeline.reviewer_pub), "--no-policy", "-o", str(out)])
+               "--approver-key", str(pipeline.reviewer_pub), "--no-policy", "-o", str(out)])
     assert rc == 0
     return out
 

@@ -115,6 +115,13 @@ def _read_steps(ws: Workspace) -> tuple[tuple[Step, ...], list[bytes]]:
 
 
 def _include_members(ws: Workspace, include: Sequence[Path]) -> dict[str, Path]:
+    """``artifacts/<path>`` members for ``--include``: files inside the project only.
+
+    Every path is resolved before the containment check, so neither ``..``, a link, nor a
+    symlinked parent directory (``linkdir/passwd`` with ``linkdir -> /etc``) reaches outside.
+    """
+    from aitrace.store.digest import link_escape
+
     out: dict[str, Path] = {}
     for given in include:
         p = Path(given)
@@ -128,6 +135,11 @@ def _include_members(ws: Workspace, include: Sequence[Path]) -> dict[str, Path]:
         if p.is_symlink():
             raise InputError(f"--include {given} is a symbolic link",
                              hint="include the file it points to")
+        escape = link_escape(p, ws.root)
+        if escape is not None:
+            raise InputError(f"--include {given} leads outside the project {ws.root} through a "
+                             f"symbolic link in its path (to {escape})",
+                             hint="copy the file into the project, or record it by digest only")
         files = [p] if p.is_file() else sorted(
             f for f in p.rglob("*") if f.is_file() and not f.is_symlink())
         if p.is_dir() and not files:

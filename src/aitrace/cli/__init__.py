@@ -6,6 +6,7 @@ so ``aitrace --help`` never pays for mlflow, Great Expectations or cryptography.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -80,6 +81,14 @@ def cli() -> None:
     """
 
 
+def _safe_diagnostics(exc: AitraceError) -> str:
+    """The error's message and hint, each neutralised: they may quote a hostile value."""
+    from aitrace.report.terminal import terminal_safe
+
+    text = terminal_safe(exc.message)
+    return f"{text}\n  hint: {terminal_safe(exc.hint)}" if exc.hint else text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the CLI and turn every ``AitraceError`` into a message and exit code."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -88,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         rv: Any = cli.main(args=args, prog_name="aitrace", standalone_mode=False)
     except AitraceError as exc:
-        click.echo(f"aitrace: error: {exc.diagnostics()}", err=True)
+        click.echo(f"aitrace: error: {_safe_diagnostics(exc)}", err=True)
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("aitrace: aborted", err=True)
@@ -103,4 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # A full disk or a size limit met where no writer turned it into an error of ours.
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        click.echo(f"aitrace: error: {exc.strerror}{where}\n  hint: free some space (or raise "
+                   "`ulimit -f`) and run the command again", err=True)
+        return EXIT_USAGE
     return int(rv) if isinstance(rv, int) else 0

@@ -14,8 +14,10 @@ import click
 
 
 def emit_json(data: Any) -> None:
-    """Print ``data`` as pretty JSON on stdout."""
-    click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+    """Print ``data`` as pretty JSON on stdout (C1 controls and bidi overrides escaped)."""
+    from aitrace.report.terminal import json_safe
+
+    click.echo(json_safe(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)))
 
 
 class ProgressBar:

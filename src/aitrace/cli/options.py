@@ -3,6 +3,8 @@
 * ``--stage/-s STAGE`` is checked against the ten stage ids while the command line is parsed:
   an unknown id stops the command with ``unknown stage '…'`` and exit 2 before anything runs.
 * ``--key/-k FILE`` names a key file; the library opens it and names the file when it cannot.
+  For verification keys have roles: ``--key`` is a release key (it may sign the attestation),
+  ``--approver-key`` an approver key (it may sign approvals); neither acts in the other role.
 * ``--passphrase-env VAR`` unlocks encrypted private keys; without it the passphrase is asked on
   a terminal, and elsewhere the command stops with a hint. A passphrase is never an argument.
 * ``--policy/-p FILE`` / ``--no-policy``: a policy file, or none; with neither, aitrace's
@@ -62,6 +64,15 @@ _KEY_FILE = click.Path(dir_okay=False, path_type=Path)
 def trusted_keys_option(help_text: str) -> Callable[[F], F]:
     """``--key/-k FILE`` (repeatable): trusted public keys, as the parameter ``keys``."""
     return click.option("--key", "-k", "keys", multiple=True, type=_KEY_FILE, help=help_text)
+
+
+def approver_keys_option(f: F) -> F:
+    """``--approver-key FILE`` (repeatable): keys trusted to sign approvals only."""
+    option = click.option(
+        "--approver-key", "approver_keys", multiple=True, type=_KEY_FILE,
+        help="A reviewer's public key, trusted to sign approvals (never the release); "
+             "repeatable.")
+    return option(f)
 
 
 def signing_keys_option(help_text: str) -> Callable[[F], F]:

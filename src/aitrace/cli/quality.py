@@ -27,6 +27,7 @@ import click
 from aitrace.cli._common import emit_json
 from aitrace.cli.options import json_option, stage_option
 from aitrace.errors import EXIT_CHECK_FAILED, EXIT_OK
+from aitrace.report.terminal import terminal_safe
 
 if TYPE_CHECKING:
     from aitrace.evidence.gx.run import CheckOutcome
@@ -87,11 +88,13 @@ def check_cmd(data: Path, suites: tuple[Path, ...], packs: tuple[str, ...], stag
 
 
 def _print_check(check: CheckOutcome) -> None:
+    """One check's outcome; every value (suite names, columns, labels) comes from user data."""
+    t = terminal_safe
     s: Any = check.summary
     verdict = "PASSED" if check.success else "FAILED"
-    label = s["suite_name"] + (f" (pack {s['pack']})" if s.get("pack") else "")
+    label = t(s["suite_name"]) + (f" (pack {t(s['pack'])})" if s.get("pack") else "")
     click.echo(f"{verdict}  {label}: {s['successful']}/{s['evaluated']} expectations met, "
-               f"{s.get('rows', '?')} rows, data sha256:{str(s['data_sha256'])[:16]}")
+               f"{t(s.get('rows', '?'))} rows, data sha256:{t(str(s['data_sha256'])[:16])}")
     for f in s.get("failed_expectations", []):
         where = f.get("column") or ",".join(map(str, f.get("columns", []))) or "table"
         extra = ""
@@ -101,12 +104,12 @@ def _print_check(check: CheckOutcome) -> None:
             extra += f" — observed {f['observed_value']!r}"
         if f.get("detector"):
             extra += f" [{f['detector']}]"
-        click.echo(f"    ✗ {f['type']} on {where}{extra}")
+        click.echo(f"    ✗ {t(f['type'])} on {t(where)}{t(extra)}")
     for finding in s.get("findings", []):
-        click.echo(f"    personal data: {finding['count']} value(s) with {finding['detector']} "
-                   f"in column {finding['column']}")
+        click.echo(f"    personal data: {finding['count']} value(s) with "
+                   f"{t(finding['detector'])} in column {t(finding['column'])}")
     for cls, share in (s.get("classes") or {}).items():
-        click.echo(f"    class {cls}: {share['count']} ({share['share']:.1%})")
+        click.echo(f"    class {t(cls)}: {share['count']} ({share['share']:.1%})")
 
 
 @click.group("suite", short_help="Scaffold Great Expectations suites from data.")
@@ -136,7 +139,8 @@ def init_suite_cmd(data: Path, output: Path, name: str | None, max_categories: i
         emit_json({"output": str(output), "name": doc["name"],
                    "expectations": len(doc["expectations"]), "suite": doc})
         return
-    click.echo(f"wrote {output}: suite '{doc['name']}' with {len(doc['expectations'])} "
+    click.echo(f"wrote {output}: suite '{terminal_safe(doc['name'])}' with "
+               f"{len(doc['expectations'])} "
                f"expectations over {len(doc['expectations'][0]['kwargs']['column_list'])} "
                "columns — review it, then `aitrace check DATA --suite "
                f"{output} --stage ...`")

@@ -11,6 +11,7 @@ import click
 
 from aitrace.cli._common import ProgressBar, emit_json, short
 from aitrace.cli.options import json_option, stage_option
+from aitrace.report.terminal import terminal_safe as t
 
 
 @click.command("init", short_help="Create aitrace.yaml and the .aitrace/ workspace.")
@@ -28,7 +29,8 @@ def init_cmd(name: str | None, directory: Path, as_json: bool) -> None:
                    "created": created})
         return
     verb = "Initialised" if created else "Already initialised:"
-    click.echo(f"{verb} aitrace workspace in {ws.dir} (record {ws.record.id}, '{ws.name}')")
+    click.echo(f"{verb} aitrace workspace in {t(ws.dir)} (record {t(ws.record.id)}, "
+               f"'{t(ws.name)}')")
 
 
 @click.command("run", short_help="Run a command as a recorded stage step.",
@@ -60,8 +62,8 @@ def run_cmd(stage: str, inputs: tuple[str, ...], outputs: tuple[str, ...],
     finally:
         bar.close()
     step = result.step
-    click.echo(f"aitrace: recorded step {step.seq} ({step.stage}, {step.status}) "
-               f"id {step.id}", err=True)
+    click.echo(f"aitrace: recorded step {step.seq} ({t(step.stage)}, {t(step.status)}) "
+               f"id {t(step.id)}", err=True)
     return result.exit_code
 
 
@@ -99,12 +101,12 @@ def log_cmd(stage: str | None, as_json: bool) -> int:
     if rows:
         click.echo(header)
     for r in rows:
-        click.echo(f"{r['seq']:>3}  {r['stage']:<12} {r['status']:<11} "
-                   f"{r['started_at'][:19].replace('T', ' '):<19} {r['actor'][:18]:<18} "
-                   f"{r['inputs']:>3} {r['outputs']:>3}  {short(r['mlflow_run'], 32)}")
+        click.echo(f"{r['seq']:>3}  {t(r['stage']):<12} {t(r['status']):<11} "
+                   f"{t(r['started_at'][:19].replace('T', ' ')):<19} {t(r['actor'][:18]):<18} "
+                   f"{r['inputs']:>3} {r['outputs']:>3}  {t(short(r['mlflow_run'], 32))}")
     if report.broken:
         b = report.broken
-        click.echo(f"chain BROKEN at step {b.seq} ({b.file}): {b.reason}", err=True)
+        click.echo(f"chain BROKEN at step {b.seq} ({t(b.file)}): {t(b.reason)}", err=True)
         return 1
     return 0
 
@@ -122,38 +124,41 @@ def show_cmd(step_ref: str, as_json: bool) -> None:
     if as_json:
         emit_json(doc)
         return
-    click.echo(f"step {step.seq}  {step.id}")
-    click.echo(f"  stage      {step.stage}\n  status     {step.status}")
-    click.echo(f"  time       {step.started_at} → {step.ended_at}")
-    click.echo(f"  actor      {step.actor.user}@{step.actor.host}")
+    click.echo(f"step {step.seq}  {t(step.id)}")
+    click.echo(f"  stage      {t(step.stage)}\n  status     {t(step.status)}")
+    click.echo(f"  time       {t(step.started_at)} → {t(step.ended_at)}")
+    click.echo(f"  actor      {t(step.actor.user)}@{t(step.actor.host)}")
     if step.command:
-        click.echo(f"  command    {' '.join(step.command.argv)}  "
-                   f"(exit {step.command.exit_code}, cwd {step.command.cwd})")
+        click.echo(f"  command    {t(' '.join(step.command.argv))}  "
+                   f"(exit {step.command.exit_code}, cwd {t(step.command.cwd)})")
     if step.code:
-        dirty = " (dirty, diff " + short(step.code.diff_sha256) + ")" if step.code.dirty else ""
-        click.echo(f"  code       {step.code.commit or '-'} on {step.code.branch or '-'}{dirty}")
+        dirty = (" (dirty, diff " + t(short(step.code.diff_sha256)) + ")" if step.code.dirty
+                 else "")
+        click.echo(f"  code       {t(step.code.commit or '-')} on {t(step.code.branch or '-')}"
+                   f"{dirty}")
     if step.environment:
         e = step.environment
-        click.echo(f"  env        Python {e.python} on {e.platform}, {e.cpu_count} CPUs")
+        click.echo(f"  env        Python {t(e.python)} on {t(e.platform)}, {e.cpu_count} CPUs")
     for label, arts in (("input ", step.materials), ("output", step.products)):
         for a in arts:
-            extra = f"  origin {a.origin}" if a.origin else ""
-            extra += f"  license {a.license}" if a.license else ""
+            extra = f"  origin {t(a.origin)}" if a.origin else ""
+            extra += f"  license {t(a.license)}" if a.license else ""
             alg, value = a.digest or ("sha256", None)
-            click.echo(f"  {label}     {a.path} [{a.type}] {alg}:{short(value, 16)} "
+            click.echo(f"  {label}     {t(a.path)} [{t(a.type)}] {alg}:{t(short(value, 16))} "
                        f"{a.size if a.size is not None else '-'} B{extra}")
     for ev in step.evidence:
         bound = "" if ev.bound is None else (" bound" if ev.bound else " NOT BOUND")
-        click.echo(f"  evidence   {ev.kind} {ev.name or ''} sha256:{short(ev.sha256, 16)}{bound}")
+        click.echo(f"  evidence   {t(ev.kind)} {t(ev.name or '')} "
+                   f"sha256:{t(short(ev.sha256, 16))}{bound}")
     for m in step.mlflow:
-        click.echo(f"  mlflow     {m.role} run {m.run_id} (experiment {m.experiment_id}) "
-                   f"at {m.tracking_uri}")
+        click.echo(f"  mlflow     {t(m.role)} run {t(m.run_id)} (experiment "
+                   f"{t(m.experiment_id)}) at {t(m.tracking_uri)}")
     for k, v in sorted(step.params.items()):
-        click.echo(f"  param      {k} = {v}")
+        click.echo(f"  param      {t(k)} = {t(v)}")
     for k, mv in sorted(step.metrics.items()):
-        click.echo(f"  metric     {k} = {mv:g}")
+        click.echo(f"  metric     {t(k)} = {mv:g}")
     if step.error:
-        click.echo(f"  error      {step.error}")
+        click.echo(f"  error      {t(step.error)}")
     if step.migration is not None:
         click.echo(f"  migration  {len(step.migration.steps)} {step.migration.from_format} "
                    f"step(s) pinned by the sha256 of their files; record.json "
@@ -161,7 +166,7 @@ def show_cmd(step_ref: str, as_json: bool) -> None:
         for pin in step.migration.steps:
             click.echo(f"  pinned     step {pin.seq}  file sha256:{short(pin.file_sha256, 16)}  "
                        f"v1 digest {short(pin.digest, 16)}")
-    click.echo(f"  prev       {step.prev or '(first step)'}\n  digest     {step.digest}")
+    click.echo(f"  prev       {t(step.prev or '(first step)')}\n  digest     {step.digest}")
 
 
 @click.command("status", short_help="The ten stages and whether the hash chain holds.")
@@ -175,7 +180,8 @@ def status_cmd(as_json: bool) -> int:
     if as_json:
         emit_json(status.to_dict())
         return 0 if status.intact else 1
-    click.echo(f"record {status.record_id} '{status.name}': {len(status.chain.steps)} step(s)")
+    click.echo(f"record {t(status.record_id)} '{t(status.name)}': {len(status.chain.steps)} "
+               "step(s)")
     for st in status.stages:
         note = ""
         if st.running:
@@ -186,7 +192,7 @@ def status_cmd(as_json: bool) -> int:
         click.echo(f"  {st.stage:<13} {st.name_zh:<5} {st.state:<12} {seq}{note}")
     if status.chain.broken:
         b = status.chain.broken
-        click.echo(f"hash chain: BROKEN at step {b.seq} ({b.file}): {b.reason}")
+        click.echo(f"hash chain: BROKEN at step {b.seq} ({t(b.file)}): {t(b.reason)}")
         return 1
     click.echo(f"hash chain: intact (head sha256:{short(status.chain.head, 16)})")
     if status.chain.steps and status.chain.steps[-1].format == "aitrace.step/v1":
@@ -221,4 +227,4 @@ def digest_cmd(paths: tuple[Path, ...], no_cache: bool, as_json: bool) -> None:
                    for p, d in zip(paths, digests, strict=True)])
         return
     for p, d in zip(paths, digests, strict=True):
-        sys.stdout.write(f"{d.ref}  {p}\n")
+        sys.stdout.write(f"{d.ref}  {t(p)}\n")

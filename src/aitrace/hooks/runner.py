@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from aitrace.errors import InputError
+from aitrace.errors import InputError, StepNotRecorded, WriteError
 from aitrace.hooks.env import ENV_RECORD_ID, ENV_STAGE, ENV_STEP_ID, ENV_WORKSPACE
 from aitrace.hooks.redact import redact_argv
 from aitrace.hooks.tracker import StageContext
@@ -67,7 +67,12 @@ def run_command(argv: Sequence[str], *, stage: str, inputs: Sequence[str] = (),
                 description: str | None = None, mlflow: bool | None = None,
                 sbom: bool | None = None, progress: Progress | None = None,
                 workspace: Workspace | None = None) -> RunResult:
-    """Run ``argv`` as a step of ``stage`` and record it, whatever its outcome."""
+    """Run ``argv`` as a step of ``stage`` and record it, whatever its outcome.
+
+    Raises:
+        StepNotRecorded: the command ran but the step could not be written (a full disk); its
+            ``exit_code`` is the command's.
+    """
     if not argv:
         raise InputError("no command given", hint="put the command after --, e.g. "
                          "aitrace run --stage training -- python train.py")
@@ -80,27 +85,45 @@ def run_command(argv: Sequence[str], *, stage: str, inputs: Sequence[str] = (),
     ctx = StageContext(stage, inputs=inputs, outputs=outputs, workspace=ws,
                        description=description, command=command, mlflow=mlflow, sbom=sbom,
                        progress=progress)
-    with ctx as rec:
-        for src in sources:
-            rec.input(src.path, origin=src.origin, license=src.license, sha256=src.sha256)
-        env = dict(os.environ)
-        env.update({ENV_RECORD_ID: rec.record_id, ENV_STEP_ID: rec.id, ENV_STAGE: stage,
-                    ENV_WORKSPACE: str(ws.root)})
-        # The stage routed MLflow (tracking URI, experiment) through os.environ already.
-        env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-        returncode = _run_child(list(argv), env)
-        if returncode == 0:
-            rec.set_result("succeeded", exit_code=0)
-        elif -returncode in _INTERRUPT_SIGNALS or returncode == 130:
-            rec.set_result("interrupted", exit_code=returncode,
-                           error=f"interrupted (exit {returncode})")
-        else:
-            rec.set_result("failed", exit_code=returncode,
-                           error=f"command exited with {returncode}")
+    returncode: int | None = None
+    try:
+        with ctx as rec:
+            for src in sources:
+                rec.input(src.path, origin=src.origin, license=src.license, sha256=src.sha256)
+            env = dict(os.environ)
+            env.update({ENV_RECORD_ID: rec.record_id, ENV_STEP_ID: rec.id, ENV_STAGE: stage,
+                        ENV_WORKSPACE: str(ws.root)})
+            # The stage routed MLflow (tracking URI, experiment) through os.environ already.
+            env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+            returncode = _run_child(list(argv), env)
+            if returncode == 0:
+                rec.set_result("succeeded", exit_code=0)
+            elif -returncode in _INTERRUPT_SIGNALS or returncode == 130:
+                rec.set_result("interrupted", exit_code=returncode,
+                               error=f"interrupted (exit {returncode})")
+            else:
+                rec.set_result("failed", exit_code=returncode,
+                               error=f"command exited with {returncode}")
+    except WriteError as exc:
+        # The record cannot be written (a full disk): the command still runs and its exit code
+        # is still ours; the failure to record is reported beside it, never instead of it.
+        started = returncode is not None
+        if returncode is None:
+            returncode = _run_child(list(argv), dict(os.environ))
+        code = _exit_code(returncode)
+        raise StepNotRecorded(
+            f"the command ran (exit {code}) but its step was not recorded: {exc.message}",
+            exit_code=code, hint=(exc.hint or "") + (
+                "; the next recorded step will record this one as interrupted" if started
+                else "")) from None
     if ctx.step is None:  # pragma: no cover - __exit__ always appends or raises
         raise RuntimeError("the step was not written")
-    code = returncode if returncode >= 0 else 128 - returncode
-    return RunResult(exit_code=code, step=ctx.step)
+    return RunResult(exit_code=_exit_code(returncode), step=ctx.step)
+
+
+def _exit_code(returncode: int) -> int:
+    """A child's exit code as a shell reports it (128+N when it died of signal N)."""
+    return returncode if returncode >= 0 else 128 - returncode
 
 
 def _run_child(argv: list[str], env: dict[str, str]) -> int:

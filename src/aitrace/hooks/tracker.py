@@ -31,7 +31,7 @@ from aitrace.hooks.handle import (
     data_checker,
     default_contributors,
 )
-from aitrace.hooks.redact import scrub
+from aitrace.hooks.redact import scrub, scrub_tokens
 from aitrace.hooks.values import clean_metrics, clean_params
 from aitrace.record.jsonio import canonical_bytes, document_bytes
 from aitrace.record.models import (
@@ -50,7 +50,7 @@ from aitrace.record.models import (
 from aitrace.record.refs import DIR_HASH, SHA256, is_uri
 from aitrace.record.stages import EVIDENCE_SBOM, STAGE_IDS, StageId, is_stage
 from aitrace.record.times import utc_now
-from aitrace.store.digest import DigestCache, Hasher, Progress
+from aitrace.store.digest import DigestCache, Hasher, Progress, link_escape
 from aitrace.store.workspace import Workspace, new_id
 
 if TYPE_CHECKING:
@@ -148,6 +148,7 @@ class StepRecorder:
             return Artifact(path=scrub(text), type="uri", sha256=sha256, origin=origin,
                             license=license, role=role)
         real = Path(text)
+        self._refuse_link_escape(text)
         d = self._hasher.digest(real)
         if sha256 is not None and sha256 != d.sha256:
             raise InputError(f"{text}: expected {d.algorithm} {sha256} but it hashes to "
@@ -155,9 +156,19 @@ class StepRecorder:
         if d.listing is not None:  # a v2 directory: its listing is the object of its dirHash
             self._workspace.put_object(d.listing)
         dir_hash = d.sha256 if d.algorithm == DIR_HASH else None
-        return Artifact(path=self._workspace.relpath(real), type=d.type,
+        # A token in a file name (data/ghp_…/x.csv) is not recorded either.
+        return Artifact(path=scrub_tokens(self._workspace.relpath(real)), type=d.type,
                         sha256=None if dir_hash else d.sha256, dirHash=dir_hash,
                         size=d.size, origin=origin, license=license, role=role)
+
+    def _refuse_link_escape(self, text: str) -> None:
+        """Refuse a project path that a symbolic link takes out of the project."""
+        escape = link_escape(Path(text), self._workspace.root)
+        if escape is not None:
+            raise InputError(f"{text} is a path in the project, but a symbolic link takes it to "
+                             f"{escape}, outside the project: aitrace does not follow links out "
+                             "of the project", hint=f"copy the file into the project, or give "
+                             f"its real path {escape}")
 
     def input(self, *paths: str | os.PathLike[str], origin: str | None = None,
               license: str | None = None, role: str | None = None,
@@ -224,6 +235,8 @@ class StepRecorder:
         if subject is not None:
             text = os.fspath(subject)
             uri = is_uri(text)
+            if not uri and subject_sha256 is None:
+                self._refuse_link_escape(text)
             subj = self._subject(text if uri else self._workspace.relpath(text),
                                  None if uri else Path(text), subject_sha256)
         ref = EvidenceRef(kind=kind, media_type=media_type, sha256=sha, size=len(raw),
@@ -292,22 +305,33 @@ class StepRecorder:
         out: list[Artifact] = []
         for text, meta in self._declared_outputs:
             rel = self._workspace.relpath(text) if not is_uri(text) else text
-            if rel in have or (not is_uri(text) and not Path(text).exists()):
+            if rel in have or (not is_uri(text) and (
+                    not Path(text).exists() or link_escape(Path(text), self._workspace.root))):
                 continue
             out.append(self._artifact(text, origin=None, **meta))
             have.add(rel)
         return out
 
-    def hash_outputs(self) -> list[str]:
-        """Hash the declared outputs into the step's products; return those that do not exist."""
+    def hash_outputs(self) -> tuple[list[str], list[str]]:
+        """Hash the declared outputs into the step's products.
+
+        Returns:
+            The outputs that do not exist, and those a symbolic link takes out of the project
+            (``path → target``): neither is recorded.
+        """
         missing: list[str] = []
+        escaped: list[str] = []
         for text, meta in self._declared_outputs:
             if not is_uri(text) and not Path(text).exists():
                 missing.append(text)
                 continue
+            escape = None if is_uri(text) else link_escape(Path(text), self._workspace.root)
+            if escape is not None:
+                escaped.append(f"{text} → {escape}")
+                continue
             self.products.append(self._artifact(text, origin=None, **meta))
         self._declared_outputs = []
-        return missing
+        return missing, escaped
 
     def _bind_evidence(self) -> None:
         digests = {a.value for a in (*self.materials, *self.products) if a.value}
@@ -371,7 +395,10 @@ def _warn(msg: str) -> None:
 
 
 def _failure(e: BaseException) -> str:
-    return f"{type(e).__name__}: {scrub(str(e))}"
+    """A contributor's failure in one line (library errors can span dozens: SQL, parameters)."""
+    lines = scrub(str(e)).strip().splitlines() or [""]
+    first = lines[0] if len(lines[0]) <= 200 else lines[0][:199] + "…"
+    return f"{type(e).__name__}: {first}" + (" …" if len(lines) > 1 else "")
 
 
 class StageContext:
@@ -497,11 +524,16 @@ class StageContext:
         from aitrace.hooks.child import merge_child_reports
 
         merge_child_reports(rec, warn=_warn)
-        missing = rec.hash_outputs()
-        outputs_failed = bool(missing) and rec.status == "succeeded"
+        missing, escaped = rec.hash_outputs()
+        outputs_failed = bool(missing or escaped) and rec.status == "succeeded"
+        why: list[str] = []
         if outputs_failed:
-            rec.set_result("failed", exit_code=rec.exit_code,
-                           error="declared output(s) not produced: " + ", ".join(missing))
+            if missing:
+                why.append("declared output(s) not produced: " + ", ".join(missing))
+            if escaped:
+                why.append("declared output(s) not recorded, a symbolic link takes them out of "
+                           "the project: " + ", ".join(escaped))
+            rec.set_result("failed", exit_code=rec.exit_code, error="; ".join(why))
         # The user's work ends here; evidence built from it below does not extend the step.
         rec.ended_at = utc_now()
         for c in self._contributors:  # in registry order: the MLflow link comes last
@@ -511,10 +543,11 @@ class StageContext:
         ws.end(rec.id)
         if outputs_failed and exc_type is None:
             raise StepFailed(
-                f"stage '{rec.stage}' declared output(s) that do not exist: "
-                + ", ".join(missing),
+                f"stage '{rec.stage}': " + "; ".join(why),
                 hint=f"the step was recorded as failed (step {self.step.seq}); "
-                "check the paths or make the command write them")
+                "check the paths or make the command write them"
+                + ("; write outputs inside the project, not links out of it" if escaped
+                   else ""))
 
     @staticmethod
     def _contribute(rec: StepRecorder, c: StepContributor) -> None:

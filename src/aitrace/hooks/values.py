@@ -7,12 +7,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from aitrace.errors import InputError
-from aitrace.hooks.redact import scrub
+from aitrace.hooks.redact import redact_params
 
 
 def clean_params(params: Mapping[str, Any]) -> dict[str, str]:
-    """Parameters as the record keeps them: strings, with secrets scrubbed."""
-    return {str(k): scrub(str(v)) for k, v in params.items()}
+    """Parameters as the record keeps them: strings, secrets removed.
+
+    A parameter whose key names a secret (``api_key``, ``password``) keeps its key with the
+    value ``[REDACTED]``; every other value is scrubbed of URL credentials, provider tokens and
+    known secret values. The step's MLflow run gets these same values.
+    """
+    return redact_params({str(k): str(v) for k, v in params.items()})
 
 
 def clean_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:

@@ -46,6 +46,7 @@ class VerifyOptions:
     policy: Policy | None = None
     artifacts: Sequence[Path] = ()
     now: datetime | None = None
+    approver_keys: Sequence[PublicKey] = ()
 
 
 def verify_file(path: Path, opts: VerifyOptions) -> VerifyReport:
@@ -53,7 +54,8 @@ def verify_file(path: Path, opts: VerifyOptions) -> VerifyReport:
     from aitrace.verify.bundle import verify_bundle
 
     return verify_bundle(path, opts.keys, threshold=opts.threshold, policy=opts.policy,
-                         artifacts=list(opts.artifacts), now=opts.now)
+                         artifacts=list(opts.artifacts), now=opts.now,
+                         approver_keys=opts.approver_keys)
 
 
 def _with(report: VerifyReport, path: str, front: Sequence[Check],

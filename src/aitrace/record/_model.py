@@ -157,7 +157,13 @@ def _convert(tp: Any, data: Any, path: str, source: str) -> Any:  # noqa: C901 -
     if tp is float:
         if isinstance(data, bool) or not isinstance(data, (int, float)):
             raise _fail(path, "must be a number", source)
-        return float(data)
+        try:
+            value = float(data)
+        except OverflowError:
+            raise _fail(path, "is too large a number", source) from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise _fail(path, "must be a finite number", source)
+        return value
     if tp is str:
         if not isinstance(data, str):
             raise _fail(path, "must be a string", source)

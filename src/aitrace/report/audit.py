@@ -75,17 +75,21 @@ def _load_keys(key_paths: Sequence[Path]) -> list[Any]:
 
 def audit_bundle(path: Path, *, key_paths: Sequence[Path] = (),
                  policy_path: Path | None = None,
-                 default_policy: bool = False) -> AuditView:
+                 default_policy: bool = False,
+                 approver_key_paths: Sequence[Path] = ()) -> AuditView:
     """Verify the bundle at ``path`` and build its view (the verdict comes first).
 
-    ``default_policy`` applies aitrace's "complete record" policy when no file is given, as
-    ``aitrace verify`` does, so the auditor's views and CI agree on the verdict.
+    ``key_paths`` are release keys (they may sign the attestation), ``approver_key_paths``
+    approver keys (they may sign approvals), as for ``aitrace verify``. ``default_policy``
+    applies aitrace's "complete record" policy when no file is given, as ``aitrace verify``
+    does, so the auditor's views and CI agree on the verdict.
     """
     from aitrace.bundle.read import OpenedBundle
     from aitrace.report.view import verification_from_report
     from aitrace.verify.bundle import verify_bundle
 
     keys = _load_keys(key_paths)
+    approvers = _load_keys(approver_key_paths)
     policy = None
     label = None
     if policy_path is not None:
@@ -98,10 +102,10 @@ def audit_bundle(path: Path, *, key_paths: Sequence[Path] = (),
 
         policy = _default()
         label = f"{policy.name} (aitrace default)"
-    report = verify_bundle(path, keys, policy=policy)
+    report = verify_bundle(path, keys, policy=policy, approver_keys=approvers)
     verification = verification_from_report(report, keys_given=bool(keys))
     with OpenedBundle.open(path) as source:
-        return build_view(source, verification, keys, policy=label)
+        return build_view(source, verification, approvers, policy=label)
 
 
 __all__ = ["RecordSource", "WorkspaceSource", "audit_bundle", "audit_workspace", "open_unverified"]

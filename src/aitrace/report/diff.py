@@ -13,6 +13,7 @@ from typing import Any
 
 from aitrace.evidence.model.introspect import is_model_path
 from aitrace.record.stages import EVIDENCE_ENVIRONMENT, EVIDENCE_SBOM, RELEASE_STAGES
+from aitrace.report.terminal import terminal_safe
 from aitrace.report.view import AuditView
 
 DIFF_FORMAT = "aitrace.diff/v1"
@@ -195,7 +196,7 @@ def _fmt(value: Any) -> str:
 
 
 def diff_text(d: Mapping[str, Any]) -> str:
-    """A terminal rendering of ``diff_views``'s document."""
+    """A terminal rendering of ``diff_views``'s document, every value neutralised."""
     lines = [f"--- {d['a']['bundle']}", f"+++ {d['b']['bundle']}"]
     for side in ("a", "b"):
         v = d[side]["verification"]
@@ -204,8 +205,8 @@ def diff_text(d: Mapping[str, Any]) -> str:
         elif not v["ok"]:
             lines.append(f"  {side}: VERIFICATION FAILED — its content is untrusted")
     s = d["steps"]
-    lines.append(f"\nSteps: {s['a']} → {s['b']}"
-                 + ("" if s["same_record"] else " (different records: compared by stage)"))
+    lines += ["", f"Steps: {s['a']} → {s['b']}"
+              + ("" if s["same_record"] else " (different records: compared by stage)")]
     for x in s["added"] if s["same_record"] else []:
         lines.append(f"  + step {x['seq']} {x['stage']} ({x['status']})")
     for x in s["stages"]:
@@ -227,16 +228,18 @@ def diff_text(d: Mapping[str, Any]) -> str:
         ("Licences", d["licences"], lambda x: (
             f"  ~ {x['name']} ({x['what']}): {_fmt(x['old'])} → {_fmt(x['new'])}"))]
     for title, rows, fmt in sections:
-        lines.append(f"\n{title}: " + ("no change" if not rows else f"{len(rows)} change(s)"))
+        lines += ["", f"{title}: " + ("no change" if not rows else f"{len(rows)} change(s)")]
         lines += [fmt(x) for x in rows]
     ap = d["approvals"]
     n_ap = len(ap["new"]) + len(ap["lost"])
-    lines.append("\nApprovals: " + (f"{n_ap} change(s)" if n_ap else "no change"))
+    lines += ["", "Approvals: " + (f"{n_ap} change(s)" if n_ap else "no change")]
     for x in ap["new"]:
         lines.append(f"  + {x['decision']} {x['stage']} by {x['reviewer']}"
                      + ("" if x["verified"] else " (not verified)"))
     for x in ap["lost"]:
         lines.append(f"  - {x['decision']} {x['stage']} by {x['reviewer']}")
     c = d["completeness"]
-    lines.append(f"\nCompleteness: {_fmt(c['a'])} → {_fmt(c['b'])}")
-    return "\n".join(lines) + "\n"
+    lines += ["", f"Completeness: {_fmt(c['a'])} → {_fmt(c['b'])}"]
+    # Every value above comes from a bundle: each line is neutralised as a whole (the format
+    # strings hold no control characters, so this escapes exactly the values).
+    return "\n".join(terminal_safe(line) for line in lines) + "\n"

@@ -7,17 +7,15 @@ hostile step description cannot rewrite the terminal.
 
 from __future__ import annotations
 
-import re
-
+from aitrace.report.terminal import terminal_safe
 from aitrace.report.view import AuditView, Trust
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _MARK: dict[str, str] = {"verified": "", "unverified": " [untrusted]", "failed": " [FAILED]"}
 
 
 def clean(value: object) -> str:
-    """Text from the bundle made safe for a terminal (no escapes, no bidi overrides)."""
-    return _CONTROL.sub("?", str(value)).replace("\n", " ")
+    """Text from the bundle made safe for a terminal (``aitrace.report.terminal``)."""
+    return terminal_safe(value)
 
 
 def _mark(trust: Trust) -> str:

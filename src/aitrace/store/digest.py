@@ -429,6 +429,26 @@ class Hasher:
         return directory_manifest(entries)
 
 
+def link_escape(path: Path, root: Path) -> str | None:
+    """Where ``path`` leads when a symbolic link takes a path inside ``root`` outside it.
+
+    The link may be the path itself or any parent directory; None when the path stays inside
+    (or is written outside ``root`` in the first place: it is recorded as the absolute path it
+    is). The record writes a path as given (``data/raw.csv``), so a link under that name
+    pointing to ``/etc/passwd`` would record another file's bytes under a project path.
+    """
+    cwd = Path.cwd()
+    absolute = Path(os.path.normpath(cwd / path))
+    real_root = Path(os.path.realpath(root))
+    roots = (Path(os.path.normpath(cwd / root)), real_root)
+    if not any(absolute == r or r in absolute.parents for r in roots):
+        return None
+    real = Path(os.path.realpath(absolute))
+    if real == real_root or real_root in real.parents:
+        return None
+    return str(real)
+
+
 def default_cache_path() -> Path:
     """The per-user digest cache, for digests taken outside any workspace.
 

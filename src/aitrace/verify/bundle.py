@@ -8,13 +8,17 @@
    ``members.kinds``, ``members.canonical`` — every member matches the manifest's size and
    sha256, none is missing or unlisted, none is of a kind a bundle never holds, and (format v2)
    every aitrace JSON member is exactly its RFC 8785 canonical bytes.
-3. ``signature.trusted`` (DSSE signatures by trusted keys, ``threshold`` distinct keys),
+3. ``signature.trusted`` (DSSE signatures by trusted release keys, ``threshold`` distinct
+   keys; a signature by a key given only as an approver key is named as such),
    ``statement.payload-type``, ``statement.valid``, ``statement.manifest-subject`` (the
    manifest's sha256 is a subject), ``statement.released-subjects`` (the other subjects are
    exactly the released artifacts of the record's steps and of the predicate).
 4. ``steps.schema``, ``chain.hash``, ``chain.head`` — the steps parse, link (each step's digest
    as its format defines it; formats v1 → migration → v2 only) and end at the signed chain head.
-5. ``chain.custody`` — see ``aitrace.verify.custody``.
+5. ``chain.custody`` — see ``aitrace.verify.custody``; ``chain.time`` (time never runs
+   backwards along the chain, nothing is dated in the future) and ``chain.preregistration``
+   (success criteria were recorded before the evaluation they judge) — see
+   ``aitrace.verify.order``: what a re-linked, re-signed history cannot hide.
 6. ``evidence.objects``, ``evidence.gx-bound``, ``evidence.sbom-schema`` — see
    ``aitrace.verify.evidence``.
 7. ``artifact.matches`` — each ``--artifact`` file's sha256 is a statement subject.
@@ -162,8 +166,30 @@ def _check_canonical(ob: OpenedBundle, c: Checks, bundle_format: str) -> None:
               f"{len(names)} JSON members canonical, {len(approvals)} approval(s) well-formed")
 
 
+def _role_problems(ob: OpenedBundle, keys: Sequence[PublicKey],
+                   approver_keys: Sequence[PublicKey]) -> list[str]:
+    """Signatures on the attestation by keys given as approvers only (a reviewer signing)."""
+    from aitrace.bundle.format import ATTESTATION_MEMBER
+    from aitrace.signing.dsse import pae
+
+    release = {k.keyid for k in keys}
+    approvers = {k.keyid: k for k in approver_keys if k.keyid not in release}
+    env = ob.envelope
+    message = pae(env.payload_type, env.payload)
+    out = []
+    for i, s in enumerate(env.signatures):
+        candidates = ([approvers[s.keyid]] if s.keyid in approvers
+                      else [] if s.keyid else list(approvers.values()))
+        for k in candidates:
+            if k.verify(s.sig, message):
+                out.append(f"signature {i} on {ATTESTATION_MEMBER} is by {k.keyid[:16]}…, "
+                           "which was given as an approver key (--approver-key): an approver "
+                           "may sign approvals, never the release")
+    return out
+
+
 def _check_signature(ob: OpenedBundle, c: Checks, st: _State, keys: Sequence[PublicKey],
-                     threshold: int) -> None:
+                     threshold: int, approver_keys: Sequence[PublicKey] = ()) -> None:
     from aitrace.bundle.format import (
         ATTESTATION_MEMBER,
         BUNDLE_FORMAT,
@@ -195,13 +221,16 @@ def _check_signature(ob: OpenedBundle, c: Checks, st: _State, keys: Sequence[Pub
         return
     result = verify_attestation(envelope, keys, predicate_type, Predicate, threshold=threshold,
                                 source=f"member '{att}'", limits=ob.archive.limits.json)
+    roles = _role_problems(ob, keys, approver_keys) if approver_keys else []
     if not keys:
-        c.failed("signature.trusted", t_sig, "no trusted public key was given (--key)", att)
+        c.failed("signature.trusted", t_sig, "; ".join(
+            ["no trusted release key was given (--key)", *roles]), att)
     elif result.signed:
         c.passed("signature.trusted", t_sig, "signed by " + ", ".join(
             k[:16] + "…" for k in result.verified_keyids), att)
     else:
-        c.failed("signature.trusted", t_sig, "; ".join(result.messages("signature")), att)
+        c.failed("signature.trusted", t_sig, "; ".join([*roles,
+                                                        *result.messages("signature")]), att)
     st.signers = result.verified_keyids
     if wrong_type := result.messages("payload-type"):
         c.failed("statement.payload-type", t_type, "; ".join(wrong_type), att)
@@ -397,6 +426,30 @@ def _record_bytes(ob: OpenedBundle) -> bytes | None:
         return None
 
 
+def _check_order(c: Checks, st: _State, now: datetime | None) -> None:
+    from aitrace.bundle.format import step_member
+    from aitrace.verify.order import registered_criteria, time_anomalies
+
+    t_time = "Time runs forward along the chain and nothing is dated in the future"
+    t_pre = "Success criteria were recorded before the evaluation they judge"
+    if not st.steps:
+        c.skipped("chain.time", t_time, "no readable steps")
+        c.skipped("chain.preregistration", t_pre, "no readable steps")
+        return
+    c.outcome("chain.time", t_time,
+              [(a.message, step_member(a.seq)) for a in time_anomalies(st.steps, now)],
+              f"{len(st.steps)} steps in time order, from {st.steps[0].started_at}")
+    reg = registered_criteria(st.steps)
+    if not reg.criteria:
+        c.skipped("chain.preregistration", t_pre, "the record states no success criteria")
+        return
+    judged = [f"{x.metric} (problem step {x.problem.seq} before evaluation step "
+              f"{x.evaluation.seq})" for x in reg.criteria if x.problem and x.evaluation]
+    c.outcome("chain.preregistration", t_pre,
+              [(a.message, step_member(a.seq)) for a in reg.anomalies],
+              "; ".join(judged) or "no evaluation has logged a criterion's metric yet")
+
+
 def _check_custody(ob: OpenedBundle, c: Checks, st: _State) -> None:
     from aitrace.bundle.format import step_member
 
@@ -441,18 +494,23 @@ def verify_bundle(
     limits: ArchiveLimits | None = None,
     *,
     now: datetime | None = None,
+    approver_keys: Sequence[PublicKey] = (),
 ) -> VerifyReport:
     """Verify the bundle at ``path``; every check is run and returned, none raises.
 
+    Keys have roles: ``keys`` may sign the attestation (the release), ``approver_keys`` may
+    sign approvals, and neither acts in the other's role (a key given in both may do both).
+
     Args:
         path: the ``.aitrace`` archive.
-        keys: trusted public keys (attestation signers and reviewers of approvals).
+        keys: trusted release keys: what may sign the attestation (``--key``).
         threshold: how many distinct trusted keys must have signed the attestation.
         policy: the policy to evaluate (``None``: no policy checks; the CLI passes the
             default policy when none is given).
         artifacts: files whose sha256 must be a statement subject.
         limits: archive limits (defaults are generous for bundles that embed weights).
-        now: the current time for ``max_age_days`` (tests).
+        now: the current time for ``max_age_days`` and the future-date checks (tests).
+        approver_keys: trusted approver keys: what may sign approvals (``--approver-key``).
 
     Raises:
         InputError: the archive or an artifact cannot be opened at all (not a verdict: a usage
@@ -487,17 +545,19 @@ def verify_bundle(
     with ob:
         c.passed("archive.safe", title, f"{len(ob.names)} members, all safe")
         _check_members(ob, c, st)
-        _check_signature(ob, c, st, keys, threshold)
+        _check_signature(ob, c, st, keys, threshold, approver_keys)
         _check_steps(ob, c, st)
         if not st.steps:
             st.steps = _safe_steps(ob)
         _check_custody(ob, c, st)
+        _check_order(c, st, now)
         _check_evidence(ob, c, st)
         _check_artifacts(hashed, c, st)
         if policy is not None:
             from aitrace.verify.rules import PolicyContext
 
-            ctx = PolicyContext.from_bundle(ob, st.steps, keys, now=now)
+            ctx = PolicyContext.from_bundle(ob, st.steps, approver_keys, signers=st.signers,
+                                            now=now)
             for check in policy.evaluate(ctx):
                 # A policy failure is a judgement on content, not damage to a member.
                 c.add(replace(check, member=None))

@@ -22,6 +22,7 @@ from aitrace.record._model import field, model
 from aitrace.record.stages import EVIDENCE_GX, EVIDENCE_SBOM, STAGE_IDS, StageId
 from aitrace.record.times import parse_utc
 from aitrace.verify.checks import Check
+from aitrace.verify.roles import KeyRoles
 
 if TYPE_CHECKING:
     from aitrace.bundle.read import OpenedBundle
@@ -81,26 +82,30 @@ class ApprovalRule:
     stage: StageId
     count: int = field(default=1, description="distinct approving keys needed (>= 1)")
     keyids: tuple[str, ...] = field(
-        default=(), description="only these reviewer key ids count (empty: any trusted key)")
-
-
+        default=(), description="only these approver key ids count (empty: any approver key)")
 
 
 @dataclass
 class PolicyContext:
-    """What a policy is evaluated against (from a bundle, or a workspace)."""
+    """What a policy is evaluated against (from a bundle, or a workspace).
+
+    ``approver_keys`` are the keys trusted to sign approvals (``--approver-key``), never the
+    release keys; ``signers`` the key ids whose signatures on the attestation verified.
+    """
 
     steps: Sequence[Step]
     created_at: str | None = None
-    keys: Sequence[PublicKey] = ()
+    approver_keys: Sequence[PublicKey] = ()
     approvals: Mapping[str, bytes] = dc_field(default_factory=dict)
     object_bytes: Callable[[str], bytes | None] = lambda _sha: None
     step_member: Callable[[Step], str | None] = lambda _s: None
     now: datetime | None = None
+    signers: tuple[str, ...] = ()
 
     @classmethod
-    def from_bundle(cls, ob: OpenedBundle, steps: Sequence[Step], keys: Sequence[PublicKey],
-                    *, now: datetime | None = None) -> PolicyContext:
+    def from_bundle(cls, ob: OpenedBundle, steps: Sequence[Step],
+                    approver_keys: Sequence[PublicKey], *, signers: Sequence[str] = (),
+                    now: datetime | None = None) -> PolicyContext:
         """The context of an opened bundle (its content as read, checked by verify)."""
         created: str | None
         try:
@@ -111,8 +116,9 @@ class PolicyContext:
             approvals: Mapping[str, bytes] = ob.approvals
         except AitraceError:
             approvals = {}
-        return cls(steps=steps, created_at=created, keys=keys, approvals=approvals,
-                   object_bytes=ob.object_bytes, step_member=ob.step_member, now=now)
+        return cls(steps=steps, created_at=created, approver_keys=approver_keys,
+                   approvals=approvals, object_bytes=ob.object_bytes,
+                   step_member=ob.step_member, now=now, signers=tuple(signers))
 
     def succeeded(self, stage: str) -> list[Step]:
         """The succeeded steps of ``stage`` in chain order."""
@@ -307,51 +313,59 @@ class MetricThresholds:
 
 @dataclass(frozen=True)
 class SuccessCriteria:
-    """Evaluation metrics meet the success criteria recorded at the problem stage."""
+    """Evaluation metrics meet the success criteria registered before them at the problem stage.
+
+    Each ``success.<metric>`` is the one recorded before the evaluation that logged the metric
+    (``aitrace.verify.order.registered_criteria``): criteria set or changed afterwards do not
+    count, and verification's ``chain.preregistration`` check names them.
+    """
 
     def evaluate(self, ctx: PolicyContext) -> list[Check]:
         """One check per criterion; a failure when none is recorded."""
+        from aitrace.verify.order import registered_criteria
+
         cid, title = "policy.success-criteria", "Evaluation meets the problem's success criteria"
-        # A problem stage may have several steps (statement, risk register, self-check):
-        # the criteria are those of the latest one that records any.
-        problems = ctx.succeeded("problem")
-        problem = next((s for s in reversed(problems)
-                        if any(k.startswith(SUCCESS_PREFIX) for k in s.params)),
-                       problems[-1] if problems else None)
-        if problem is None:
-            return [Check(cid, title, "failed", "no succeeded problem step records success "
-                          "criteria")]
-        member = ctx.step_member(problem)
-        criteria = {k[len(SUCCESS_PREFIX):]: v for k, v in sorted(problem.params.items())
-                    if k.startswith(SUCCESS_PREFIX)}
-        if not criteria:
+        reg = registered_criteria(ctx.steps)
+        if not reg.criteria:
+            problems = ctx.succeeded("problem")
+            if not problems:
+                return [Check(cid, title, "failed", "no succeeded problem step records success "
+                              "criteria")]
             return [Check(cid, title, "failed",
-                          f"problem step {problem.seq} records no success criteria (params "
-                          f"'{SUCCESS_PREFIX}<metric>' such as '{SUCCESS_PREFIX}accuracy: "
-                          "\">= 0.9\"')", member)]
+                          f"problem step {problems[-1].seq} records no success criteria "
+                          f"(params '{SUCCESS_PREFIX}<metric>' such as '{SUCCESS_PREFIX}"
+                          "accuracy: \">= 0.9\"')", ctx.step_member(problems[-1]))]
         out = []
-        for metric, text in criteria.items():
-            parsed = parse_comparison(text)
+        for c in reg.criteria:
+            if c.problem is None or c.text is None:
+                seq = c.evaluation.seq if c.evaluation else "?"
+                out.append(Check(cid, title, "failed",
+                                 f"success criterion {c.metric}: none was recorded before "
+                                 f"evaluation step {seq}, which it would judge (set afterwards:"
+                                 " not pre-registered)",
+                                 ctx.step_member(c.evaluation) if c.evaluation else None))
+                continue
+            member = ctx.step_member(c.problem)
+            parsed = parse_comparison(c.text)
             if parsed is None:
                 out.append(Check(cid, title, "failed",
-                                 f"problem step {problem.seq} param '{SUCCESS_PREFIX}{metric}' "
-                                 f"= {text!r} is not a comparison like '>= 0.9'", member))
+                                 f"problem step {c.problem.seq} param '{SUCCESS_PREFIX}"
+                                 f"{c.metric}' = {c.text!r} is not a comparison like '>= 0.9'",
+                                 member))
                 continue
             op, bound = parsed
-            got = ctx.latest_metric("evaluation", metric)
-            if got is None:
+            if c.evaluation is None:
                 out.append(Check(cid, title, "failed",
-                                 f"success criterion {metric} {op} {bound:g}: no succeeded "
-                                 f"evaluation step logged {metric}"))
+                                 f"success criterion {c.metric} {op} {bound:g}: no succeeded "
+                                 f"evaluation step logged {c.metric}"))
                 continue
-            step, value = got
+            value = c.evaluation.metrics[c.metric]
             ok = _OPS[op](value, bound)
             out.append(Check(cid, title, "passed" if ok else "failed",
-                             f"success criterion {metric} {op} {bound:g}: evaluation step "
-                             f"{step.seq} has {value:g}", ctx.step_member(step)))
+                             f"success criterion {c.metric} {op} {bound:g}: evaluation step "
+                             f"{c.evaluation.seq} has {value:g}",
+                             ctx.step_member(c.evaluation)))
         return out
-
-
 
 
 def _matches(lic: str, patterns: Sequence[str]) -> str | None:
@@ -422,9 +436,25 @@ class Licenses:
 
 @dataclass(frozen=True)
 class Approvals:
-    """The latest succeeded step of a stage has ``count`` signed approvals."""
+    """The latest succeeded step of a stage has ``count`` signed approvals.
+
+    Approvals are checked against the approver keys only; with ``roles``, a key the policy
+    does not let approve (not in ``keys.approvers``, or named only as a release key) does
+    not count.
+    """
 
     rule: ApprovalRule
+    roles: KeyRoles | None = None
+
+    def _may_approve(self, keyid: str | None) -> bool:
+        r, roles = self.rule, self.roles
+        if r.keyids and keyid not in r.keyids:
+            return False
+        if roles is None:
+            return True
+        if roles.approvers:
+            return keyid in roles.approvers
+        return keyid not in roles.release
 
     def evaluate(self, ctx: PolicyContext) -> list[Check]:
         """One check for the rule."""
@@ -437,9 +467,10 @@ class Approvals:
             return [Check(cid, title, "failed", f"stage '{r.stage}' has no succeeded step to "
                           "approve")]
         member = ctx.step_member(step)
-        checks = verify_approvals(ctx.approvals, ctx.steps, ctx.keys) if ctx.approvals else []
+        checks = (verify_approvals(ctx.approvals, ctx.steps, ctx.approver_keys)
+                  if ctx.approvals else [])
         mine = [a for a in checks if a.step_id == step.id]
-        eligible = [a for a in mine if a.ok and (not r.keyids or a.keyid in r.keyids)]
+        eligible = [a for a in mine if a.ok and self._may_approve(a.keyid)]
         approved = sorted({a.keyid for a in eligible if a.decision == "approved" and a.keyid})
         rejected = [a for a in eligible if a.decision == "rejected"]
         problems = [a for a in mine if not a.ok]
@@ -451,8 +482,10 @@ class Approvals:
             return [Check(cid, title, "passed", f"step {step.seq} approved by "
                           + ", ".join(k[:12] + "…" for k in approved), member)]
         detail = f"step {step.seq} ({r.stage}) has {len(approved)} of {r.count} approvals"
-        if r.keyids:
+        if r.keyids or (self.roles and (self.roles.approvers or self.roles.release)):
             detail += " from the named reviewer keys"
+        if not ctx.approver_keys and mine:
+            detail += " (no approver key was given: pass reviewers' keys with --approver-key)"
         if problems:
             detail += "; not counted: " + "; ".join(f"{a.name}: {a.problem}" for a in problems)
         return [Check(cid, title, "failed", detail, member)]
@@ -471,10 +504,18 @@ class MaxAge:
         if created is None:
             return [Check(cid, title, "failed", f"the creation time {ctx.created_at!r} cannot "
                           "be read")]
+        from aitrace.verify.order import CLOCK_TOLERANCE
+
         now = ctx.now or datetime.now(UTC)
         age = (now - created).total_seconds() / 86400
+        if created > now + CLOCK_TOLERANCE:
+            return [Check(cid, title, "failed",
+                          f"created {ctx.created_at}, {-age:.1f} days in the future (now "
+                          f"{now:%Y-%m-%dT%H:%M:%SZ}): a post-dated record, or this machine's "
+                          "clock is behind")]
         status: Literal["passed", "failed"] = "passed" if age <= self.days else "failed"
-        return [Check(cid, title, status, f"created {ctx.created_at}, {age:.1f} days ago")]
+        return [Check(cid, title, status, f"created {ctx.created_at}, {max(age, 0):.1f} days "
+                                          "ago")]
 
 
 @dataclass(frozen=True)
