@@ -26,11 +26,13 @@ from aitrace.hooks.capture import capture_actor, capture_code_version
 from aitrace.hooks.handle import (
     Contribution,
     FinishingStep,
+    Launch,
     StepContributor,
     StepOptions,
     data_checker,
     default_contributors,
 )
+from aitrace.hooks.outputs import OutputWatch
 from aitrace.hooks.redact import scrub
 from aitrace.hooks.values import clean_metrics, clean_params
 from aitrace.record.jsonio import pretty_bytes
@@ -46,7 +48,7 @@ from aitrace.record.models import (
     StepStatus,
     Subject,
 )
-from aitrace.record.refs import is_uri
+from aitrace.record.refs import file_uri_path, is_remote
 from aitrace.record.stages import EVIDENCE_SBOM, STAGE_IDS, StageId, is_stage
 from aitrace.record.times import utc_now
 from aitrace.store.digest import DigestCache, Hasher, Progress
@@ -110,6 +112,8 @@ class StepRecorder:
         self.contributors: Sequence[StepContributor] = ()
         self._mlflow_stores: list[str] = []
         self._declared_outputs: list[tuple[str, dict[str, Any]]] = []
+        self.launch: Launch | None = None
+        self.watch = OutputWatch()
         self._hasher = Hasher(cache=DigestCache(workspace.digest_cache_path),
                               progress=progress)
 
@@ -141,10 +145,10 @@ class StepRecorder:
                   license: str | None, role: str | None, sha256: str | None = None) -> Artifact:
         text = os.fspath(path)
         origin = scrub(origin) if origin else origin
-        if is_uri(text):
+        if is_remote(text):
             return Artifact(path=scrub(text), type="uri", sha256=sha256, origin=origin,
                             license=license, role=role)
-        real = Path(text)
+        real = Path(file_uri_path(text) or text)
         d = self._hasher.digest(real)
         if sha256 is not None and sha256 != d.sha256:
             raise InputError(f"{text}: expected sha256 {sha256} but the file hashes to "
@@ -215,8 +219,8 @@ class StepRecorder:
         subj = None
         if subject is not None:
             text = os.fspath(subject)
-            rel = text if is_uri(text) else self._workspace.relpath(text)
-            digest = subject_sha256 or self._hasher.digest(Path(text)).sha256
+            rel = text if is_remote(text) else self._workspace.relpath(text)
+            digest = subject_sha256 or self._hasher.digest(Path(file_uri_path(text) or text)).sha256
             subj = Subject(path=rel, sha256=digest)
         ref = EvidenceRef(kind=kind, media_type=media_type, sha256=sha, size=len(raw),
                           name=name, summary=dict(summary or {}), subject=subj)
@@ -272,21 +276,33 @@ class StepRecorder:
         have = {a.path for a in self.products}
         out: list[Artifact] = []
         for text, meta in self._declared_outputs:
-            rel = self._workspace.relpath(text) if not is_uri(text) else text
-            if rel in have or (not is_uri(text) and not Path(text).exists()):
-                continue
-            out.append(self._artifact(text, origin=None, **meta))
-            have.add(rel)
+            for match in self.watch.expand(text):
+                rel = self._workspace.relpath(match) if not is_remote(match) else match
+                if rel in have or (not is_remote(match) and not _local(match).exists()):
+                    continue
+                out.append(self._artifact(match, origin=None, **meta))
+                have.add(rel)
         return out
 
     def hash_outputs(self) -> list[str]:
-        """Hash the declared outputs into the step's products; return those that do not exist."""
+        """Hash the declared outputs into the step's products; return those that do not exist.
+
+        A glob is expanded now, after the step's code ran. An output that was declared when the
+        step started and was neither created nor modified since is kept and marked
+        ``unchanged`` (a glob keeps only its created or modified matches, if it has any).
+        """
         missing: list[str] = []
         for text, meta in self._declared_outputs:
-            if not is_uri(text) and not Path(text).exists():
+            matches = self.watch.expand(text)
+            if not matches:
                 missing.append(text)
                 continue
-            self.products.append(self._artifact(text, origin=None, **meta))
+            kept = self.watch.produced(matches) or matches
+            for match in kept:
+                art = self._artifact(match, origin=None, **meta)
+                if self.watch.unchanged(match):
+                    art = replace(art, unchanged=True)
+                self.products.append(art)
         self._declared_outputs = []
         return missing
 
@@ -318,7 +334,8 @@ class StepRecorder:
     def finishing(self) -> FinishingStep:
         """The step as contributors see it now."""
         return FinishingStep(step=self.snapshot(), workspace=self._workspace,
-                             options=self.options, mlflow_stores=tuple(self._mlflow_stores))
+                             options=self.options, mlflow_stores=tuple(self._mlflow_stores),
+                             launch=self.launch)
 
     def apply(self, contribution: Contribution) -> None:
         """Add what a contributor contributed (evidence, environment, links, values)."""
@@ -329,6 +346,13 @@ class StepRecorder:
             self.evidence.append(EvidenceRef(
                 kind=a.kind, media_type=a.media_type, sha256=sha, size=len(a.data),
                 name=a.name, summary=dict(a.summary), subject=subj))
+        have = {a.path for a in self.products}
+        for found in contribution.outputs:
+            if not _local(found.path).exists() or self._workspace.relpath(found.path) in have:
+                continue
+            art = self._artifact(found.path, origin=None, license=None, role=found.role)
+            self.products.append(art)
+            have.add(art.path)
         if contribution.environment is not None:
             self.environment = contribution.environment
         self.mlflow.extend(contribution.mlflow)
@@ -342,6 +366,10 @@ class StepRecorder:
         if self.status is None or self.ended_at is None:
             raise RuntimeError("build() called before the step finished")
         return self.snapshot(seq, prev)
+
+
+def _local(text: str) -> Path:
+    return Path(file_uri_path(text) or text)
 
 
 def _warn(msg: str) -> None:
@@ -361,7 +389,8 @@ class StageContext:
                  description: str | None = None, command: Command | None = None,
                  mlflow: bool | None = None, sbom: bool | None = None,
                  progress: Progress | None = None,
-                 contributors: Callable[[], Sequence[StepContributor]] | None = None) -> None:
+                 contributors: Callable[[], Sequence[StepContributor]] | None = None,
+                 launch: Launch | None = None) -> None:
         if not is_stage(stage):
             raise InputError(f"unknown stage '{stage}'",
                              hint="use one of: " + ", ".join(STAGE_IDS))
@@ -374,6 +403,7 @@ class StageContext:
         self.mlflow = mlflow
         self.sbom = sbom
         self.progress = progress
+        self.launch = launch
         self._make_contributors = contributors or default_contributors
         self._contributors: Sequence[StepContributor] = ()
         self.recorder: StepRecorder | None = None
@@ -395,11 +425,13 @@ class StageContext:
         ws = self._resolve_workspace()
         rec = StepRecorder(ws, self.stage, description=self.description, progress=self.progress)
         rec.command = self.command
+        rec.launch = self.launch
         enabled = bool(ws.config.section("mlflow").get("enabled", True))
         rec.options = StepOptions(mlflow=self.mlflow if self.mlflow is not None else enabled,
                                   sbom=self.sbom)
         rec.input(*self.inputs)  # a missing input fails here, before anything is written
         rec.output(*self.outputs)
+        rec.watch.before([os.fspath(o) for o in self.outputs])
         rec.code = capture_code_version(ws.root)
         ws.begin(rec.id, self.stage, rec.started_at, rec.actor,
                  self.command.argv if self.command else None, tuple(rec.materials))
@@ -470,6 +502,10 @@ class StageContext:
 
         merge_child_reports(rec, warn=_warn)
         missing = rec.hash_outputs()
+        for art in rec.products:
+            if art.unchanged:
+                _warn(f"declared output {art.path} existed before the {rec.stage} step and was "
+                      "neither created nor modified by it (recorded as unchanged)")
         outputs_failed = bool(missing) and rec.status == "succeeded"
         if outputs_failed:
             rec.set_result("failed", exit_code=rec.exit_code,

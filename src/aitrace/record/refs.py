@@ -25,3 +25,24 @@ def bytes_match(data: bytes, sha256: str) -> bool:
 def is_uri(text: str) -> bool:
     """Whether a recorded location is a URI (``scheme://...``) rather than a workspace path."""
     return "://" in text
+
+
+def file_uri_path(text: str) -> str | None:
+    """The local path a ``file:`` URI names (``file:///x``, ``file://localhost/x``), else ``None``.
+
+    The record writes a local file outside the workspace as a ``file:`` URI (never as a bare
+    host path); it is still a local file, hashed like any other.
+    """
+    if not text.startswith("file:"):
+        return None
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(text)
+    if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+        return None
+    return unquote(parts.path)
+
+
+def is_remote(text: str) -> bool:
+    """Whether a recorded location is a URI that names no local file (not ``file:``)."""
+    return is_uri(text) and file_uri_path(text) is None
