@@ -36,7 +36,12 @@ from aitrace.bundle.format import (
     object_member,
     step_member,
 )
-from aitrace.bundle.release import predicate_for, referenced_objects, release_sbom_ref
+from aitrace.bundle.release import (
+    listing_objects,
+    predicate_for,
+    referenced_objects,
+    release_sbom_ref,
+)
 from aitrace.errors import InputError, IntegrityError, WorkspaceError
 from aitrace.record._model import to_json
 from aitrace.record.jsonio import canonical_bytes, canonical_digest, parse_untrusted, pretty_bytes
@@ -223,6 +228,9 @@ def build_bundle(
         except WorkspaceError as exc:
             raise WorkspaceError(f"cannot bundle: step {step.seq} ({step.stage}) references "
                                  f"{exc.message}", hint=exc.hint) from None
+    for sha in sorted(listing_objects(steps)):
+        if object_member(sha) not in members and ws.object_path(sha).is_file():
+            members[object_member(sha)] = ws.read_object(sha)
     for name, data in list_approvals(ws):
         members[APPROVALS_PREFIX + name] = data
     sbom = release_sbom_ref(steps)

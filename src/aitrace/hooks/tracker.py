@@ -35,7 +35,7 @@ from aitrace.hooks.handle import (
 from aitrace.hooks.outputs import OutputWatch
 from aitrace.hooks.redact import scrub
 from aitrace.hooks.values import clean_metrics, clean_params
-from aitrace.record.jsonio import pretty_bytes
+from aitrace.record.jsonio import canonical_bytes, pretty_bytes
 from aitrace.record.models import (
     STEP_FORMAT,
     Artifact,
@@ -284,6 +284,19 @@ class StepRecorder:
                 have.add(rel)
         return out
 
+    def _product(self, text: str, *, license: str | None, role: str | None) -> Artifact:
+        """An output, hashed; a folder's manifest is kept as the object named by its digest.
+
+        That listing (``aitrace.dir/v1``, whose SHA-256 is the folder's digest) lets chain of
+        custody account for a file inside the folder that a later step reads.
+        """
+        art = self._artifact(text, origin=None, license=license, role=role)
+        if art.type == "directory" and art.sha256 is not None:
+            manifest = canonical_bytes(self._hasher.manifest(_local(text)))
+            if self._workspace.put_object(manifest) != art.sha256:  # pragma: no cover - raced
+                _warn(f"{art.path} changed while it was being recorded")
+        return art
+
     def hash_outputs(self) -> list[str]:
         """Hash the declared outputs into the step's products; return those that do not exist.
 
@@ -299,7 +312,7 @@ class StepRecorder:
                 continue
             kept = self.watch.produced(matches) or matches
             for match in kept:
-                art = self._artifact(match, origin=None, **meta)
+                art = self._product(match, **meta)
                 if self.watch.unchanged(match):
                     art = replace(art, unchanged=True)
                 self.products.append(art)
@@ -350,7 +363,7 @@ class StepRecorder:
         for found in contribution.outputs:
             if not _local(found.path).exists() or self._workspace.relpath(found.path) in have:
                 continue
-            art = self._artifact(found.path, origin=None, license=None, role=found.role)
+            art = self._product(found.path, license=None, role=found.role)
             self.products.append(art)
             have.add(art.path)
         if contribution.environment is not None:

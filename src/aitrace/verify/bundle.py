@@ -308,7 +308,7 @@ def _check_custody(ob: OpenedBundle, c: Checks, st: _State) -> None:
     if not st.steps:
         c.skipped("chain.custody", title, "no readable steps")
         return
-    gaps = custody_gaps(st.steps)
+    gaps = custody_gaps(st.steps, ob.object_bytes)
     c.outcome("chain.custody", title,
               [(g.message, step_member(g.step.seq)) for g in gaps],
               f"{sum(len(s.materials) for s in st.steps)} inputs accounted for")

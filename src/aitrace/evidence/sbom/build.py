@@ -47,6 +47,7 @@ from aitrace.evidence.sbom.card import (
 )
 from aitrace.hooks.handle import FinishingStep
 from aitrace.record.jsonio import parse_untrusted
+from aitrace.record.listing import ObjectReader, directory_files
 from aitrace.record.models import Artifact, Step
 from aitrace.record.refs import is_uri
 from aitrace.record.stages import EVIDENCE_ENVIRONMENT, RELEASE_STAGES
@@ -191,14 +192,17 @@ def _rel_paths(ws: Workspace, paths: Any) -> set[str] | None:
 
 
 def _environment_doc(ws: Workspace, step: Step) -> dict[str, Any] | None:
-    """The environment evidence of ``step`` (its summary's object, else its latest capture)."""
+    """The environment evidence of ``step`` (its summary's object, else its latest capture).
+
+    A step without one lists no libraries: aitrace's own interpreter is not the step's.
+    """
     env = step.environment
     sha = env.distributions_sha256 if env is not None else None
     if sha is None:
         sha = next((e.sha256 for e in reversed(step.evidence)
                     if e.kind == EVIDENCE_ENVIRONMENT), None)
     if sha is None:
-        return _current_environment()
+        return None
     doc = parse_untrusted(ws.read_object(sha), f"environment evidence {sha[:12]}",
                           error=IntegrityError, hint="the workspace's evidence store is damaged")
     return doc if isinstance(doc, dict) else None
@@ -221,6 +225,9 @@ def _record_bom(ws: Workspace, steps: Sequence[Step], subject: Step,
         for a in s.products:
             if a.sha256 and a.sha256 not in producers:
                 producers[a.sha256] = s
+            # A file inside a produced folder (its listing) came from the same step.
+            for sha in (directory_files(s, a, _reader(ws)) or {}).values():
+                producers.setdefault(sha, s)
     model_arts = _model_products(subject, only)
     if not model_arts:
         raise InputError(f"step {subject.seq} ({subject.stage}) has no model among its outputs",
@@ -228,7 +235,10 @@ def _record_bom(ws: Workspace, steps: Sequence[Step], subject: Step,
                               "suffix such as .safetensors, .onnx, .pkl), or pass models=[...]")
     lineage = _lineage(subject, prior, producers)
     cfg = ws.config.section("datasets")
-    data, base = _collect_data(lineage, producers, cfg, {a.sha256 for a in model_arts})
+    declared = {a.sha256: a for s in prior if s.status == "succeeded" for a in s.materials
+                if a.sha256 and a.origin is not None and a.license}
+    data, base = _collect_data(lineage, producers, cfg, {a.sha256 for a in model_arts},
+                               declared)
     ctx = CardContext(ws=ws, prior=prior, lineage=lineage, producers=producers,
                        subject=subject, data=data)
     configured = user_card(ws)
@@ -246,6 +256,14 @@ def _record_bom(ws: Workspace, steps: Sequence[Step], subject: Step,
         timestamp=ts, models=models, data=data, base_models=base,
         libraries=libraries_from_env(env_doc) if env_doc else [], properties=props,
         formulation=formulation(ws, prior, producers, refs), record_name=ws.name))
+
+
+def _reader(ws: Workspace) -> ObjectReader:
+    def read(sha: str) -> bytes | None:
+        path = ws.object_path(sha)
+        return path.read_bytes() if path.is_file() else None
+
+    return read
 
 
 def _lineage(subject: Step, prior: Sequence[Step], producers: Mapping[str, Step]) -> list[Step]:
@@ -274,6 +292,7 @@ def _lineage(subject: Step, prior: Sequence[Step], producers: Mapping[str, Step]
 
 def _collect_data(lineage: Sequence[Step], producers: Mapping[str, Step],
                   cfg: Mapping[str, Any], model_digests: set[str | None],
+                  declared: Mapping[str, Artifact] | None = None,
                   ) -> tuple[list[DataPart], list[DataPart]]:
     data: dict[tuple[str, str | None], DataPart] = {}
     base: dict[tuple[str, str | None], DataPart] = {}
@@ -284,12 +303,12 @@ def _collect_data(lineage: Sequence[Step], producers: Mapping[str, Step],
                 kind = mb.artifact_kind(a, s.stage)
                 key = (a.path, a.sha256)
                 entry = _dataset_config(cfg, a.path)
-                lic, src = resolve_license(a, entry, producers, cfg, memo)
+                lic, src = resolve_license(a, entry, producers, cfg, memo, declared)
                 if kind == "model":
                     external = (a.origin is not None or a.type == "uri") and \
                         a.sha256 not in producers
-                    declared = (a.role or "").lower() == "base-model"
-                    if (s.stage == "selection" or external or declared) and \
+                    base_role = (a.role or "").lower() == "base-model"
+                    if (s.stage == "selection" or external or base_role) and \
                             a.sha256 not in model_digests and key not in base:
                         base[key] = DataPart(a, mb.bom_ref("base-model", a), "model", s.stage,
                                           lic, src, entry, role)
@@ -323,8 +342,14 @@ def _dataset_config(cfg: Mapping[str, Any], path: str) -> Mapping[str, Any]:
 def resolve_license(a: Artifact, entry: Mapping[str, Any], producers: Mapping[str, Step],
                      cfg: Mapping[str, Any],
                      memo: dict[tuple[str, str | None], tuple[str | None, str | None]],
+                     declared: Mapping[str, Artifact] | None = None,
                      ) -> tuple[str | None, str | None]:
-    """Config > declared on the artifact > inherited from the data a data stage derived it from."""
+    """Config > declared > declared where the same bytes entered > inherited from its sources.
+
+    "Declared where the same bytes entered" is a ``--source …,license=`` given when the data
+    entered the record (at collection); inherited is from the data a data stage derived it from.
+    """
+    declared = declared or {}
     key = (a.path, a.sha256)
     if key in memo:
         return memo[key]
@@ -333,14 +358,17 @@ def resolve_license(a: Artifact, entry: Mapping[str, Any], producers: Mapping[st
         result: tuple[str | None, str | None] = (str(entry["license"]), "aitrace.yaml datasets")
     elif a.license:
         result = (a.license, "declared")
+    elif a.sha256 is not None and a.sha256 in declared:
+        source = declared[a.sha256]
+        result = (source.license, f"declared with {source.path} from {source.origin}")
     else:
         result = (None, None)
         step = producers.get(a.sha256 or "")
         if step is not None and step.stage in mb.DATA_STAGES:
             sources = [m for m in step.materials
                        if mb.artifact_kind(m, step.stage) == "dataset"]
-            lics = [resolve_license(m, _dataset_config(cfg, m.path), producers, cfg, memo)[0]
-                    for m in sources]
+            lics = [resolve_license(m, _dataset_config(cfg, m.path), producers, cfg, memo,
+                                    declared)[0] for m in sources]
             known = [x for x in lics if x]
             if sources and len(known) == len(lics):
                 uniq = sorted(set(known))
