@@ -98,7 +98,8 @@ def bundle_cmd(keys: tuple[Path, ...], output: Path, include: tuple[Path, ...],
               help="Distinct trusted keys that must have signed.")
 @policy_options
 @click.option("--artifact", "artifacts", multiple=True, type=click.Path(path_type=Path),
-              help="A deployed file that must be a released artifact of the record.")
+              help="A deployed file or folder (an MLflow model) that must be a released "
+                   "artifact.")
 @json_option
 def verify_cmd(bundle: Path, keys: tuple[Path, ...], threshold: int, policy: PolicyChoice,
                artifacts: tuple[Path, ...], as_json: bool) -> int:

@@ -16,7 +16,7 @@
 5. ``chain.custody`` — see ``aitrace.verify.custody``.
 6. ``evidence.objects``, ``evidence.gx-bound``, ``evidence.sbom-schema`` — see
    ``aitrace.verify.evidence``.
-7. ``artifact.matches`` — each ``--artifact`` file's sha256 is a statement subject.
+7. ``artifact.matches`` — each ``--artifact`` file's (or folder's) sha256 is a statement subject.
 8. ``policy.*`` — see ``aitrace.verify.policy``.
 
 A check that fails because of one member names it in ``Check.member``; several failures of the
@@ -363,7 +363,7 @@ def verify_bundle(
             problem), or ``threshold`` is below 1.
     """
     from aitrace.bundle.read import OpenedBundle
-    from aitrace.store.digest import hash_file
+    from aitrace.store.digest import Hasher, hash_file
 
     if threshold < 1:
         raise InputError(f"threshold must be at least 1 (got {threshold})",
@@ -371,10 +371,13 @@ def verify_bundle(
     hashed: list[tuple[Path, str]] = []
     for a in artifacts:
         try:
-            hashed.append((Path(a), hash_file(Path(a))[0]))
+            # A model may be a folder (an MLflow model is): hashed as the record hashes folders.
+            digest = Hasher(cache=None).digest(Path(a)).sha256 if Path(a).is_dir() else \
+                hash_file(Path(a))[0]
         except OSError as exc:
             raise InputError(f"--artifact {a}: cannot read it ({exc.strerror or exc})",
-                             hint="give the path of the deployed model file") from None
+                             hint="give the path of the deployed model file or folder") from None
+        hashed.append((Path(a), digest))
     c = Checks()
     st = _State()
     title = "The archive is a safe ZIP (paths, links, sizes, ratios, JSON limits)"
