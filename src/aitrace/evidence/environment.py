@@ -29,13 +29,14 @@ import platform
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from aitrace.errors import WorkspaceError
 from aitrace.evidence import _probe
 from aitrace.evidence.interface import EvidenceSource
-from aitrace.evidence.interpreter import Found, find_interpreter, probe
+from aitrace.evidence.interpreter import Found, ProbeError, find_interpreter, probe
 from aitrace.evidence.licenses import distribution_license
 from aitrace.hooks.handle import Attachment, Contribution, FinishingStep, Launch
 from aitrace.hooks.redact import redact_env, strip_url_credentials
@@ -262,10 +263,20 @@ class EnvironmentSource(EvidenceSource):
         interpreter = found.interpreter
         # The scan (~0.1–0.3 s: an interpreter start and a few hundred METADATA files)
         # overlaps the user's command.
-        self._scan = _Background(
-            lambda: command_interpreter(interpreter, launch, cache)
-            if interpreter is not None else None)
+        self._scan = _Background(lambda: self._ask(interpreter, launch, cache))
         return {}
+
+    def _ask(self, interpreter: Path | None, launch: Launch,
+             cache: Path) -> dict[str, Any] | None:
+        """The interpreter's answer; one that cannot be asked is said so in the note."""
+        if interpreter is None:
+            return None
+        try:
+            return command_interpreter(interpreter, launch, cache)
+        except ProbeError as exc:
+            if self._found is not None:
+                self._found = replace(self._found, note=exc.message)
+            return None
 
     def applies(self, step: FinishingStep) -> bool:
         return True

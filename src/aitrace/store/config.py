@@ -22,8 +22,9 @@ record:
   name: {name}
 
 mlflow:
-  # Where run metadata goes. Empty: an embedded SQLite store in .aitrace/mlflow.db.
-  # MLFLOW_TRACKING_URI in the environment overrides this.
+  # Where aitrace's own step runs go. Empty: an embedded SQLite store in .aitrace/mlflow.db.
+  # AITRACE_MLFLOW_TRACKING_URI overrides this. Your code's MLflow store is never changed:
+  # aitrace reads the runs your code makes where your code makes them.
   tracking_uri:
   # Experiment the step runs go to (default: aitrace/<record name>).
   experiment:

@@ -196,8 +196,8 @@ def observe_user_runs(step: FinishingStep) -> Observation:
         cwd = Path(step.launch.cwd) if step.launch is not None else root
         store = open_store(uri, cwd)
         if store is None:
-            obs.problems.append(f"{scrub(uri)}: this kind of store cannot be read without "
-                                "writing to it; its runs are not linked")
+            obs.problems.append(f"{scrub(uri)}: aitrace reads only SQLite, file and HTTP "
+                                "stores (without MLflow's client); runs there are not linked")
             continue
         try:
             if not store.exists():
