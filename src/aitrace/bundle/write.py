@@ -126,7 +126,7 @@ def _include_members(ws: Workspace, include: Sequence[Path]) -> dict[str, Path]:
             raise InputError(f"--include {given}: no such file or directory",
                              hint="give a file or directory inside the project")
         rel = ws.relpath(p)
-        if rel.startswith("/") or rel == ".." or rel.startswith("../"):
+        if is_uri(rel) or rel.startswith("/") or rel == ".." or rel.startswith("../"):
             raise InputError(f"--include {given} lies outside the project {ws.root}",
                              hint="copy the file into the project, or record it by digest only")
         if p.is_symlink():
