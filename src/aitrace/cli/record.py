@@ -147,7 +147,8 @@ def show_cmd(step_ref: str, as_json: bool) -> None:
         click.echo(f"  code       {step.code.commit or '-'} on {step.code.branch or '-'}{dirty}")
     if step.environment:
         e = step.environment
-        click.echo(f"  env        Python {e.python} on {e.platform}, {e.cpu_count} CPUs")
+        where = f" ({e.executable}, found by {e.detected_by})" if e.executable else ""
+        click.echo(f"  env        {e.python_text}{where} on {e.platform}, {e.cpu_count} CPUs")
     for label, arts in (("input ", step.materials), ("output", step.products)):
         for a in arts:
             extra = f"  origin {a.origin}" if a.origin else ""

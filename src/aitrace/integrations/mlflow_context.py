@@ -8,10 +8,12 @@ of this environment, whether it is "in context" and which tags to add. It is in 
 * the process is the child of ``aitrace run`` (``AITRACE_STEP_ID`` … in the environment).
 
 Runs tagged this way are found and linked to the step when it ends
-(``aitrace.evidence.mlflow``). Outside aitrace the provider does nothing. MLflow
-imports this module for every run, so it stays cheap: no aitrace module beyond this one is
-imported here, and the in-process check only looks at ``aitrace.hooks.tracker`` if it is already
-loaded.
+(``aitrace.evidence.mlflow``), together with the store each run went to (reported to the step:
+in-process, or through the child's report file). Outside aitrace the provider does nothing.
+MLflow imports this module for every run, so it stays cheap: no aitrace module beyond this one is
+imported at import time, the in-process check only looks at ``aitrace.hooks.tracker`` if it is
+already loaded, and ``aitrace.hooks.child`` is imported only in a child of ``aitrace run``.
+Without aitrace in the child's interpreter its runs are still found (by the step's time window).
 """
 
 from __future__ import annotations

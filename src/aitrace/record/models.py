@@ -85,6 +85,13 @@ class Environment:
     variables: Mapping[str, str] = field(
         default_factory=dict, description="allow-listed environment variables, secrets redacted")
 
+    @property
+    def python_text(self) -> str:
+        """The interpreter in words for views: ``CPython 3.10.13``, or why there is none."""
+        if self.python is None:
+            return "no Python interpreter (not a Python program)"
+        return f"{self.implementation or 'Python'} {self.python}"
+
 
 @model
 class Artifact:
