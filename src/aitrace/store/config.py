@@ -29,6 +29,8 @@ mlflow:
   # Experiment the step runs go to (default: aitrace/<record name>).
   experiment:
   enabled: true
+  # false: link your own runs but write no aitrace step run (no MLflow import per step).
+  step_runs: true
 
 capture:
   # Extra environment variables to record (secret-looking names are always redacted).

@@ -405,3 +405,29 @@ def test_a_store_of_another_mlflow_schema_is_never_migrated(
     assert "does not migrate it" in capsys.readouterr().err
     assert Workspace(root).steps()[-1].status == "succeeded"
     assert _sha(old) == digest
+
+
+def test_step_runs_off_still_links_the_users_runs(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """mlflow.step_runs: false — no aitrace run, no MLflow import in aitrace; links stay."""
+    import subprocess
+
+    root = tmp_path / "quick"
+    root.mkdir()
+    Workspace.init(root, name="quick")
+    cfg = root / "aitrace.yaml"
+    cfg.write_text(cfg.read_text().replace("  step_runs: true", "  step_runs: false"))
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///user.db")
+    Path("child.py").write_text(CHILD)
+    code = ("import sys; from aitrace.cli import main; rc = main(sys.argv[1:]); "
+            "print('MLFLOW-IMPORTED' if 'mlflow' in sys.modules else 'MLFLOW-NOT-IMPORTED', "
+            "file=sys.stderr); sys.exit(rc)")
+    done = subprocess.run([PY, "-c", code, "run", "--stage", "training", "--", PY, "child.py"],
+                          capture_output=True, text=True, check=False, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "MLFLOW-NOT-IMPORTED" in done.stderr
+    (step,) = Workspace(root).steps()
+    assert [m.role for m in step.mlflow] == ["user"]
+    assert step.metrics["mlflow.test_mae"] == 1.25
+    assert not (root / ".aitrace" / "mlflow.db").exists()

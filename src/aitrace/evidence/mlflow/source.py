@@ -71,12 +71,19 @@ class MlflowSource(EvidenceSource):
         """Start opening aitrace's store when the user's code runs in another process."""
         # In-process, the user's code may import MLflow on the main thread at the same time;
         # the store is opened at the end there instead.
-        if step.options.mlflow and step.launch is not None:
+        if self.applies(step) and step.launch is not None:
             self._prepared = _Prepare(step)
         return {}
 
     def applies(self, step: FinishingStep) -> bool:
-        return step.options.mlflow
+        """MLflow on, and aitrace's own step runs not switched off (``mlflow.step_runs``).
+
+        ``mlflow: {step_runs: false}`` in ``aitrace.yaml`` keeps linking the user's own runs
+        (which never imports MLflow) but writes no step run, which is what costs a step the
+        import of MLflow and the opening of aitrace's store.
+        """
+        return step.options.mlflow and \
+            bool(step.workspace.config.section("mlflow").get("step_runs", True))
 
     def contribute(self, step: FinishingStep) -> Contribution:
         from aitrace.evidence.mlflow.link import log_step_run, prepare_store
