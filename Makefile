@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: install demo test lint typecheck bench schemas clean
+.PHONY: install demo test lint typecheck bench schemas clean project-venvs
 
 $(VENV)/.installed: pyproject.toml plugins/aitrace-sklearn/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,12 @@ install: $(VENV)/.installed
 demo: install
 	$(PY) examples/sklearn-pipeline/run_pipeline.py
 
-test: install
+# The test projects' own virtualenvs (an older MLflow 2.x etc.): the one networked step of the
+# tests, built once into .cache/test-venvs/ and reused while requirements.txt is unchanged.
+project-venvs: install
+	$(PY) -m tests.projects.venvs build house-prices
+
+test: install project-venvs
 	$(PY) -m pytest -q --cov --cov-report=term:skip-covered
 
 lint: install
@@ -30,11 +35,11 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-bench: install
+bench: install project-venvs
 	$(PY) benchmarks/run_all.py
 
 schemas: install
 	$(PY) -m aitrace.schemas
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .cache/test-venvs

@@ -4,8 +4,9 @@ Usage: python examples/sklearn-pipeline/run_pipeline.py [--workdir DIR]
 
 The pipeline's scripts are copied into a fresh work directory (a git repository, so the record
 shows a code version), and each stage is recorded either with ``aitrace run -- cmd`` or with the
-Python hooks inside the script. Everything runs offline on the embedded defaults: MLflow in
-``.aitrace/mlflow.db``, a local ECDSA P-256 key.
+Python hooks inside the script. Everything runs offline on the embedded defaults: aitrace's step
+runs in ``.aitrace/mlflow.db`` (the training script's own run goes where MLflow puts it by
+default, ``./mlflow.db``, and is linked from there), a local ECDSA P-256 key.
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ from aitrace.hooks import handle as _handle
 if TYPE_CHECKING:
     from aitrace.hooks.child import ChildStep
     from aitrace.hooks.handle import StepContributor
-    from aitrace.hooks.tracker import StageContext, StepRecorder
+    from aitrace.hooks.recorder import StepRecorder
+    from aitrace.hooks.tracker import StageContext
 
 
 def _contributors() -> Sequence[StepContributor]:

@@ -47,8 +47,9 @@ def test_keygen_bundle_verify_unpack(project: Path, tmp_path: Path,
                  "--artifact", str(project / "dist/model.bin")]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["format"] == "aitrace.verify/v1" and doc["ok"] is True
-    assert set(doc) == {"format", "bundle", "ok", "verdict", "record", "signers", "policy",
-                        "subjects", "checks", "failed"}
+    assert set(doc) == {"format", "bundle", "ok", "authentic", "verdict", "record", "signers",
+                        "policy", "subjects", "checks", "failed"}
+    assert doc["authentic"] is True
     assert set(doc["checks"][0]) == {"id", "title", "status", "message", "member"}
     assert any(c["id"] == "artifact.matches" and c["status"] == "passed" for c in doc["checks"])
 

@@ -61,18 +61,22 @@ def test_evidence_on_the_stages_that_need_it(example: Path) -> None:
 
 
 def test_mlflow_runs_exist_with_our_tags(example: Path) -> None:
-    from mlflow.tracking import MlflowClient
+    from aitrace.evidence.mlflow.stores import open_store
 
     ws = Workspace(example)
-    client = MlflowClient(tracking_uri=f"sqlite:///{example / '.aitrace' / 'mlflow.db'}")
     linked = [(s, m) for s in ws.steps() for m in s.mlflow]
     assert {s.stage for s, _ in linked} >= {"training", "evaluation", "deployment"}
     for step, link in linked:
-        run = client.get_run(link.run_id)
-        assert run.data.tags["aitrace.step_id"] == step.id
-        assert run.data.tags["aitrace.record_id"] == ws.record.id
+        store = open_store(link.tracking_uri, example)  # aitrace's store, or the user's
+        assert store is not None
+        run = store.get(link.run_id)
+        assert run is not None
+        assert run.tags["aitrace.step_id"] == step.id
+        assert run.tags["aitrace.record_id"] == ws.record.id
     user_runs = [m for s, m in linked if s.stage == "training" and m.role == "user"]
     assert user_runs, "the training script's own MLflow run was not linked"
+    # The script's own run is where MLflow put it (its default store), not in aitrace's.
+    assert {m.tracking_uri for m in user_runs} == {"sqlite:///mlflow.db"}
 
 
 def test_bundle_verifies_under_the_default_policy_and_is_deterministic(

@@ -263,8 +263,14 @@ def test_read_object_detects_tamper_and_loss(workspace: Workspace) -> None:
 def test_relpath_and_resolve(workspace: Workspace) -> None:
     assert workspace.relpath("data/x.csv") == "data/x.csv"
     assert workspace.relpath(workspace.root / "a" / ".." / "b") == "b"
-    assert workspace.relpath("/etc/hosts") == "/etc/hosts"
+    # Outside the workspace: a file: URI, never a bare host path; read back as the same file.
+    assert workspace.relpath("/etc/hosts") == "file:///etc/hosts"
+    assert workspace.relpath("file:///etc/hosts") == "file:///etc/hosts"
+    assert workspace.relpath(f"file://{workspace.root}/data/x.csv") == "data/x.csv"
+    assert workspace.relpath("/tmp/a b#c") == "file:///tmp/a%20b%23c"
+    assert workspace.resolve("file:///tmp/a%20b%23c") == Path("/tmp/a b#c")
     assert workspace.resolve("data/x.csv") == workspace.root / "data" / "x.csv"
+    assert workspace.resolve("/old/absolute.csv") == Path("/old/absolute.csv")  # older records
 
 
 def test_unreadable_record_is_a_workspace_error(workspace: Workspace) -> None:

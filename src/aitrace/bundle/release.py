@@ -89,6 +89,21 @@ def referenced_objects(steps: Sequence[Step]) -> dict[str, Step]:
     return out
 
 
+def listing_objects(steps: Sequence[Step]) -> dict[str, Step]:
+    """The folder listings a bundle carries when the workspace has them, by folder digest.
+
+    Each produced folder's manifest (``aitrace.dir/v1``) is an object named by the folder's own
+    digest (``aitrace.hooks.tracker``): chain of custody reads it to account for a file inside
+    the folder. Records made before listings were kept have none; that is not an error.
+    """
+    out: dict[str, Step] = {}
+    for s in steps:
+        for p in s.products:
+            if p.type == "directory" and p.sha256:
+                out.setdefault(p.sha256, s)
+    return out
+
+
 def predicate_for(record: RecordRef, steps: Sequence[Step]) -> Predicate:
     """The predicate summarising ``steps`` (what the bundle signs)."""
     rel_step, source = release_source(steps)

@@ -38,7 +38,12 @@ from aitrace.bundle.format import (
     object_member,
     step_member,
 )
-from aitrace.bundle.release import predicate_for, referenced_objects, release_sbom_ref
+from aitrace.bundle.release import (
+    listing_objects,
+    predicate_for,
+    referenced_objects,
+    release_sbom_ref,
+)
 from aitrace.errors import InputError, IntegrityError, WorkspaceError
 from aitrace.record._model import to_json
 from aitrace.record.jsonio import canonical_bytes
@@ -129,7 +134,7 @@ def _include_members(ws: Workspace, include: Sequence[Path]) -> dict[str, Path]:
             raise InputError(f"--include {given}: no such file or directory",
                              hint="give a file or directory inside the project")
         rel = ws.relpath(p)
-        if rel.startswith("/") or rel == ".." or rel.startswith("../"):
+        if is_uri(rel) or rel.startswith("/") or rel == ".." or rel.startswith("../"):
             raise InputError(f"--include {given} lies outside the project {ws.root}",
                              hint="copy the file into the project, or record it by digest only")
         if p.is_symlink():
@@ -240,6 +245,9 @@ def build_bundle(
         except WorkspaceError as exc:
             raise WorkspaceError(f"cannot bundle: step {step.seq} ({step.stage}) references "
                                  f"{exc.message}", hint=exc.hint) from None
+    for sha in sorted(listing_objects(steps)):
+        if object_member(sha) not in members and ws.object_path(sha).is_file():
+            members[object_member(sha)] = ws.read_object(sha)
     for name, data in list_approvals(ws):
         members[APPROVALS_PREFIX + name] = data
     sbom = release_sbom_ref(steps)

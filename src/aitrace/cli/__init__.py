@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -91,8 +90,10 @@ def _safe_diagnostics(exc: AitraceError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the CLI and turn every ``AitraceError`` into a message and exit code."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("DO_NOT_TRACK", "true")
+    from aitrace.hooks.ownenv import set_own_default
+
+    set_own_default("MLFLOW_DISABLE_TELEMETRY", "true")
+    set_own_default("DO_NOT_TRACK", "true")
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         rv: Any = cli.main(args=args, prog_name="aitrace", standalone_mode=False)

@@ -26,7 +26,7 @@ import click
 
 from aitrace.cli._common import emit_json
 from aitrace.cli.options import json_option, stage_option
-from aitrace.errors import EXIT_CHECK_FAILED, EXIT_OK
+from aitrace.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 from aitrace.report.terminal import terminal_safe
 
 if TYPE_CHECKING:
@@ -35,6 +35,18 @@ if TYPE_CHECKING:
 
 def _labels(text: str | None) -> tuple[str, ...] | None:
     return None if text is None else tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def _range(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        low, high = (float(p) for p in parts)
+    except ValueError:
+        raise InputError(f"--label-range {text!r} is not MIN,MAX",
+                         hint="write e.g. --label-range 0,2000000") from None
+    return low, high
 
 
 @click.command("check", short_help="Validate data with Great Expectations as evidence.")
@@ -49,6 +61,11 @@ def _labels(text: str | None) -> tuple[str, ...] | None:
 @click.option("--labels", "labels", help="labels pack: the expected classes, comma-separated.")
 @click.option("--min-class-share", type=float, default=0.05, show_default=True,
               help="labels pack: the smallest share of labels any class may have.")
+@click.option("--task", type=click.Choice(["classification", "regression"]), default=None,
+              help="labels pack: the kind of target (default: a numeric label with many "
+                   "values is a regression target).")
+@click.option("--label-range", metavar="MIN,MAX",
+              help="labels pack, regression: the allowed range of the target.")
 @click.option("--privacy-columns", help="privacy pack: columns to scan, comma-separated "
                                         "(default: every text column).")
 @click.option("--redact", is_flag=True,
@@ -62,7 +79,8 @@ def _labels(text: str | None) -> tuple[str, ...] | None:
 @json_option
 def check_cmd(data: Path, suites: tuple[Path, ...], packs: tuple[str, ...], stage: str,
               label_column: str | None, labels: str | None, min_class_share: float,
-              privacy_columns: str | None, redact: bool, engine: str, warn_only: bool,
+              task: str | None, label_range: str | None, privacy_columns: str | None,
+              redact: bool, engine: str, warn_only: bool,
               description: str | None, mlflow: bool | None, as_json: bool) -> int:
     """Validate DATA with Great Expectations and record the result as evidence.
 
@@ -74,7 +92,8 @@ def check_cmd(data: Path, suites: tuple[Path, ...], packs: tuple[str, ...], stag
 
     options = CheckOptions(label_column=label_column, labels=_labels(labels),
                            min_class_share=min_class_share,
-                           privacy_columns=_labels(privacy_columns), redact=redact)
+                           privacy_columns=_labels(privacy_columns), redact=redact, task=task,
+                           label_range=_range(label_range))
     run = check_data(Workspace.find(), data, stage=stage, suites=suites, packs=packs,
                      options=options, engine=engine, description=description, mlflow=mlflow)
     if as_json:

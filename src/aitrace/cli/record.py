@@ -38,7 +38,9 @@ def init_cmd(name: str | None, directory: Path, as_json: bool) -> None:
                                  "allow_interspersed_args": False})
 @stage_option("One of the ten stage ids.", required=True)
 @click.option("--input", "-i", "inputs", multiple=True, help="An input file or directory.")
-@click.option("--output", "-o", "outputs", multiple=True, help="An output file or directory.")
+@click.option("--output", "-o", "outputs", multiple=True,
+              help="An output file, directory or glob (quoted; `**` spans folders), found "
+                   "when the command ends.")
 @click.option("--source", "sources", multiple=True,
               help="A declared external input: PATH_OR_URI[,origin=URL][,license=SPDX]"
                    "[,sha256=HEX].")
@@ -46,19 +48,30 @@ def init_cmd(name: str | None, directory: Path, as_json: bool) -> None:
 @click.option("--mlflow/--no-mlflow", default=None, help="Link the step to an MLflow run.")
 @click.option("--sbom/--no-sbom", default=None,
               help="Attach an ML-BOM (default: on for training/optimization/deployment).")
+@click.option("--metrics", "metrics_files", multiple=True, metavar="FILE",
+              help="A JSON/YAML file of metrics the command writes (read when it ends).")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="A parameter to record in the step.")
+@click.option("--metric", "metrics", multiple=True, metavar="KEY=NUMBER",
+              help="A metric to record in the step.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 def run_cmd(stage: str, inputs: tuple[str, ...], outputs: tuple[str, ...],
             sources: tuple[str, ...], description: str | None, mlflow: bool | None,
-            sbom: bool | None, command: tuple[str, ...]) -> int:
+            sbom: bool | None, metrics_files: tuple[str, ...], params: tuple[str, ...],
+            metrics: tuple[str, ...], command: tuple[str, ...]) -> int:
     """Run COMMAND (after --) as a recorded step; exit with its exit code."""
     from aitrace.hooks.runner import parse_source, run_command
+    from aitrace.hooks.values import clean_metrics, parse_assignment
 
     parsed = [parse_source(s) for s in sources]
+    param_values = dict(parse_assignment(p, option="--param") for p in params)
+    metric_values = clean_metrics(dict(parse_assignment(m, option="--metric") for m in metrics))
     bar = ProgressBar(True)
     try:
         result = run_command(list(command), stage=stage, inputs=inputs, outputs=outputs,
                              sources=parsed, description=description, mlflow=mlflow,
-                             sbom=sbom, progress=bar)
+                             sbom=sbom, progress=bar, params=param_values,
+                             metrics=metric_values, metrics_files=metrics_files)
     finally:
         bar.close()
     step = result.step
@@ -138,7 +151,8 @@ def show_cmd(step_ref: str, as_json: bool) -> None:
                    f"{dirty}")
     if step.environment:
         e = step.environment
-        click.echo(f"  env        Python {t(e.python)} on {t(e.platform)}, {e.cpu_count} CPUs")
+        where = f" ({t(e.executable)}, found by {t(e.detected_by)})" if e.executable else ""
+        click.echo(f"  env        {t(e.python_text)}{where} on {t(e.platform)}, {e.cpu_count} CPUs")
     for label, arts in (("input ", step.materials), ("output", step.products)):
         for a in arts:
             extra = f"  origin {t(a.origin)}" if a.origin else ""

@@ -106,7 +106,8 @@ def bundle_cmd(keys: tuple[Path, ...], output: Path, include: tuple[Path, ...],
               help="Distinct release keys that must have signed.")
 @policy_options
 @click.option("--artifact", "artifacts", multiple=True, type=click.Path(path_type=Path),
-              help="A deployed file that must be a released artifact of the record.")
+              help="A deployed file or folder (an MLflow model) that must be a released "
+                   "artifact.")
 @plain_http_option
 @tracking_uri_option
 @json_option

@@ -7,7 +7,8 @@ plug-ins published under ``aitrace.plugins`` add their own kinds (a built-in kin
 replaced by a plug-in). A kind nobody knows is read by ``OpaqueSource``: listed, never parsed.
 
 Order matters for contributors: the environment first (the ML-BOM lists its libraries), the
-ML-BOM next, the model-file scans, the GX totals, and the MLflow link last (it records the final
+user's own MLflow runs next (their values and model folders feed the ML-BOM), the ML-BOM, the
+model-file scans, the GX totals, and aitrace's MLflow step run last (it records the final
 values).
 """
 
@@ -21,7 +22,7 @@ from aitrace.evidence.environment import EnvironmentSource
 from aitrace.evidence.governance.source import RiskRegisterSource, SelfCheckSource
 from aitrace.evidence.gx.source import GxSource
 from aitrace.evidence.interface import EvidenceSource, ModelDescriptionSource
-from aitrace.evidence.mlflow.source import MlflowSource
+from aitrace.evidence.mlflow.source import MlflowSource, UserRunsSource
 from aitrace.evidence.sbom.source import SbomSource
 from aitrace.evidence.scan.source import ModelScanSource
 from aitrace.record.stages import (
@@ -123,12 +124,13 @@ def contributors() -> Sequence[EvidenceSource]:
     """Sources for one step, in contribution order (what the tracker is wired with).
 
     Built-in sources are fresh instances (they may keep state between ``begin`` and
-    ``contribute``); plug-in sources that add evidence to steps come before the MLflow link.
+    ``contribute``); the user's MLflow runs are observed right after the environment, and
+    plug-in sources that add evidence to steps come before aitrace's MLflow step run.
     """
-    built = [cls() for kind, cls in BUILTIN.items() if kind != "mlflow-run"]
+    built = [cls() for kind, cls in BUILTIN.items() if kind not in ("mlflow-run", "environment")]
     extra = [p for p in _Registry.plugins().values()
              if type(p).applies is not EvidenceSource.applies]
-    return [*built, *extra, MlflowSource()]
+    return [EnvironmentSource(), UserRunsSource(), *built, *extra, MlflowSource()]
 
 
 def checked_sources() -> tuple[EvidenceSource, ...]:

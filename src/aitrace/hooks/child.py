@@ -32,7 +32,7 @@ from aitrace.record.refs import is_uri
 from aitrace.record.stages import is_stage
 
 if TYPE_CHECKING:
-    from aitrace.hooks.tracker import StepRecorder
+    from aitrace.hooks.recorder import StepRecorder
     from aitrace.record.stages import StageId
     from aitrace.store.workspace import Workspace
 
@@ -148,6 +148,10 @@ class ChildStep:
         self._report("evidence", ref=to_json(ref))
         return ref
 
+    def note_mlflow_store(self, tracking_uri: str) -> None:
+        """Tell the parent which store a run was started against (to find and link it)."""
+        self._report("mlflow_store", uri=tracking_uri)
+
     def check(self, data: Any, suite: str | os.PathLike[str] | Mapping[str, Any] | None = None,
               *, pack: str | None = None, path: str | os.PathLike[str] | None = None,
               **options: Any) -> Any:
@@ -209,6 +213,8 @@ def _apply(rec: StepRecorder, entry: Mapping[str, Any]) -> None:
                   role=entry.get("role"), sha256=entry.get("sha256"))
     elif op == "output":
         rec.output(entry["path"], license=entry.get("license"), role=entry.get("role"))
+    elif op == "mlflow_store":
+        rec.note_mlflow_store(str(entry["uri"]))
     elif op == "evidence":
         ref = from_json(EvidenceRef, entry["ref"], source="child report")
         if not rec.workspace.object_path(ref.sha256).is_file():

@@ -115,6 +115,19 @@ class StepOptions:
 
 
 @dataclass(frozen=True)
+class Launch:
+    """The command ``aitrace run`` starts, as sources need it to observe what it did.
+
+    Kept in memory only: ``env`` is the child's whole environment (secrets included) and is
+    never written anywhere; sources record what they derive from it, redacted.
+    """
+
+    argv: tuple[str, ...]
+    cwd: str  # the command's working directory, absolute
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class FinishingStep:
     """A step as it ends, as contributors see it: never the recorder itself.
 
@@ -126,6 +139,7 @@ class FinishingStep:
     workspace: Workspace
     options: StepOptions = field(default_factory=StepOptions)
     mlflow_stores: tuple[str, ...] = ()  # tracking URIs user runs were started against here
+    launch: Launch | None = None  # the command, when the step is ``aitrace run``'s
 
 
 @dataclass(frozen=True)
@@ -146,10 +160,19 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class FoundOutput:
+    """A file or folder a contributor found the step produced (the tracker hashes it)."""
+
+    path: str
+    role: str | None = None
+
+
+@dataclass(frozen=True)
 class Contribution:
     """What a contributor adds to a finishing step; the tracker applies it in order."""
 
     evidence: tuple[Attachment, ...] = ()
+    outputs: tuple[FoundOutput, ...] = ()
     environment: Environment | None = None
     mlflow: tuple[MlflowLink, ...] = ()
     params: Mapping[str, str] = field(default_factory=dict)

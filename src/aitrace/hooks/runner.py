@@ -1,26 +1,35 @@
 """``aitrace run -- cmd``: run a command as one recorded step of a stage.
 
-The child inherits the environment plus ``AITRACE_*`` variables (so MLflow runs it starts are
-tagged by aitrace's context provider) and, when MLflow linking is on, the tracking URI and
-experiment of the record. Ctrl-C reaches the child (same process group); the parent waits for it
-and records the step as ``interrupted``. The command line is stored with secrets redacted.
+The child gets the user's environment unchanged plus the ``AITRACE_*`` step variables (so MLflow
+runs it starts are tagged by aitrace's context provider when aitrace is importable there) —
+never an ``MLFLOW_*`` variable: its MLflow store and experiment are the user's, observed
+afterwards (``aitrace.evidence.mlflow.observe``). Ctrl-C reaches the child (same process group);
+the parent waits for it and records the step as ``interrupted``. The command line is stored with
+secrets redacted.
+
+Values the command leaves in files are read when it ends: ``metrics_files`` (JSON or YAML,
+nested keys joined with ``.``, as DVC reads ``metrics.json``) are outputs with role ``metrics``,
+whose numbers become the step's metrics; explicit ``params``/``metrics`` are recorded last, so
+they win over what the command reported.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 from aitrace.errors import InputError, StepNotRecorded, WriteError
 from aitrace.hooks.env import ENV_RECORD_ID, ENV_STAGE, ENV_STEP_ID, ENV_WORKSPACE
+from aitrace.hooks.handle import Launch
+from aitrace.hooks.ownenv import user_environ
 from aitrace.hooks.redact import redact_argv
 from aitrace.hooks.tracker import StageContext
+from aitrace.hooks.values import read_metrics_file
 from aitrace.record.models import Command, Step
 from aitrace.store.digest import Progress
 from aitrace.store.workspace import Workspace
@@ -66,7 +75,9 @@ def run_command(argv: Sequence[str], *, stage: str, inputs: Sequence[str] = (),
                 outputs: Sequence[str] = (), sources: Sequence[Source] = (),
                 description: str | None = None, mlflow: bool | None = None,
                 sbom: bool | None = None, progress: Progress | None = None,
-                workspace: Workspace | None = None) -> RunResult:
+                workspace: Workspace | None = None, params: Mapping[str, str] | None = None,
+                metrics: Mapping[str, float] | None = None,
+                metrics_files: Sequence[str] = ()) -> RunResult:
     """Run ``argv`` as a step of ``stage`` and record it, whatever its outcome.
 
     Raises:
@@ -82,20 +93,28 @@ def run_command(argv: Sequence[str], *, stage: str, inputs: Sequence[str] = (),
     ws = workspace or Workspace.find()
     cwd = Path.cwd()
     command = Command(argv=redact_argv(argv), cwd=ws.relpath(cwd))
+    # The user's environment as it is now: what aitrace sets for itself (or its threads set
+    # later, e.g. MLflow's telemetry switch) never reaches the command.
+    env = user_environ()
     ctx = StageContext(stage, inputs=inputs, outputs=outputs, workspace=ws,
                        description=description, command=command, mlflow=mlflow, sbom=sbom,
-                       progress=progress)
+                       progress=progress, launch=Launch(argv=tuple(argv), cwd=str(cwd), env=env))
     returncode: int | None = None
     try:
         with ctx as rec:
             for src in sources:
                 rec.input(src.path, origin=src.origin, license=src.license, sha256=src.sha256)
-            env = dict(os.environ)
-            env.update({ENV_RECORD_ID: rec.record_id, ENV_STEP_ID: rec.id, ENV_STAGE: stage,
-                        ENV_WORKSPACE: str(ws.root)})
-            # The stage routed MLflow (tracking URI, experiment) through os.environ already.
-            env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-            returncode = _run_child(list(argv), env)
+            for path in metrics_files:
+                rec.output(path, role="metrics")
+            rec.watch.before(metrics_files)
+            child_env = {**env, ENV_RECORD_ID: rec.record_id, ENV_STEP_ID: rec.id,
+                         ENV_STAGE: stage, ENV_WORKSPACE: str(ws.root)}
+            returncode = _run_child(list(argv), child_env)
+            for path in metrics_files:
+                if Path(path).is_file():
+                    rec.log_metrics(read_metrics_file(Path(path)))
+            rec.log_params(params or {})
+            rec.log_metrics(metrics or {})
             if returncode == 0:
                 rec.set_result("succeeded", exit_code=0)
             elif -returncode in _INTERRUPT_SIGNALS or returncode == 130:
@@ -109,7 +128,7 @@ def run_command(argv: Sequence[str], *, stage: str, inputs: Sequence[str] = (),
         # is still ours; the failure to record is reported beside it, never instead of it.
         started = returncode is not None
         if returncode is None:
-            returncode = _run_child(list(argv), dict(os.environ))
+            returncode = _run_child(list(argv), env)
         code = _exit_code(returncode)
         raise StepNotRecorded(
             f"the command ran (exit {code}) but its step was not recorded: {exc.message}",

@@ -16,45 +16,32 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
-from aitrace.errors import InputError, StepFailed
-from aitrace.hooks.capture import capture_actor, capture_code_version
+from aitrace.errors import AitraceError, InputError, StepFailed
+from aitrace.hooks.capture import capture_code_version
 from aitrace.hooks.handle import (
-    Contribution,
-    FinishingStep,
+    Launch,
     StepContributor,
     StepOptions,
-    data_checker,
     default_contributors,
 )
-from aitrace.hooks.redact import scrub, scrub_tokens
-from aitrace.hooks.values import clean_metrics, clean_params
-from aitrace.record.jsonio import canonical_bytes, document_bytes
+from aitrace.hooks.recorder import StepRecorder, _warn
+from aitrace.hooks.redact import scrub
 from aitrace.record.models import (
-    STEP_FORMAT_V1,
-    Artifact,
-    CodeVersion,
     Command,
-    Environment,
-    EvidenceRef,
-    MlflowLink,
     Step,
-    StepStatus,
-    Subject,
-    subject_for,
 )
-from aitrace.record.refs import DIR_HASH, SHA256, is_uri
-from aitrace.record.stages import EVIDENCE_SBOM, STAGE_IDS, StageId, is_stage
+from aitrace.record.stages import STAGE_IDS, StageId, is_stage
 from aitrace.record.times import utc_now
-from aitrace.store.digest import DigestCache, Hasher, Progress, link_escape
-from aitrace.store.workspace import Workspace, new_id
+from aitrace.store.digest import Progress
+from aitrace.store.workspace import Workspace
 
 if TYPE_CHECKING:
     from aitrace.hooks.child import ChildStep
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -78,324 +65,15 @@ def current_step() -> StepRecorder | ChildStep | None:
     return child_step()
 
 
-class StepRecorder:
-    """The handle a running stage gives its code: declare outputs, log values, attach evidence.
-
-    It satisfies ``aitrace.hooks.handle.StepHandle``; what the step holds so far is read with
-    ``snapshot()``. Nothing outside the hooks touches its internal state.
-    """
-
-    def __init__(self, workspace: Workspace, stage: StageId, *, description: str | None,
-                 progress: Progress | None) -> None:
-        self._workspace = workspace
-        self._stage: StageId = stage
-        self._id = new_id()
-        self._record_id = workspace.record.id
-        self.description = description
-        self.started_at = utc_now()
-        self.ended_at: str | None = None
-        self.actor = capture_actor()
-        self.command: Command | None = None
-        self.code: CodeVersion | None = None
-        self.environment: Environment | None = None
-        self.materials: list[Artifact] = []
-        self.products: list[Artifact] = []
-        self.evidence: list[EvidenceRef] = []
-        self.mlflow: list[MlflowLink] = []
-        self.params: dict[str, str] = {}
-        self.metrics: dict[str, float] = {}
-        self.status: StepStatus | None = None
-        self.error: str | None = None
-        self.exit_code: int | None = None
-        self.options = StepOptions()
-        self.contributors: Sequence[StepContributor] = ()
-        self._mlflow_stores: list[str] = []
-        self._declared_outputs: list[tuple[str, dict[str, Any]]] = []
-        # The chain head's format: a workspace not yet migrated goes on recording v1 steps.
-        self._format = workspace.append_format()
-        self._hasher = Hasher(cache=DigestCache(workspace.digest_cache_path),
-                              progress=progress, legacy_dirs=self._format == STEP_FORMAT_V1)
-
-    # ---------------------------------------------------------------- identity
-
-    @property
-    def id(self) -> str:
-        """The step's id."""
-        return self._id
-
-    @property
-    def stage(self) -> StageId:
-        """The stage this step records."""
-        return self._stage
-
-    @property
-    def record_id(self) -> str:
-        """The record the step belongs to."""
-        return self._record_id
-
-    @property
-    def workspace(self) -> Workspace:
-        """The workspace the step is recorded in."""
-        return self._workspace
-
-    # ---------------------------------------------------------------- artifacts
-
-    def _artifact(self, path: str | os.PathLike[str], *, origin: str | None,
-                  license: str | None, role: str | None, sha256: str | None = None) -> Artifact:
-        text = os.fspath(path)
-        origin = scrub(origin) if origin else origin
-        if is_uri(text):
-            return Artifact(path=scrub(text), type="uri", sha256=sha256, origin=origin,
-                            license=license, role=role)
-        real = Path(text)
-        self._refuse_link_escape(text)
-        d = self._hasher.digest(real)
-        if sha256 is not None and sha256 != d.sha256:
-            raise InputError(f"{text}: expected {d.algorithm} {sha256} but it hashes to "
-                             f"{d.sha256}", hint="the data changed; update the expected digest")
-        if d.listing is not None:  # a v2 directory: its listing is the object of its dirHash
-            self._workspace.put_object(d.listing)
-        dir_hash = d.sha256 if d.algorithm == DIR_HASH else None
-        # A token in a file name (data/ghp_…/x.csv) is not recorded either.
-        return Artifact(path=scrub_tokens(self._workspace.relpath(real)), type=d.type,
-                        sha256=None if dir_hash else d.sha256, dirHash=dir_hash,
-                        size=d.size, origin=origin, license=license, role=role)
-
-    def _refuse_link_escape(self, text: str) -> None:
-        """Refuse a project path that a symbolic link takes out of the project."""
-        escape = link_escape(Path(text), self._workspace.root)
-        if escape is not None:
-            raise InputError(f"{text} is a path in the project, but a symbolic link takes it to "
-                             f"{escape}, outside the project: aitrace does not follow links out "
-                             "of the project", hint=f"copy the file into the project, or give "
-                             f"its real path {escape}")
-
-    def input(self, *paths: str | os.PathLike[str], origin: str | None = None,
-              license: str | None = None, role: str | None = None,
-              sha256: str | None = None) -> list[Artifact]:
-        """Declare and hash inputs now (a URI is recorded by name, with ``sha256`` if given).
-
-        ``origin`` declares an external source (where the data or base model came from); chain of
-        custody accepts declared external sources without an earlier producing step. Returns
-        the recorded artifacts.
-        """
-        added = [self._artifact(p, origin=origin, license=license, role=role, sha256=sha256)
-                 for p in paths]
-        self.materials.extend(added)
-        return added
-
-    def output(self, *paths: str | os.PathLike[str], license: str | None = None,
-               role: str | None = None) -> None:
-        """Declare outputs; they are hashed when the stage ends, whatever they hold then."""
-        for p in paths:
-            self._declared_outputs.append((os.fspath(p), {"license": license, "role": role}))
-
-    # ---------------------------------------------------------------- values
-
-    def log_params(self, params: Mapping[str, Any]) -> None:
-        """Record parameters (kept in the step and logged to the step's MLflow run)."""
-        self.params.update(clean_params(params))
-
-    def log_param(self, key: str, value: Any) -> None:
-        """Record one parameter."""
-        self.log_params({key: value})
-
-    def log_metrics(self, metrics: Mapping[str, float]) -> None:
-        """Record metrics (kept in the step and logged to the step's MLflow run)."""
-        self.metrics.update(clean_metrics(metrics))
-
-    def log_metric(self, key: str, value: float) -> None:
-        """Record one metric."""
-        self.log_metrics({key: value})
-
-    def describe(self, text: str) -> None:
-        """A free-text description of the step."""
-        self.description = text
-
-    def note_mlflow_store(self, tracking_uri: str) -> None:
-        """Remember a tracking URI user code started a run against (to find and link the run)."""
-        if tracking_uri not in self._mlflow_stores:
-            self._mlflow_stores.append(tracking_uri)
-
-    # ---------------------------------------------------------------- evidence
-
-    def attach(self, kind: str, data: bytes | Mapping[str, Any] | list[Any], *,
-               media_type: str, summary: Mapping[str, Any] | None = None,
-               name: str | None = None, subject: str | os.PathLike[str] | None = None,
-               subject_sha256: str | None = None) -> EvidenceRef:
-        """Store evidence content-addressed and reference it from the step.
-
-        ``subject`` is the data file the evidence is about; its digest (computed now, or given
-        as ``subject_sha256``) binds the evidence to those exact bytes.
-        """
-        canonical_bytes(dict(summary or {}), what=f"the {kind} evidence summary")
-        raw = data if isinstance(data, bytes) else document_bytes(data)
-        sha = self._workspace.put_object(raw)
-        subj = None
-        if subject is not None:
-            text = os.fspath(subject)
-            uri = is_uri(text)
-            if not uri and subject_sha256 is None:
-                self._refuse_link_escape(text)
-            subj = self._subject(text if uri else self._workspace.relpath(text),
-                                 None if uri else Path(text), subject_sha256)
-        ref = EvidenceRef(kind=kind, media_type=media_type, sha256=sha, size=len(raw),
-                          name=name, summary=dict(summary or {}), subject=subj)
-        self.evidence.append(ref)
-        return ref
-
-    def _subject(self, rel: str, where: Path | None, sha256: str | None) -> Subject:
-        """The subject naming ``rel`` (on disk at ``where``) by its digest, given or hashed now.
-
-        A directory is named by its dirHash (format v2).
-        """
-        if sha256 is None:
-            d = self._hasher.digest(where or Path(rel))  # a URI has nothing to hash: refused
-            return subject_for(rel, d.sha256, d.algorithm)
-        directory = where is not None and where.is_dir() and not self._hasher.legacy_dirs
-        return subject_for(rel, sha256, DIR_HASH if directory else SHA256)
-
-    def check(self, data: Any, suite: str | os.PathLike[str] | Mapping[str, Any] | None = None,
-              *, pack: str | None = None, path: str | os.PathLike[str] | None = None,
-              **options: Any) -> Any:
-        """Validate data with Great Expectations and attach the result (see ``aitrace check``).
-
-        ``data`` is a CSV/Parquet/JSON Lines path or a pandas DataFrame (then ``path`` names
-        the file it was written to, which binds the evidence to those bytes).
-        """
-        return data_checker()(self, data, suite, pack=pack, path=path, **options)
-
-    def sbom(self, **options: Any) -> EvidenceRef:
-        """Attach a CycloneDX ML-BOM for this step's model outputs now.
-
-        Option ``models``: the outputs (or one output) to describe as models (default: outputs
-        with role ``model`` or a model file suffix).
-        """
-        unknown = set(options) - {"models"}
-        if unknown:
-            raise InputError(f"step.sbom(): unknown option(s) {sorted(unknown)}",
-                             hint="the only option is models=[paths]")
-        models = options.get("models")
-        if isinstance(models, (str, os.PathLike)):
-            models = [models]
-        source = next((c for c in self.contributors if c.kind == EVIDENCE_SBOM), None)
-        if source is None:  # pragma: no cover - the SBOM source is always wired
-            raise InputError("no ML-BOM source is installed")
-        chosen = tuple(os.fspath(m) for m in models) if models is not None else None
-        view = replace(self.finishing(), options=replace(self.options, sbom_models=chosen))
-        before = len(self.evidence)
-        self.apply(source.contribute(view))
-        if len(self.evidence) == before:  # pragma: no cover - the source always attaches
-            raise InputError("the ML-BOM source attached nothing")
-        return self.evidence[before]
-
-    # ---------------------------------------------------------------- finishing
-
-    def set_result(self, status: StepStatus, *, exit_code: int | None = None,
-                   error: str | None = None) -> None:
-        """Force the final status (``aitrace run`` sets it from the child's exit code)."""
-        self.status = status
-        self.exit_code = exit_code
-        if error:
-            self.error = scrub(error)
-
-    def _pending_outputs(self) -> list[Artifact]:
-        """Declared outputs not hashed yet that exist now, hashed (for a snapshot)."""
-        have = {a.path for a in self.products}
-        out: list[Artifact] = []
-        for text, meta in self._declared_outputs:
-            rel = self._workspace.relpath(text) if not is_uri(text) else text
-            if rel in have or (not is_uri(text) and (
-                    not Path(text).exists() or link_escape(Path(text), self._workspace.root))):
-                continue
-            out.append(self._artifact(text, origin=None, **meta))
-            have.add(rel)
-        return out
-
-    def hash_outputs(self) -> tuple[list[str], list[str]]:
-        """Hash the declared outputs into the step's products.
-
-        Returns:
-            The outputs that do not exist, and those a symbolic link takes out of the project
-            (``path → target``): neither is recorded.
-        """
-        missing: list[str] = []
-        escaped: list[str] = []
-        for text, meta in self._declared_outputs:
-            if not is_uri(text) and not Path(text).exists():
-                missing.append(text)
-                continue
-            escape = None if is_uri(text) else link_escape(Path(text), self._workspace.root)
-            if escape is not None:
-                escaped.append(f"{text} → {escape}")
-                continue
-            self.products.append(self._artifact(text, origin=None, **meta))
-        self._declared_outputs = []
-        return missing, escaped
-
-    def _bind_evidence(self) -> None:
-        digests = {a.value for a in (*self.materials, *self.products) if a.value}
-        self.evidence = [
-            e if e.subject is None else replace(e, bound=e.subject.value in digests)
-            for e in self.evidence
-        ]
-
-    def snapshot(self, seq: int = 0, prev: str | None = None) -> Step:
-        """What the step holds now, as a ``Step`` (declared outputs that exist are hashed).
-
-        ``seq`` and ``prev`` are placeholders unless given: the chain position is only known
-        under the append lock.
-        """
-        command = self.command
-        if command is not None:
-            command = Command(argv=command.argv, exit_code=self.exit_code, cwd=command.cwd)
-        return Step(
-            format=self._format, id=self._id, record_id=self._record_id, seq=max(seq, 1),
-            stage=self._stage, status=self.status or "succeeded", started_at=self.started_at,
-            ended_at=self.ended_at or utc_now(), actor=self.actor, prev=prev, command=command,
-            code=self.code, environment=self.environment, materials=tuple(self.materials),
-            products=(*self.products, *self._pending_outputs()), evidence=tuple(self.evidence),
-            mlflow=tuple(self.mlflow), params=dict(self.params), metrics=dict(self.metrics),
-            description=self.description, error=self.error)
-
-    def finishing(self) -> FinishingStep:
-        """The step as contributors see it now."""
-        return FinishingStep(step=self.snapshot(), workspace=self._workspace,
-                             options=self.options, mlflow_stores=tuple(self._mlflow_stores))
-
-    def apply(self, contribution: Contribution) -> None:
-        """Add what a contributor contributed (evidence, environment, links, values)."""
-        for a in contribution.evidence:
-            canonical_bytes(dict(a.summary), what=f"the {a.kind} evidence summary")
-            raw = a.data if isinstance(a.data, bytes) else document_bytes(a.data)
-            sha = self._workspace.put_object(raw)
-            subj = (self._subject(a.subject_path, None if is_uri(a.subject_path) else
-                                  self._workspace.resolve(a.subject_path), a.subject_sha256)
-                    if a.subject_path is not None and a.subject_sha256 is not None else None)
-            self.evidence.append(EvidenceRef(
-                kind=a.kind, media_type=a.media_type, sha256=sha, size=len(raw),
-                name=a.name, summary=dict(a.summary), subject=subj))
-        if contribution.environment is not None:
-            self.environment = contribution.environment
-        self.mlflow.extend(contribution.mlflow)
-        if contribution.params:
-            self.log_params(contribution.params)
-        if contribution.metrics:
-            self.log_metrics(contribution.metrics)
-
-    def build(self, seq: int, prev: str | None) -> Step:
-        """The immutable step, once the chain position is known (called under the lock)."""
-        if self.status is None or self.ended_at is None:
-            raise RuntimeError("build() called before the step finished")
-        return self.snapshot(seq, prev)
-
-
-def _warn(msg: str) -> None:
-    print(f"aitrace: warning: {msg}", file=sys.stderr)
 
 
 def _failure(e: BaseException) -> str:
-    """A contributor's failure in one line (library errors can span dozens: SQL, parameters)."""
+    """A contributor's failure in one line (library errors can span dozens: SQL, parameters).
+
+    aitrace's own errors are shown whole: their message is one written sentence.
+    """
+    if isinstance(e, AitraceError):
+        return f"{type(e).__name__}: {scrub(e.message)}"
     lines = scrub(str(e)).strip().splitlines() or [""]
     first = lines[0] if len(lines[0]) <= 200 else lines[0][:199] + "…"
     return f"{type(e).__name__}: {first}" + (" …" if len(lines) > 1 else "")
@@ -410,7 +88,8 @@ class StageContext:
                  description: str | None = None, command: Command | None = None,
                  mlflow: bool | None = None, sbom: bool | None = None,
                  progress: Progress | None = None,
-                 contributors: Callable[[], Sequence[StepContributor]] | None = None) -> None:
+                 contributors: Callable[[], Sequence[StepContributor]] | None = None,
+                 launch: Launch | None = None) -> None:
         if not is_stage(stage):
             raise InputError(f"unknown stage '{stage}'",
                              hint="use one of: " + ", ".join(STAGE_IDS))
@@ -423,6 +102,7 @@ class StageContext:
         self.mlflow = mlflow
         self.sbom = sbom
         self.progress = progress
+        self.launch = launch
         self._make_contributors = contributors or default_contributors
         self._contributors: Sequence[StepContributor] = ()
         self.recorder: StepRecorder | None = None
@@ -444,11 +124,13 @@ class StageContext:
         ws = self._resolve_workspace()
         rec = StepRecorder(ws, self.stage, description=self.description, progress=self.progress)
         rec.command = self.command
+        rec.launch = self.launch
         enabled = bool(ws.config.section("mlflow").get("enabled", True))
         rec.options = StepOptions(mlflow=self.mlflow if self.mlflow is not None else enabled,
                                   sbom=self.sbom)
         rec.input(*self.inputs)  # a missing input fails here, before anything is written
         rec.output(*self.outputs)
+        rec.watch.before([os.fspath(o) for o in self.outputs])
         rec.code = capture_code_version(ws.root)
         ws.begin(rec.id, self.stage, rec.started_at, rec.actor,
                  self.command.argv if self.command else None, tuple(rec.materials))
@@ -525,6 +207,10 @@ class StageContext:
 
         merge_child_reports(rec, warn=_warn)
         missing, escaped = rec.hash_outputs()
+        for art in rec.products:
+            if art.unchanged:
+                _warn(f"declared output {art.path} existed before the {rec.stage} step and was "
+                      "neither created nor modified by it (recorded as unchanged)")
         outputs_failed = bool(missing or escaped) and rec.status == "succeeded"
         why: list[str] = []
         if outputs_failed:
@@ -589,3 +275,5 @@ def step_as_json(step: Step) -> dict[str, Any]:
 
 
 __all__ = ["StageContext", "StepRecorder", "current_step", "stage"]
+
+

@@ -90,19 +90,39 @@ class CodeVersion:
 
 @model
 class Environment:
-    """The machine and interpreter; the full package list is evidence referenced by digest."""
+    """Who ran the step's code: its interpreter, and the machine; packages are evidence.
 
-    python: str
-    implementation: str
+    For ``aitrace run`` the interpreter is the one that ran the command (a venv's python, a
+    console script's ``#!`` line, the ``python`` that ``mlflow run --env-manager local`` starts),
+    not aitrace's own; ``python`` is absent when the command is not a Python program.
+    """
+
     platform: str
     machine: str
     cpu_count: int
+    python: str | None = field(
+        default=None, description="Python version of the interpreter that ran the code; absent "
+        "when the command is not a Python program (or its interpreter was not found)")
+    implementation: str | None = None
+    executable: str | None = field(
+        default=None, description="the interpreter (or program) that ran: a workspace-relative "
+        "path or a file: URI")
+    detected_by: str | None = field(
+        default=None, description="how the interpreter was found: process, argv, shebang, "
+        "mlflow-run, path")
     memory_bytes: int | None = None
     distributions_sha256: str | None = field(
         default=None, pattern=SHA256_HEX,
         description="digest of the environment evidence object listing installed distributions")
     variables: Mapping[str, str] = field(
         default_factory=dict, description="allow-listed environment variables, secrets redacted")
+
+    @property
+    def python_text(self) -> str:
+        """The interpreter in words for views: ``CPython 3.10.13``, or why there is none."""
+        if self.python is None:
+            return "no Python interpreter (not a Python program)"
+        return f"{self.implementation or 'Python'} {self.python}"
 
 
 @model
@@ -130,6 +150,9 @@ class Artifact:
         description="where an external source came from; set = declared external source")
     license: str | None = field(default=None, description="SPDX licence id or expression")
     role: str | None = field(default=None, description="e.g. dataset, model, config, code")
+    unchanged: bool | None = field(
+        default=None, description="true: a declared output that existed before the step and "
+        "was neither created nor modified by it")
 
     @property
     def digest(self) -> tuple[DigestAlgorithm, str] | None:
@@ -209,6 +232,9 @@ class MlflowLink:
     data_sha256: str | None = field(
         default=None, pattern=SHA256_HEX,
         description="sha256 of canonical {params, metrics, tags} of the run at the step's end")
+    linked_by: Literal["tag", "time-window", "resumed"] | None = field(
+        default=None, description="how a user run was found: aitrace's tag, the step's time "
+        "window, or MLFLOW_RUN_ID (resumed)")
 
 
 @model

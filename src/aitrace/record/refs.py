@@ -43,3 +43,24 @@ DIR_HASH: DigestAlgorithm = "dirHash"
 def digest_label(algorithm: str, value: str | None, width: int = 12) -> str:
     """A digest as messages show it: ``sha256:ab12…`` or ``dirHash:cd34…``."""
     return f"{algorithm}:{value[:width]}…" if value else "no digest"
+
+
+def file_uri_path(text: str) -> str | None:
+    """The local path a ``file:`` URI names (``file:///x``, ``file://localhost/x``), else ``None``.
+
+    The record writes a local file outside the workspace as a ``file:`` URI (never as a bare
+    host path); it is still a local file, hashed like any other.
+    """
+    if not text.startswith("file:"):
+        return None
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(text)
+    if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+        return None
+    return unquote(parts.path)
+
+
+def is_remote(text: str) -> bool:
+    """Whether a recorded location is a URI that names no local file (not ``file:``)."""
+    return is_uri(text) and file_uri_path(text) is None

@@ -26,6 +26,7 @@ from aitrace.record.stages import (
     RELEASE_STAGES,
     STAGES,
 )
+from aitrace.verify.checks import check_kind
 
 Trust = Literal["verified", "unverified", "failed"]
 VIEW_FORMAT = "aitrace.inspect/v1"
@@ -94,18 +95,20 @@ class VerificationView:
 
     @property
     def failed_members(self) -> frozenset[str]:
-        """Archive members named by a failed check."""
-        return frozenset(c.member for c in self.failed if c.member)
+        """Archive members named by a failed integrity check (damaged or unsigned content)."""
+        return frozenset(c.member for c in self.failed
+                         if c.member and check_kind(c.id) == "integrity")
 
     @property
     def authentic(self) -> bool:
-        """Verification ran and every check but the policy's passed.
+        """Verification ran and every integrity and signature check passed.
 
-        A policy failure says the record is not good enough, not that it was tampered with:
-        its content is still exactly what the signer attested.
+        A policy or record-completeness failure (e.g. chain of custody) says the record is not
+        good enough, not that it was tampered with: its content is still exactly what the
+        signer attested.
         """
         return self.performed and not any(
-            c.status == "failed" and not c.id.startswith("policy.") for c in self.checks)
+            c.status == "failed" and check_kind(c.id) == "integrity" for c in self.checks)
 
     def trust(self, member: str | None) -> Trust:
         """How far content from ``member`` may be trusted."""
@@ -127,9 +130,15 @@ def verification_from_report(report: Any, *, keys_given: bool) -> VerificationVi
         headline = (f"Verified: all {sum(1 for c in checks if c.status == 'passed')} checks "
                     "passed")
     elif keys_given and checks and not any(
-            c.status == "failed" and not c.id.startswith("policy.") for c in checks):
-        headline = (f"AUTHENTIC, BUT THE POLICY FAILED: {n_failed} policy check(s) failed; the "
-                    "content below is what the signer attested")
+            c.status == "failed" and check_kind(c.id) == "integrity" for c in checks):
+        incomplete = sum(1 for c in checks
+                         if c.status == "failed" and check_kind(c.id) == "completeness")
+        policy = n_failed - incomplete
+        parts = ([f"{incomplete} record-completeness check(s) failed"] if incomplete else []) \
+            + ([f"{policy} policy check(s) failed"] if policy else [])
+        what = "THE RECORD IS INCOMPLETE" if incomplete else "THE POLICY FAILED"
+        headline = (f"AUTHENTIC, BUT {what}: {'; '.join(parts)}; the content below is what "
+                    "the signer attested")
     elif not keys_given:
         headline = ("NOT VERIFIED: no public key was given, so the signature could not be "
                     "checked; nothing below is trusted")

@@ -23,12 +23,15 @@ record:
   name: {name}
 
 mlflow:
-  # Where run metadata goes. Empty: an embedded SQLite store in .aitrace/mlflow.db.
-  # MLFLOW_TRACKING_URI in the environment overrides this.
+  # Where aitrace's own step runs go. Empty: an embedded SQLite store in .aitrace/mlflow.db.
+  # AITRACE_MLFLOW_TRACKING_URI overrides this. Your code's MLflow store is never changed:
+  # aitrace reads the runs your code makes where your code makes them.
   tracking_uri:
   # Experiment the step runs go to (default: aitrace/<record name>).
   experiment:
   enabled: true
+  # false: link your own runs but write no aitrace step run (no MLflow import per step).
+  step_runs: true
 
 capture:
   # Extra environment variables to record (secret-looking names are always redacted).

@@ -64,7 +64,7 @@ from aitrace.record.models import (
     Step,
     StepFormat,
 )
-from aitrace.record.refs import bytes_match
+from aitrace.record.refs import bytes_match, file_uri_path
 from aitrace.record.times import utc_now
 from aitrace.store.config import CONFIG_NAME, DEFAULT_CONFIG, Config, load_config
 from aitrace.store.files import TMP_PREFIX, atomic_write, create_exclusive
@@ -231,17 +231,26 @@ class Workspace:
         return self.dir / "cache" / "digests.sqlite"
 
     def relpath(self, path: str | os.PathLike[str]) -> str:
-        """How a path is written in the record: POSIX, relative to the root when inside it."""
-        p = Path(path)
+        """How a path is written in the record: POSIX, relative to the root when inside it.
+
+        A path outside the workspace is written as a ``file:`` URI, never as a bare host path;
+        a ``file:`` URI given here is taken as the path it names.
+        """
+        text = os.fspath(path)
+        local = file_uri_path(text) if isinstance(text, str) else None
+        p = Path(local) if local is not None else Path(text)
         absolute = p if p.is_absolute() else (Path.cwd() / p)
         absolute = Path(os.path.normpath(absolute))
         try:
             return absolute.relative_to(self.root).as_posix()
         except ValueError:
-            return absolute.as_posix()
+            return absolute.as_uri()
 
     def resolve(self, recorded: str) -> Path:
-        """The filesystem path of a path as recorded."""
+        """The filesystem path of a recorded path (relative, a ``file:`` URI, or absolute)."""
+        local = file_uri_path(recorded)
+        if local is not None:
+            return Path(local)
         p = Path(recorded)
         return p if p.is_absolute() else self.root / p
 

@@ -21,7 +21,7 @@
    ``aitrace.verify.order``: what a re-linked, re-signed history cannot hide.
 6. ``evidence.objects``, ``evidence.gx-bound``, ``evidence.sbom-schema`` — see
    ``aitrace.verify.evidence``.
-7. ``artifact.matches`` — each ``--artifact`` file's sha256 is a statement subject.
+7. ``artifact.matches`` — each ``--artifact`` file's (or folder's) sha256 is a statement subject.
 8. ``policy.*`` — see ``aitrace.verify.policy``.
 
 A check that fails because of one member names it in ``Check.member``; several failures of the
@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 from aitrace.bundle._zip.limits import ArchiveLimits
 from aitrace.errors import AitraceError, InputError
-from aitrace.verify._state import _member_digest, _pairs, _safe_steps, _State
+from aitrace.verify._state import _member_digest, _safe_steps, _State
 from aitrace.verify.checks import Checks, VerifyReport, abbrev
 from aitrace.verify.custody import custody_gaps
 from aitrace.verify.evidence import _check_evidence
@@ -457,7 +457,7 @@ def _check_custody(ob: OpenedBundle, c: Checks, st: _State) -> None:
     if not st.steps:
         c.skipped("chain.custody", title, "no readable steps")
         return
-    gaps = custody_gaps(st.steps)
+    gaps = custody_gaps(st.steps, ob.object_bytes)
     c.outcome("chain.custody", title,
               [(g.message, step_member(g.step.seq)) for g in gaps],
               f"{sum(len(s.materials) for s in st.steps)} inputs accounted for")
@@ -465,24 +465,30 @@ def _check_custody(ob: OpenedBundle, c: Checks, st: _State) -> None:
 
 
 
-def _check_artifacts(artifacts: Sequence[tuple[Path, str]], c: Checks, st: _State) -> None:
+def _check_artifacts(artifacts: Sequence[tuple[Path, Sequence[tuple[str, str]]]], c: Checks,
+                     st: _State) -> None:
+    """Each ``--artifact`` (with its digests under every algorithm it may be named by)."""
     from aitrace.bundle.format import MANIFEST_MEMBER
+    from aitrace.record.refs import digest_label
 
     title = "The given artifact is a signed subject (the recorded released file)"
     if not artifacts:
         return
-    subjects = [(n, v) for n, alg, v in st.subjects if n != MANIFEST_MEMBER and alg == "sha256"]
-    for path, sha in artifacts:
-        names = [n for n, s in subjects if s == sha]
+    subjects = [(n, alg, v) for n, alg, v in st.subjects if n != MANIFEST_MEMBER]
+    for path, digests in artifacts:
+        names = [n for n, alg, v in subjects if (alg, v) in digests]
+        shown = digest_label(*digests[0])
         if st.statement is None:
             c.skipped("artifact.matches", title, f"{path}: the statement could not be read")
         elif names:
             c.passed("artifact.matches", title,
-                     f"{path} {abbrev(sha)} is the released artifact {', '.join(names)}")
+                     f"{path} {shown} is the released artifact {', '.join(names)}")
         else:
+            listed = ", ".join(f"{n} {digest_label(alg, v)}" for n, alg, v in subjects)
             c.failed("artifact.matches", title,
-                     f"{path} hashes to {abbrev(sha)}, which matches no released artifact "
-                     f"({_pairs(subjects) if subjects else 'none'})")
+                     f"{path} hashes to {shown}, which matches no released artifact "
+                     f"([{listed}])" if subjects else
+                     f"{path} hashes to {shown}, which matches no released artifact (none)")
 
 
 def verify_bundle(
@@ -517,18 +523,25 @@ def verify_bundle(
             problem), or ``threshold`` is below 1.
     """
     from aitrace.bundle.read import OpenedBundle
-    from aitrace.store.digest import hash_file
+    from aitrace.store.digest import Hasher, hash_file
 
     if threshold < 1:
         raise InputError(f"threshold must be at least 1 (got {threshold})",
                          hint="pass --threshold 1 or more")
-    hashed: list[tuple[Path, str]] = []
+    hashed: list[tuple[Path, list[tuple[str, str]]]] = []
     for a in artifacts:
         try:
-            hashed.append((Path(a), hash_file(Path(a))[0]))
+            # A model may be a folder (an MLflow model is): hashed as the record hashes folders,
+            # by dirHash (format v2) or by its aitrace.dir/v1 manifest (a v1 bundle's subject).
+            if Path(a).is_dir():
+                digests = [("dirHash", Hasher(cache=None).digest(Path(a)).sha256),
+                           ("sha256", Hasher(cache=None, legacy_dirs=True).digest(Path(a)).sha256)]
+            else:
+                digests = [("sha256", hash_file(Path(a))[0])]
         except OSError as exc:
             raise InputError(f"--artifact {a}: cannot read it ({exc.strerror or exc})",
-                             hint="give the path of the deployed model file") from None
+                             hint="give the path of the deployed model file or folder") from None
+        hashed.append((Path(a), digests))
     c = Checks()
     st = _State()
     title = "The archive is a safe ZIP (paths, links, sizes, ratios, JSON limits)"

@@ -16,6 +16,22 @@ if TYPE_CHECKING:
 CheckStatus = Literal["passed", "failed", "skipped"]
 REPORT_FORMAT = "aitrace.verify/v1"
 
+COMPLETENESS_CHECKS = frozenset({"chain.custody", "evidence.gx-bound"})
+"""Checks about what the record holds, not about whether it is what the signer signed: a failure
+says the record is incomplete (an input with no producing step, a GX result not bound to the
+step's data), never that its content is untrusted."""
+
+
+def check_kind(check_id: str) -> Literal["integrity", "completeness", "policy"]:
+    """What a failure of ``check_id`` means: damaged content, an incomplete record, or policy.
+
+    Only integrity failures (archive, digests, signatures, chain, evidence objects) make content
+    untrusted; the others are judgements on a record that is exactly what the signer attested.
+    """
+    if check_id.startswith("policy"):
+        return "policy"
+    return "completeness" if check_id in COMPLETENESS_CHECKS else "integrity"
+
 
 @dataclass(frozen=True)
 class Check:
@@ -75,6 +91,16 @@ class VerifyReport:
         return frozenset(c.member for c in self.failed if c.member)
 
     @property
+    def authentic(self) -> bool:
+        """Whether every integrity and signature check passed (``check_kind``).
+
+        A record can be authentic and still incomplete or below the policy: its content is then
+        exactly what the signer attested.
+        """
+        return any(c.status == "passed" for c in self.checks) and not any(
+            check_kind(c.id) == "integrity" for c in self.failed)
+
+    @property
     def verdict(self) -> str:
         """One line: ``verified`` or how many checks failed."""
         counts = {s: sum(1 for c in self.checks if c.status == s)
@@ -89,7 +115,7 @@ class VerifyReport:
         """The documented ``verify --json`` document (format ``aitrace.verify/v1``)."""
         return {
             "format": REPORT_FORMAT, "bundle": self.path, "ok": self.ok,
-            "verdict": self.verdict,
+            "authentic": self.authentic, "verdict": self.verdict,
             "record": {"id": self.record_id, "name": self.record_name},
             "signers": list(self.signers), "policy": self.policy,
             "subjects": [{"name": n, alg: v} for n, alg, v in self.subjects],

@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aitrace.record.refs import digest_label
+from aitrace.record.listing import ObjectReader, directory_files
+from aitrace.record.refs import SHA256, digest_label
 
 if TYPE_CHECKING:
     from aitrace.record.models import Step
 
+__all__ = ["CustodyGap", "custody_gaps", "directory_files"]
 
 # Stages where an input may enter the record from outside (declared with an origin), whatever
 # its role; at other stages only code, configuration and documents may (see custody_gaps).
@@ -32,13 +34,16 @@ class CustodyGap:
     message: str
 
 
-def custody_gaps(steps: Sequence[Step]) -> list[CustodyGap]:
+def custody_gaps(steps: Sequence[Step],
+                 read_object: ObjectReader | None = None) -> list[CustodyGap]:
     """Chain of custody over succeeded steps, in chain order.
 
     An input (material) of a succeeded step is accounted for when:
 
     * an earlier succeeded step produced the same bytes (same sha256 — for a directory the same
-      dirHash; a renamed copy counts), or took them in as a declared external source; or
+      dirHash; a renamed copy counts), also as a file inside a folder it produced (found in the
+      folder's listing through ``read_object``, see ``aitrace.record.listing``), or took them
+      in as a declared external source; or
     * it is itself a declared external source (``origin`` set) at ``problem``, ``collection``,
       ``selection`` or ``design`` — where data, base models, documents and configuration
       legitimately enter a record — or, at any stage, with role ``code``, ``config``,
@@ -86,6 +91,9 @@ def custody_gaps(steps: Sequence[Step]) -> list[CustodyGap]:
             if p.content_id is not None:
                 known.add(p.content_id)
             by_path[p.path] = (step.stage, _label(p.digest))
+            for rel, sha in (directory_files(step, p, read_object) or {}).items():
+                known.add(f"{SHA256}:{sha}")
+                by_path[f"{p.path}/{rel}"] = (step.stage, digest_label(SHA256, sha))
     return gaps
 
 

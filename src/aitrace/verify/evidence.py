@@ -69,6 +69,22 @@ def _check_evidence(ob: OpenedBundle, c: Checks, st: _State) -> None:
                             f"{size}", name))
         else:
             good.add(sha)
+    from aitrace.bundle.release import listing_objects
+
+    for sha, s in listing_objects(st.steps).items():  # optional: only when carried
+        name = object_member(sha)
+        if sha in referenced or name not in ob.archive:
+            continue
+        referenced.add(sha)
+        try:
+            actual, _size = _member_digest(ob, name, st)
+        except AitraceError as exc:
+            objects.append((exc.message, name))
+            continue
+        if actual != sha:
+            objects.append((f"member '{name}' hashes to {abbrev(actual)}, not the digest in its "
+                            f"name: the listing of a folder step {s.seq} produced was altered",
+                            name))
     for sha in ob.object_shas:
         if sha not in referenced:
             objects.append((f"member '{object_member(sha)}' is not referenced by any step",

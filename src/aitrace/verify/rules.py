@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from aitrace.errors import AitraceError
 from aitrace.evidence.licenses import license_ids
+from aitrace.evidence.mlflow.observe import VALUE_PREFIX
 from aitrace.record._model import field, model
 from aitrace.record.stages import EVIDENCE_GX, EVIDENCE_SBOM, STAGE_IDS, StageId
 from aitrace.record.times import parse_utc
@@ -130,10 +131,15 @@ class PolicyContext:
         return found[-1] if found else None
 
     def latest_metric(self, stage: str, metric: str) -> tuple[Step, float] | None:
-        """The value of ``metric`` in the latest succeeded step of ``stage`` that logged it."""
+        """The value of ``metric`` in the latest succeeded step of ``stage`` that logged it.
+
+        A metric the step's own MLflow run logged counts too: it is recorded as
+        ``mlflow.<metric>`` (``aitrace.evidence.mlflow.observe``); the step's own value wins.
+        """
         for s in reversed(self.succeeded(stage)):
-            if metric in s.metrics:
-                return s, s.metrics[metric]
+            for key in (metric, VALUE_PREFIX + metric):
+                if key in s.metrics:
+                    return s, s.metrics[key]
         return None
 
 

@@ -217,6 +217,11 @@ def summarize(doc: Mapping[str, Any], suite: Suite, data: Dataset) -> dict[str, 
         summary["findings"] = packs_mod.privacy_findings(results)
         summary["columns_scanned"] = list(pack_meta.get("columns", []))
         summary["detectors"] = list(pack_meta.get("detectors", []))
+    elif suite.pack == "labels" and pack_meta.get("task") == "regression":
+        summary["task"] = "regression"
+        summary["label_column"] = pack_meta.get("label_column")
+        summary["range"] = pack_meta.get("range")
+        summary["max_outlier_share"] = pack_meta.get("max_outlier_share")
     elif suite.pack == "labels":
         summary["label_column"] = pack_meta.get("label_column")
         summary["min_class_share"] = pack_meta.get("min_class_share")

@@ -199,14 +199,17 @@ def _rel_paths(ws: Workspace, paths: Any) -> set[str] | None:
 
 
 def _environment_doc(ws: Workspace, step: Step) -> dict[str, Any] | None:
-    """The environment evidence of ``step`` (its summary's object, else its latest capture)."""
+    """The environment evidence of ``step`` (its summary's object, else its latest capture).
+
+    A step without one lists no libraries: aitrace's own interpreter is not the step's.
+    """
     env = step.environment
     sha = env.distributions_sha256 if env is not None else None
     if sha is None:
         sha = next((e.sha256 for e in reversed(step.evidence)
                     if e.kind == EVIDENCE_ENVIRONMENT), None)
     if sha is None:
-        return _current_environment()
+        return None
     doc = parse_untrusted(ws.read_object(sha), f"environment evidence {sha[:12]}",
                           error=IntegrityError, hint="the workspace's evidence store is damaged")
     return doc if isinstance(doc, dict) else None
@@ -236,7 +239,10 @@ def _record_bom(ws: Workspace, steps: Sequence[Step], subject: Step,
                               "suffix such as .safetensors, .onnx, .pkl), or pass models=[...]")
     lineage = _lineage(subject, prior, producers)
     cfg = ws.config.section("datasets")
-    data, base = _collect_data(lineage, producers, cfg, {a.value for a in model_arts})
+    declared = {a.value: a for s in prior if s.status == "succeeded" for a in s.materials
+                if a.value and a.origin is not None and a.license}
+    data, base = _collect_data(lineage, producers, cfg, {a.value for a in model_arts},
+                               declared)
     ctx = CardContext(ws=ws, prior=prior, lineage=lineage, producers=producers,
                        subject=subject, data=data)
     configured = user_card(ws)
@@ -284,6 +290,7 @@ def _lineage(subject: Step, prior: Sequence[Step], producers: Mapping[str, Step]
 
 def _collect_data(lineage: Sequence[Step], producers: Mapping[str, Step],
                   cfg: Mapping[str, Any], model_digests: set[str | None],
+                  declared: Mapping[str, Artifact] | None = None,
                   ) -> tuple[list[DataPart], list[DataPart]]:
     data: dict[tuple[str, str | None], DataPart] = {}
     base: dict[tuple[str, str | None], DataPart] = {}
@@ -294,12 +301,12 @@ def _collect_data(lineage: Sequence[Step], producers: Mapping[str, Step],
                 kind = mb.artifact_kind(a, s.stage)
                 key = (a.path, a.value)
                 entry = _dataset_config(cfg, a.path)
-                lic, src = resolve_license(a, entry, producers, cfg, memo)
+                lic, src = resolve_license(a, entry, producers, cfg, memo, declared)
                 if kind == "model":
                     external = (a.origin is not None or a.type == "uri") and \
                         a.value not in producers
-                    declared = (a.role or "").lower() == "base-model"
-                    if (s.stage == "selection" or external or declared) and \
+                    base_role = (a.role or "").lower() == "base-model"
+                    if (s.stage == "selection" or external or base_role) and \
                             a.value not in model_digests and key not in base:
                         base[key] = DataPart(a, mb.bom_ref("base-model", a), "model", s.stage,
                                           lic, src, entry, role)
@@ -333,8 +340,14 @@ def _dataset_config(cfg: Mapping[str, Any], path: str) -> Mapping[str, Any]:
 def resolve_license(a: Artifact, entry: Mapping[str, Any], producers: Mapping[str, Step],
                      cfg: Mapping[str, Any],
                      memo: dict[tuple[str, str | None], tuple[str | None, str | None]],
+                     declared: Mapping[str, Artifact] | None = None,
                      ) -> tuple[str | None, str | None]:
-    """Config > declared on the artifact > inherited from the data a data stage derived it from."""
+    """Config > declared > declared where the same bytes entered > inherited from its sources.
+
+    "Declared where the same bytes entered" is a ``--source …,license=`` given when the data
+    entered the record (at collection); inherited is from the data a data stage derived it from.
+    """
+    declared = declared or {}
     key = (a.path, a.value)
     if key in memo:
         return memo[key]
@@ -343,14 +356,17 @@ def resolve_license(a: Artifact, entry: Mapping[str, Any], producers: Mapping[st
         result: tuple[str | None, str | None] = (str(entry["license"]), "aitrace.yaml datasets")
     elif a.license:
         result = (a.license, "declared")
+    elif a.value is not None and a.value in declared:
+        source = declared[a.value]
+        result = (source.license, f"declared with {source.path} from {source.origin}")
     else:
         result = (None, None)
         step = producers.get(a.value or "")
         if step is not None and step.stage in mb.DATA_STAGES:
             sources = [m for m in step.materials
                        if mb.artifact_kind(m, step.stage) == "dataset"]
-            lics = [resolve_license(m, _dataset_config(cfg, m.path), producers, cfg, memo)[0]
-                    for m in sources]
+            lics = [resolve_license(m, _dataset_config(cfg, m.path), producers, cfg, memo,
+                                    declared)[0] for m in sources]
             known = [x for x in lics if x]
             if sources and len(known) == len(lics):
                 uniq = sorted(set(known))

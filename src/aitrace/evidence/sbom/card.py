@@ -138,7 +138,7 @@ def _environment_considerations(ctx: CardContext) -> list[dict[str, str]]:
                   {"name": "aitrace:training:machine", "value": env.machine},
                   {"name": "aitrace:training:platform", "value": env.platform},
                   {"name": "aitrace:training:python",
-                   "value": f"{env.implementation} {env.python}"}]
+                   "value": env.python_text}]
         if env.memory_bytes:
             props.append({"name": "aitrace:training:memory-bytes",
                           "value": str(env.memory_bytes)})

@@ -89,7 +89,7 @@ def _environment(step: Any, facts: Sequence[Mapping[str, Any]]) -> str:
     pairs = []
     if env is not None:
         mem = f" · {h.size(env.memory_bytes)} RAM" if env.memory_bytes else ""
-        pairs.append(("environment", h.e(f"{env.implementation} {env.python} · {env.platform} "
+        pairs.append(("environment", h.e(f"{env.python_text} · {env.platform} "
                                         f"({env.machine}) · {env.cpu_count} CPUs{mem}")))
     if step.code is not None:
         c = step.code
