@@ -23,12 +23,18 @@ def init_cmd(name: str | None, directory: Path, as_json: bool) -> None:
 
     directory.mkdir(parents=True, exist_ok=True)
     ws, created = Workspace.init(directory, name=name)
+    ignored = name is not None and name != ws.name
+    note = (f"--name {name!r} was not applied: this workspace exists and its record is named "
+            f"{ws.name!r}; to rename it, edit record.name in {ws.root / 'aitrace.yaml'}"
+            if ignored else None)
     if as_json:
         emit_json({"root": str(ws.root), "record_id": ws.record.id, "name": ws.name,
-                   "created": created})
+                   "created": created, "note": note})
         return
     verb = "Initialised" if created else "Already initialised:"
     click.echo(f"{verb} aitrace workspace in {ws.dir} (record {ws.record.id}, '{ws.name}')")
+    if note:
+        click.echo(f"aitrace: note: {note}", err=True)
 
 
 @click.command("run", short_help="Run a command as a recorded stage step.",
@@ -105,6 +111,7 @@ def log_cmd(stage: str | None, as_json: bool) -> int:
     if report.broken:
         b = report.broken
         click.echo(f"chain BROKEN at step {b.seq} ({b.file}): {b.reason}", err=True)
+        click.echo("  hint: `aitrace doctor` explains it and how to recover", err=True)
         return 1
     return 0
 
@@ -159,7 +166,10 @@ def show_cmd(step_ref: str, as_json: bool) -> None:
 @click.command("status", short_help="The ten stages and whether the hash chain holds.")
 @json_option
 def status_cmd(as_json: bool) -> int:
-    """The ten stages (done / failed / missing) and whether the hash chain holds."""
+    """The ten stages (done / failed / interrupted / missing) and whether the hash chain holds.
+
+    Exit 0 when the chain holds, 1 when it is broken (see `aitrace doctor`).
+    """
     from aitrace.store.status import record_status
     from aitrace.store.workspace import Workspace
 
@@ -179,6 +189,8 @@ def status_cmd(as_json: bool) -> int:
     if status.chain.broken:
         b = status.chain.broken
         click.echo(f"hash chain: BROKEN at step {b.seq} ({b.file}): {b.reason}")
+        click.echo("  hint: `aitrace doctor` explains it and how to recover without losing "
+                   "anything")
         return 1
     click.echo(f"hash chain: intact (head sha256:{short(status.chain.head, 16)})")
     return 0
@@ -205,3 +217,45 @@ def digest_cmd(paths: tuple[Path, ...], no_cache: bool, as_json: bool) -> None:
         return
     for p, d in zip(paths, digests, strict=True):
         sys.stdout.write(f"{d.ref}  {p}\n")
+
+
+@click.command("doctor", short_help="Explain damage to the workspace and repair it safely.")
+@click.option("--repair", is_flag=True,
+              help="Move the damaged tail of the chain to .aitrace/quarantine/ and record a "
+                   "step naming it (nothing is deleted).")
+@json_option
+def doctor_cmd(repair: bool, as_json: bool) -> int:
+    """Explain what is damaged in the workspace and how to recover without losing anything.
+
+    Exit 0 when the workspace is healthy (or was repaired), 1 when damage was found.
+    """
+    from aitrace.hooks.capture import capture_actor
+    from aitrace.store.doctor import diagnose, quarantine
+    from aitrace.store.workspace import Workspace
+
+    ws = Workspace.find()
+    diagnosis = diagnose(ws)
+    if repair and diagnosis.broken is not None:
+        done = quarantine(ws, actor=capture_actor())
+        if as_json:
+            emit_json({"repaired": True, "directory": str(done.directory),
+                       "files": [vars(f) for f in done.files],
+                       "step": {"seq": done.step.seq, "id": done.step.id,
+                                "stage": done.step.stage, "digest": done.step.digest},
+                       "after": diagnose(ws).to_dict()})
+            return 0
+        click.echo(f"moved {len(done.files)} damaged step file(s) to "
+                   f"{ws.relpath(done.directory)}/:")
+        for f in done.files:
+            click.echo(f"  {f.name}  sha256:{f.sha256}  {f.size} B")
+        click.echo(f"recorded step {done.step.seq} ({done.step.stage}, failed) naming them; the "
+                   "hash chain is intact again")
+        return 0
+    if as_json:
+        emit_json(diagnosis.to_dict())
+    else:
+        for line in diagnosis.explain():
+            click.echo(line)
+        if diagnosis.healthy:
+            click.echo("nothing to repair")
+    return 0 if diagnosis.healthy else 1

@@ -22,6 +22,8 @@ from aitrace.hooks.env import ENV_RECORD_ID, ENV_STAGE, ENV_STEP_ID, ENV_WORKSPA
 from aitrace.hooks.redact import redact_argv
 from aitrace.hooks.tracker import StageContext
 from aitrace.record.models import Command, Step
+from aitrace.record.refs import normalize_sha256
+from aitrace.record.stages import SOURCE_STAGES
 from aitrace.store.digest import Progress
 from aitrace.store.workspace import Workspace
 
@@ -58,8 +60,11 @@ def parse_source(spec: str) -> Source:
         fields[key] = value
     if not head:
         raise InputError(f"--source {spec!r}: the path is empty")
+    sha = fields.get("sha256")
+    if sha is not None:
+        sha = normalize_sha256(sha, what=f"--source {head}: sha256")
     return Source(path=head, origin=fields.get("origin") or head,
-                  license=fields.get("license"), sha256=fields.get("sha256"))
+                  license=fields.get("license"), sha256=sha)
 
 
 def run_command(argv: Sequence[str], *, stage: str, inputs: Sequence[str] = (),
@@ -74,6 +79,12 @@ def run_command(argv: Sequence[str], *, stage: str, inputs: Sequence[str] = (),
     if shutil.which(argv[0]) is None:
         raise InputError(f"command not found: {argv[0]}",
                          hint="check the spelling or give the full path to the program")
+    if sources and stage not in SOURCE_STAGES:
+        raise InputError(
+            f"--source at stage '{stage}': external data enters a record at "
+            + ", ".join(SOURCE_STAGES) + " only (chain of custody would fail at verify)",
+            hint="declare the source at collection (or selection for a base model), or pass a "
+                 "file an earlier step produced with --input")
     ws = workspace or Workspace.find()
     cwd = Path.cwd()
     command = Command(argv=redact_argv(argv), cwd=ws.relpath(cwd))

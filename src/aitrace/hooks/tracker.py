@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
-from aitrace.errors import InputError, StepFailed
+from aitrace.errors import InputError, StepFailed, user_facing
 from aitrace.hooks.capture import capture_actor, capture_code_version
 from aitrace.hooks.handle import (
     Contribution,
@@ -31,6 +31,7 @@ from aitrace.hooks.handle import (
     data_checker,
     default_contributors,
 )
+from aitrace.hooks.outputs import file_state
 from aitrace.hooks.redact import scrub
 from aitrace.hooks.values import clean_metrics, clean_params
 from aitrace.record.jsonio import pretty_bytes
@@ -46,8 +47,15 @@ from aitrace.record.models import (
     StepStatus,
     Subject,
 )
-from aitrace.record.refs import is_uri
-from aitrace.record.stages import EVIDENCE_SBOM, STAGE_IDS, StageId, is_stage
+from aitrace.record.refs import is_uri, normalize_sha256
+from aitrace.record.stages import (
+    EVIDENCE_SBOM,
+    SOURCE_ANY_STAGE_ROLES,
+    SOURCE_STAGES,
+    STAGE_IDS,
+    StageId,
+    is_stage,
+)
 from aitrace.record.times import utc_now
 from aitrace.store.digest import DigestCache, Hasher, Progress
 from aitrace.store.workspace import Workspace, new_id
@@ -110,6 +118,7 @@ class StepRecorder:
         self.contributors: Sequence[StepContributor] = ()
         self._mlflow_stores: list[str] = []
         self._declared_outputs: list[tuple[str, dict[str, Any]]] = []
+        self._before: dict[str, tuple[Any, ...] | None] = {}  # outputs as the step started
         self._hasher = Hasher(cache=DigestCache(workspace.digest_cache_path),
                               progress=progress)
 
@@ -141,6 +150,8 @@ class StepRecorder:
                   license: str | None, role: str | None, sha256: str | None = None) -> Artifact:
         text = os.fspath(path)
         origin = scrub(origin) if origin else origin
+        if sha256 is not None:
+            sha256 = normalize_sha256(sha256, what=f"{text}: sha256")
         if is_uri(text):
             return Artifact(path=scrub(text), type="uri", sha256=sha256, origin=origin,
                             license=license, role=role)
@@ -152,6 +163,7 @@ class StepRecorder:
         return Artifact(path=self._workspace.relpath(real), type=d.type, sha256=d.sha256,
                         size=d.size, origin=origin, license=license, role=role)
 
+    @user_facing
     def input(self, *paths: str | os.PathLike[str], origin: str | None = None,
               license: str | None = None, role: str | None = None,
               sha256: str | None = None) -> list[Artifact]:
@@ -163,9 +175,16 @@ class StepRecorder:
         """
         added = [self._artifact(p, origin=origin, license=license, role=role, sha256=sha256)
                  for p in paths]
+        if origin is not None and self._stage not in SOURCE_STAGES and (
+                role or "") not in SOURCE_ANY_STAGE_ROLES:
+            _warn(f"{', '.join(a.path for a in added)}: an external source (origin) declared at "
+                  f"stage '{self._stage}' will fail chain of custody at verify — external data "
+                  "enters at " + ", ".join(SOURCE_STAGES) + " (or give role='code', 'config' "
+                  "or 'document')")
         self.materials.extend(added)
         return added
 
+    @user_facing
     def output(self, *paths: str | os.PathLike[str], license: str | None = None,
                role: str | None = None) -> None:
         """Declare outputs; they are hashed when the stage ends, whatever they hold then."""
@@ -174,6 +193,7 @@ class StepRecorder:
 
     # ---------------------------------------------------------------- values
 
+    @user_facing
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record parameters (kept in the step and logged to the step's MLflow run)."""
         self.params.update(clean_params(params))
@@ -182,6 +202,7 @@ class StepRecorder:
         """Record one parameter."""
         self.log_params({key: value})
 
+    @user_facing
     def log_metrics(self, metrics: Mapping[str, float]) -> None:
         """Record metrics (kept in the step and logged to the step's MLflow run)."""
         self.metrics.update(clean_metrics(metrics))
@@ -201,6 +222,7 @@ class StepRecorder:
 
     # ---------------------------------------------------------------- evidence
 
+    @user_facing
     def attach(self, kind: str, data: bytes | Mapping[str, Any] | list[Any], *,
                media_type: str, summary: Mapping[str, Any] | None = None,
                name: str | None = None, subject: str | os.PathLike[str] | None = None,
@@ -216,13 +238,15 @@ class StepRecorder:
         if subject is not None:
             text = os.fspath(subject)
             rel = text if is_uri(text) else self._workspace.relpath(text)
-            digest = subject_sha256 or self._hasher.digest(Path(text)).sha256
+            digest = (normalize_sha256(subject_sha256, what=f"{text}: subject_sha256")
+                      if subject_sha256 is not None else self._hasher.digest(Path(text)).sha256)
             subj = Subject(path=rel, sha256=digest)
         ref = EvidenceRef(kind=kind, media_type=media_type, sha256=sha, size=len(raw),
                           name=name, summary=dict(summary or {}), subject=subj)
         self.evidence.append(ref)
         return ref
 
+    @user_facing
     def check(self, data: Any, suite: str | os.PathLike[str] | Mapping[str, Any] | None = None,
               *, pack: str | None = None, path: str | os.PathLike[str] | None = None,
               **options: Any) -> Any:
@@ -233,6 +257,7 @@ class StepRecorder:
         """
         return data_checker()(self, data, suite, pack=pack, path=path, **options)
 
+    @user_facing
     def sbom(self, **options: Any) -> EvidenceRef:
         """Attach a CycloneDX ML-BOM for this step's model outputs now.
 
@@ -279,6 +304,17 @@ class StepRecorder:
             have.add(rel)
         return out
 
+    def remember_outputs(self) -> None:
+        """Note how the declared outputs look as the step starts (to tell untouched ones)."""
+        for text, _meta in self._declared_outputs:
+            if not is_uri(text):
+                self._before[text] = file_state(Path(text))
+
+    def untouched_outputs(self) -> list[str]:
+        """Declared outputs that existed when the step started and were not written since."""
+        return [text for text, before in self._before.items()
+                if before is not None and file_state(Path(text)) == before]
+
     def hash_outputs(self) -> list[str]:
         """Hash the declared outputs into the step's products; return those that do not exist."""
         missing: list[str] = []
@@ -296,6 +332,12 @@ class StepRecorder:
             e if e.subject is None else replace(e, bound=e.subject.sha256 in digests)
             for e in self.evidence
         ]
+        for e in self.evidence:
+            if e.subject is not None and not e.bound:
+                _warn(f"{e.kind} evidence about {e.subject.path} (sha256:{e.subject.sha256[:12]}…) "
+                      "is not bound: those bytes are neither an input nor an output of this "
+                      f"{self._stage} step, so verify will report it — declare the file with "
+                      "step.input() (or --input), or check a declared input")
 
     def snapshot(self, seq: int = 0, prev: str | None = None) -> Step:
         """What the step holds now, as a ``Step`` (declared outputs that exist are hashed).
@@ -355,6 +397,7 @@ def _failure(e: BaseException) -> str:
 class StageContext:
     """``aitrace.stage(...)``: a context manager yielding a ``StepRecorder``, or a decorator."""
 
+    @user_facing
     def __init__(self, stage: str, *, inputs: Iterable[str | os.PathLike[str]] = (),
                  outputs: Iterable[str | os.PathLike[str]] = (),
                  workspace: Workspace | str | os.PathLike[str] | None = None,
@@ -387,12 +430,14 @@ class StageContext:
             return ws
         return Workspace.find(Path(ws) if ws is not None else None)
 
+    @user_facing
     def __enter__(self) -> StepRecorder:
         outer = _current.get()
         if outer is not None:
             raise InputError(f"stage '{self.stage}' started inside stage '{outer.stage}'",
                              hint="stages do not nest; end one before starting the next")
         ws = self._resolve_workspace()
+        ws.require_intact()  # a damaged chain can take no step: say so before the work runs
         rec = StepRecorder(ws, self.stage, description=self.description, progress=self.progress)
         rec.command = self.command
         enabled = bool(ws.config.section("mlflow").get("enabled", True))
@@ -400,6 +445,7 @@ class StageContext:
                                   sbom=self.sbom)
         rec.input(*self.inputs)  # a missing input fails here, before anything is written
         rec.output(*self.outputs)
+        rec.remember_outputs()
         rec.code = capture_code_version(ws.root)
         ws.begin(rec.id, self.stage, rec.started_at, rec.actor,
                  self.command.argv if self.command else None, tuple(rec.materials))
@@ -429,6 +475,7 @@ class StageContext:
         """The variables contributors exported for this step (for ``aitrace run``'s child)."""
         return {k: os.environ[k] for k in self._env_added if k in os.environ}
 
+    @user_facing
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> Literal[False]:
         rec = self.recorder
@@ -469,6 +516,11 @@ class StageContext:
         from aitrace.hooks.child import merge_child_reports
 
         merge_child_reports(rec, warn=_warn)
+        untouched = rec.untouched_outputs()
+        if untouched and rec.status == "succeeded":
+            _warn("declared output(s) not written by this step (unchanged since it started): "
+                  + ", ".join(untouched) + " — recorded as its products, but the step did not "
+                  "produce them; declare them with --input / inputs= if the step only used them")
         missing = rec.hash_outputs()
         outputs_failed = bool(missing) and rec.status == "succeeded"
         if outputs_failed:
@@ -512,6 +564,7 @@ class StageContext:
         return wrapper
 
 
+@user_facing
 def stage(stage: str, **kwargs: Any) -> StageContext:
     """Record a stage: ``with aitrace.stage("training", inputs=[...]) as step: ...``."""
     return StageContext(stage, **kwargs)

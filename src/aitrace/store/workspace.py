@@ -44,6 +44,8 @@ WORKSPACE_DIR = ".aitrace"
 ENV_WORKSPACE = "AITRACE_WORKSPACE"
 _STEP_FILE = re.compile(r"^(\d{6,})\.json$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+DOCTOR_HINT = ("the history is damaged; `aitrace doctor` explains it and `aitrace doctor --repair` "
+               "sets the damaged steps aside without deleting anything")
 
 
 def new_id() -> str:
@@ -303,9 +305,15 @@ class Workspace:
         report = self.chain()
         if report.broken:
             b = report.broken
-            raise IntegrityError(f"{b.file}: {b.reason}",
-                                 hint="run `aitrace status` to see the chain; restore the file")
+            raise IntegrityError(f"{b.file}: {b.reason}", hint=DOCTOR_HINT)
         return report.steps
+
+    def require_intact(self) -> None:
+        """Refuse to start recording on a damaged chain (before the user's work runs)."""
+        broken = self.chain().broken
+        if broken is not None:
+            raise IntegrityError(f"refusing to append: {broken.file}: {broken.reason}",
+                                 hint=DOCTOR_HINT)
 
     def get_step(self, ref: str) -> Step:
         """A step by sequence number, full id or unique id prefix (≥ 4 characters)."""
@@ -349,13 +357,12 @@ class Workspace:
         report = self.chain()
         if report.broken:
             b = report.broken
-            raise IntegrityError(
-                f"refusing to append: {b.file}: {b.reason}",
-                hint="the existing history is damaged; restore it before recording more")
+            raise IntegrityError(f"refusing to append: {b.file}: {b.reason}", hint=DOCTOR_HINT)
         seq = len(report.steps) + 1
         step = build(seq, report.head)
         if step.seq != seq or step.prev != report.head or step.record_id != self.record.id:
             raise AssertionError("builder ignored the seq/prev/record it was given")
+        step = validated_step(step)
         data = pretty_bytes(step.to_dict())
         path = self.dir / "steps" / f"{seq:06d}.json"
         if not create_exclusive(path, data, mode=0o444):
@@ -421,10 +428,7 @@ class Workspace:
                 # Killed after its step was written but before the marker was removed.
                 self.end(p.step_id)
                 continue
-            try:
-                materials = tuple(Artifact(**m) for m in p.materials)
-            except TypeError:
-                materials = ()
+            materials = _marker_materials(p.materials)
 
             def build(seq: int, prev: str | None, p: Pending = p, stage: StageId = stage,
                       materials: tuple[Artifact, ...] = materials) -> Step:
@@ -438,8 +442,40 @@ class Workspace:
                     error="the recording process ended before the step finished "
                           f"(pid {p.pid}); found by a later append")
 
-            self._append_locked(build)
+            try:
+                self._append_locked(build)
+            except InputError:
+                continue  # a marker no valid step can be made from: never block appends
             self.end(p.step_id)
+
+
+def validated_step(step: Step) -> Step:
+    """``step`` as every reader will parse it, or ``InputError`` before anything is written.
+
+    The record is append-only: a step that its own readers would refuse (a malformed digest, a
+    value of the wrong type) would make the whole history unreadable from then on. So each
+    step is parsed back from the JSON it is about to be written as — the same parse ``chain()``
+    and ``verify`` apply — and refused here instead.
+    """
+    try:
+        return Step.from_dict(step.to_dict(), source=f"step {step.seq} ({step.stage})")
+    except InputError as exc:
+        raise InputError(f"refusing to record {exc.message.removeprefix('invalid document in ')}",
+                         hint="nothing was written and the record is intact; correct the value "
+                              "named above and record the step again") from None
+
+
+def _marker_materials(entries: tuple[dict[str, Any], ...]) -> tuple[Artifact, ...]:
+    """The inputs a start marker lists, keeping only those a step may hold."""
+    from aitrace.record._model import from_json
+
+    out = []
+    for m in entries:
+        try:
+            out.append(from_json(Artifact, m, source="start marker"))
+        except InputError:
+            continue
+    return tuple(out)
 
 
 def digest_cache_path(start: Path | None = None) -> Path:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from aitrace.record.stages import SOURCE_ANY_STAGE_ROLES, SOURCE_STAGES
 from aitrace.verify.checks import abbrev
 
 if TYPE_CHECKING:
@@ -14,8 +15,8 @@ if TYPE_CHECKING:
 
 # Stages where an input may enter the record from outside (declared with an origin), whatever
 # its role; at other stages only code, configuration and documents may (see custody_gaps).
-EXTERNAL_DATA_STAGES = frozenset({"problem", "collection", "selection", "design"})
-EXTERNAL_ANY_STAGE_ROLES = frozenset({"code", "config", "document", "guideline"})
+EXTERNAL_DATA_STAGES = frozenset(SOURCE_STAGES)
+EXTERNAL_ANY_STAGE_ROLES = frozenset(SOURCE_ANY_STAGE_ROLES)
 
 
 
