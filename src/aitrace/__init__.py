@@ -49,7 +49,14 @@ def _check(step: Any, data: Any, suite: Any = None, **options: Any) -> Any:
     return check_into_step(step, data, suite, **options)
 
 
-_handle.wire(contributors=_contributors, checker=_check)
+def _license(text: str) -> tuple[str, str | None]:
+    from aitrace.evidence.licenses import read_license
+
+    reading = read_license(text)
+    return reading.value, reading.problem
+
+
+_handle.wire(contributors=_contributors, checker=_check, licenses=_license)
 
 
 @_user_facing

@@ -75,7 +75,7 @@ def test_dom_has_every_key_section(report: Path, tmp_path: Path) -> None:
     proc = _run(tmp_path, "--dump-dom", report.as_uri())
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
-    assert 'id="verification"' in dom and "Verified: all" in dom
+    assert 'id="verification"' in dom and "VERIFIED: trusted" in dom
     assert re.search(r'<svg[^>]*class="lineage-graph"', dom)
     for stage in ("problem", "collection", "cleaning", "labeling", "selection", "design",
                   "training", "evaluation", "optimization", "deployment"):

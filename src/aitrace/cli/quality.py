@@ -89,6 +89,8 @@ def check_cmd(data: Path, suites: tuple[Path, ...], packs: tuple[str, ...], stag
 def _print_check(check: CheckOutcome) -> None:
     s: Any = check.summary
     verdict = "PASSED" if check.success else "FAILED"
+    if not s.get("evaluated"):
+        verdict = "NOTHING CHECKED"  # 0 expectations evaluated is no pass
     label = s["suite_name"] + (f" (pack {s['pack']})" if s.get("pack") else "")
     click.echo(f"{verdict}  {label}: {s['successful']}/{s['evaluated']} expectations met, "
                f"{s.get('rows', '?')} rows, data sha256:{str(s['data_sha256'])[:16]}")
@@ -107,6 +109,11 @@ def _print_check(check: CheckOutcome) -> None:
                    f"in column {finding['column']}")
     for cls, share in (s.get("classes") or {}).items():
         click.echo(f"    class {cls}: {share['count']} ({share['share']:.1%})")
+    if not s.get("evaluated"):
+        why = (" (the data has no text columns to scan)" if s.get("pack") == "privacy"
+               and not s.get("columns_scanned") else "")
+        click.echo(f"    0 expectations were evaluated{why}: this result is recorded, but it is "
+                   "not evidence that the data passed — policies do not count it")
 
 
 @click.group("suite", short_help="Scaffold Great Expectations suites from data.")

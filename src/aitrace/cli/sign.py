@@ -123,7 +123,13 @@ def verify_cmd(bundle: Path, keys: tuple[Path, ...], threshold: int, policy: Pol
     for c in report.checks:
         where = f"  [{c.member}]" if c.member and c.status == "failed" else ""
         click.echo(f"{_STATUS_MARK[c.status]}  {c.id:<{width}}  {c.message or c.title}{where}")
-    click.echo(report.verdict)
+    if report.answers is not None:
+        click.echo("")
+        for line in report.answers.lines():
+            click.echo(line)
+        click.echo(f"{report.answers.headline} ({report.answers.counts})")
+    else:  # pragma: no cover - verify_bundle always answers
+        click.echo(report.verdict)
     return 0 if report.ok else 1
 
 

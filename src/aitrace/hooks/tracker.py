@@ -30,6 +30,7 @@ from aitrace.hooks.handle import (
     StepOptions,
     data_checker,
     default_contributors,
+    read_license,
 )
 from aitrace.hooks.outputs import file_state
 from aitrace.hooks.redact import scrub
@@ -119,6 +120,7 @@ class StepRecorder:
         self._mlflow_stores: list[str] = []
         self._declared_outputs: list[tuple[str, dict[str, Any]]] = []
         self._before: dict[str, tuple[Any, ...] | None] = {}  # outputs as the step started
+        self._license_warned: set[str] = set()
         self._hasher = Hasher(cache=DigestCache(workspace.digest_cache_path),
                               progress=progress)
 
@@ -150,6 +152,7 @@ class StepRecorder:
                   license: str | None, role: str | None, sha256: str | None = None) -> Artifact:
         text = os.fspath(path)
         origin = scrub(origin) if origin else origin
+        license = self._license(license)
         if sha256 is not None:
             sha256 = normalize_sha256(sha256, what=f"{text}: sha256")
         if is_uri(text):
@@ -188,8 +191,19 @@ class StepRecorder:
     def output(self, *paths: str | os.PathLike[str], license: str | None = None,
                role: str | None = None) -> None:
         """Declare outputs; they are hashed when the stage ends, whatever they hold then."""
+        license = self._license(license)
         for p in paths:
             self._declared_outputs.append((os.fspath(p), {"license": license, "role": role}))
+
+    def _license(self, value: str | None) -> str | None:
+        """A declared licence in SPDX form when it is one; a warning once when it is not."""
+        if value is None:
+            return None
+        normal, problem = read_license(value)
+        if problem is not None and normal not in self._license_warned:
+            self._license_warned.add(normal)
+            _warn(problem)
+        return normal
 
     # ---------------------------------------------------------------- values
 

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aitrace.bundle._zip.limits import ArchiveLimits
 from aitrace.errors import AitraceError, InputError
@@ -38,9 +38,11 @@ from aitrace.verify._state import _member_digest, _pairs, _safe_steps, _State
 from aitrace.verify.checks import Checks, VerifyReport, abbrev
 from aitrace.verify.custody import custody_gaps
 from aitrace.verify.evidence import _check_evidence
+from aitrace.verify.verdict import NO_KEY_CHECK, verdict_of
 
 if TYPE_CHECKING:
     from aitrace.bundle.read import OpenedBundle
+    from aitrace.record.models import Step
     from aitrace.signing.keys import PublicKey
     from aitrace.verify.policy import Policy
 
@@ -85,6 +87,7 @@ def _check_members(ob: OpenedBundle, c: Checks, st: _State) -> None:
             bad.append((exc.message, m.path))
             continue
         if sha != m.sha256 or size != m.size:
+            st.altered.add(m.path)
             bad.append((f"member '{m.path}' has sha256 {sha[:16]}… ({size} bytes) but the "
                         f"manifest says {m.sha256[:16]}… ({m.size} bytes): it was altered",
                         m.path))
@@ -124,7 +127,7 @@ def _check_signature(ob: OpenedBundle, c: Checks, st: _State, keys: Sequence[Pub
     result = verify_attestation(envelope, keys, PREDICATE_TYPE, Predicate, threshold=threshold,
                                 source=f"member '{att}'", limits=ob.archive.limits.json)
     if not keys:
-        c.failed("signature.trusted", t_sig, "no trusted public key was given (--key)", att)
+        c.failed("signature.trusted", t_sig, NO_KEY_CHECK, att)
     elif result.signed:
         c.passed("signature.trusted", t_sig, "signed by " + ", ".join(
             k[:16] + "…" for k in result.verified_keyids), att)
@@ -247,9 +250,15 @@ def _check_steps(ob: OpenedBundle, c: Checks, st: _State) -> None:
             chain.append((f"member '{e.member}' is the first step but its prev is "
                           f"{data.get('prev')!r}: earlier steps were removed", e.member))
         if i > 1 and prev is not None and data.get("prev") != prev:
+            # The link breaks between two members; blame the one whose bytes are not the
+            # manifest's (an edited step), not its intact successor.
+            before = entries[i - 2].member
+            culprit = before if before in st.altered and e.member not in st.altered else e.member
             chain.append((f"member '{e.member}' has prev {abbrev(str(data.get('prev')))} but "
-                          f"step {i - 1} hashes to {abbrev(prev)}: a step was edited, removed, "
-                          "reordered or replaced", e.member))
+                          f"step {i - 1} hashes to {abbrev(prev)}: "
+                          + (f"step {i - 1} ('{before}') was altered" if culprit == before
+                             else "a step was edited, removed, reordered or replaced"),
+                          culprit))
         if record_id is not None and data.get("record_id") != record_id:
             chain.append((f"member '{e.member}' belongs to record {data.get('record_id')!r}, "
                           f"not {record_id!r} (record.json)", e.member))
@@ -293,8 +302,17 @@ def _check_steps(ob: OpenedBundle, c: Checks, st: _State) -> None:
             first = next((i for i, (a, b) in enumerate(zip(listed, actual, strict=False))
                           if a != b), min(len(listed), len(actual)))
             member = entries[first].member if first < len(entries) else last
-            heads.append((f"the signed predicate lists {len(listed)} steps but the bundle holds "
-                          f"{len(actual)}; they first differ at step {first + 1}", member))
+            if len(listed) != len(actual):
+                what = (f"the signed predicate lists {len(listed)} steps but the bundle holds "
+                        f"{len(actual)}; they first differ at step {first + 1}")
+            else:
+                signed = listed[first]
+                what = (f"step {first + 1} ('{member}') is not the step the signed predicate "
+                        f"lists there (id {signed[1]}, digest {abbrev(signed[2])}): "
+                        + ("it cannot be read" if actual[first][1] == "?" else
+                           f"the bundle's has id {actual[first][1]}, digest "
+                           f"{abbrev(actual[first][2])}"))
+            heads.append((what, member))
         if record_id is not None and pred.record.id != record_id:
             heads.append((f"the signed predicate names record {pred.record.id!r}, not "
                           f"{record_id!r}", RECORD_MEMBER))
@@ -309,8 +327,17 @@ def _check_custody(ob: OpenedBundle, c: Checks, st: _State) -> None:
         c.skipped("chain.custody", title, "no readable steps")
         return
     gaps = custody_gaps(st.steps)
+    note = st.unreadable_note(ob)
+    unreadable = [(i, e.member) for i, e in enumerate(ob.step_entries, start=1)
+                  if e.step is None]
+
+    def member(gap_seq: int) -> str:
+        # A gap after an unreadable step is most likely that step's output: name it there.
+        earlier = [m for i, m in unreadable if i < gap_seq]
+        return earlier[-1] if earlier else step_member(gap_seq)
+
     c.outcome("chain.custody", title,
-              [(g.message, step_member(g.step.seq)) for g in gaps],
+              [(g.message + note, member(g.step.seq)) for g in gaps],
               f"{sum(len(s.materials) for s in st.steps)} inputs accounted for")
 
 
@@ -387,7 +414,10 @@ def verify_bundle(
         c.skipped("signature.trusted", "Signed by trusted keys",
                   "the archive is unsafe and was not read further")
         return VerifyReport(path=str(path), checks=tuple(c.items),
-                            policy=policy.name if policy else None)
+                            policy=policy.name if policy else None,
+                            answers=verdict_of(tuple(c.items),
+                                               policy=policy.name if policy else None,
+                                               completeness=None))
     with ob:
         c.passed("archive.safe", title, f"{len(ob.names)} members, all safe")
         _check_members(ob, c, st)
@@ -398,18 +428,55 @@ def verify_bundle(
         _check_custody(ob, c, st)
         _check_evidence(ob, c, st)
         _check_artifacts(hashed, c, st)
+        integrity_failed = any(x.status == "failed" for x in c.items)
         if policy is not None:
             from aitrace.verify.rules import PolicyContext
 
             ctx = PolicyContext.from_bundle(ob, st.steps, keys, now=now)
             for check in policy.evaluate(ctx):
-                # A policy failure is a judgement on content, not damage to a member.
+                # A policy failure is a judgement on content, not damage to a member; and
+                # content that failed integrity is not judged at all (it is not trusted).
+                if integrity_failed:
+                    check = replace(check, status="skipped", message="not judged (integrity or "
+                                    f"signature failed): {check.message}")
                 c.add(replace(check, member=None))
         else:
-            c.skipped("policy", "The record meets the policy", "no policy was given")
-        return VerifyReport(path=str(path), checks=tuple(c.items), record_id=ob.record_id,
+            c.skipped("policy", "The record meets the policy",
+                      "not evaluated: --no-policy checks integrity and signature only")
+        completeness = _completeness(st.steps)
+        checks = tuple(c.items)
+        names = tuple(_signer_name(k, keys) for k in st.signers)
+        answers = verdict_of(checks, policy=policy.name if policy else None,
+                             completeness=completeness, signers=names)
+        return VerifyReport(path=str(path), checks=checks, record_id=ob.record_id,
                             record_name=ob.record_name, signers=st.signers,
-                            subjects=st.subjects, policy=policy.name if policy else None)
+                            subjects=st.subjects, policy=policy.name if policy else None,
+                            completeness=completeness, answers=answers,
+                            signer_names=tuple(_key_name(k, keys) for k in st.signers))
+
+
+def _completeness(steps: Sequence[Step]) -> dict[str, Any] | None:
+    """The record's completeness, counting only evidence that shows something."""
+    from aitrace.record._model import to_json
+    from aitrace.record.completeness import completeness
+    from aitrace.verify.rules import emptiness
+
+    if not steps:
+        return None
+    result: dict[str, Any] = to_json(completeness(steps, counts=lambda e: emptiness(e) is None))
+    return result
+
+
+def _key_name(keyid: str, keys: Sequence[PublicKey]) -> str:
+    """The file name of the trusted key with this id ("" when unknown)."""
+    key = next((k for k in keys if k.keyid == keyid), None)
+    return Path(key.source).name if key is not None and key.source else ""
+
+
+def _signer_name(keyid: str, keys: Sequence[PublicKey]) -> str:
+    """A verified signer as people know it: the trusted key file's name and the key id."""
+    name = _key_name(keyid, keys)
+    return f"{name} ({keyid[:12]}…)" if name else f"{keyid[:16]}…"
 
 
 def _member_in(message: str) -> str | None:

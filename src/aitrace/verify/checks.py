@@ -5,12 +5,12 @@ Shared by bundle verification, custody and policy, and read by the report: a lea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    pass
+    from aitrace.verify.verdict import Verdict
 
 
 CheckStatus = Literal["passed", "failed", "skipped"]
@@ -57,6 +57,9 @@ class VerifyReport:
     signers: tuple[str, ...] = ()
     subjects: tuple[tuple[str, str], ...] = ()
     policy: str | None = None
+    completeness: Mapping[str, Any] | None = None
+    answers: Verdict | None = None
+    signer_names: tuple[str, ...] = ()  # parallel to ``signers``: the trusted key's file name
 
     @property
     def failed(self) -> tuple[Check, ...]:
@@ -92,6 +95,8 @@ class VerifyReport:
             "record": {"id": self.record_id, "name": self.record_name},
             "signers": list(self.signers), "policy": self.policy,
             "subjects": [{"name": n, "sha256": s} for n, s in self.subjects],
+            "answers": self.answers.to_dict() if self.answers is not None else None,
+            "completeness": dict(self.completeness) if self.completeness else None,
             "checks": [c.to_dict() for c in self.checks],
             "failed": [c.to_dict() for c in self.failed],
         }

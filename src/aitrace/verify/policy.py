@@ -14,6 +14,8 @@ A policy file (``schemas/policy.schema.json``)::
     thresholds:                   # the long form, any stage
       - {stage: optimization, metric: accuracy_after, op: ">=", value: 0.85}
     meets_success_criteria: true  # evaluation meets the problem stage's success criteria
+    assessments_complete: true    # every risk rated with mitigation + owner, every strategy
+                                  # aspect of the self-check assessed (templates are not enough)
     licenses:
       deny: ["CC-BY-NC-*", "*-NC-*", "NOASSERTION"]
       allow: []                   # when non-empty, every licence must match one of these
@@ -108,6 +110,9 @@ class Policy:
     meets_success_criteria: bool = field(
         default=False, description="evaluation meets the problem stage's success.<metric> "
                                    "params")
+    assessments_complete: bool = field(
+        default=False, description="the risk register rates every item with mitigation and "
+                                   "owner; the self-check assesses every strategy aspect")
     licenses: LicenseRules | None = None
     approvals: tuple[ApprovalRule, ...] = ()
     max_age_days: float | None = field(default=None, description="days since created_at")
@@ -129,6 +134,10 @@ class Policy:
             rules.append(MetricThresholds(tuple(thresholds)))
         if self.meets_success_criteria:
             rules.append(SuccessCriteria())
+        if self.assessments_complete:
+            from aitrace.verify.rules_governance import AssessmentsComplete
+
+            rules.append(AssessmentsComplete())
         if self.licenses is not None:
             rules.append(Licenses(self.licenses))
         for a in self.approvals:

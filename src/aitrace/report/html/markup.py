@@ -14,8 +14,9 @@ from typing import Any
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 """No scripts, no fetches, inline styles and data images only."""
 
-TRUST_PILL = {"verified": ("verified", "ok"), "unverified": ("unverified", "warn"),
+TRUST_PILL = {"verified": ("trusted", "ok"), "unverified": ("untrusted", "warn"),
               "failed": ("FAILED VERIFICATION", "bad")}
+"""Trust labels in the integrity answer's words: only integrity decides them, never policy."""
 
 
 def e(value: object) -> str:
