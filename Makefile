@@ -10,17 +10,24 @@ export DO_NOT_TRACK := true
 .PHONY: install demo test lint typecheck bench schemas clean
 
 $(VENV)/.installed: pyproject.toml plugins/aitrace-sklearn/pyproject.toml
+	@echo "make: creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	@echo "make: installing aitrace and its dependencies into $(VENV) (MLflow, Great Expectations,"
+	@echo "      CycloneDX, pandas, scikit-learn, ... about 900 MB; 1-3 minutes on a fresh machine,"
+	@echo "      and pip prints nothing until it is done)"
 	$(PY) -m pip install --quiet -e ".[dev]" -e plugins/aitrace-sklearn
+	@echo "make: $(VENV) is ready"
 	touch $@
 
 install: $(VENV)/.installed
 
 demo: install
+	@echo "make: running the sklearn example through all ten stages (about a minute)"
 	$(PY) examples/sklearn-pipeline/run_pipeline.py
 
 test: install
+	@echo "make: running the test suite (a few minutes; slow end-to-end tests included)"
 	$(PY) -m pytest -q --cov --cov-report=term:skip-covered
 
 lint: install

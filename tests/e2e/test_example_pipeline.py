@@ -115,11 +115,20 @@ def test_a_changed_artifact_is_not_the_released_one(
 
 
 def test_old_bundles_keep_verifying(asset: object, capsys: pytest.CaptureFixture[str]) -> None:
-    """A bundle of format v1, made by aitrace 0.1.0, verifies with today's code."""
+    """A bundle of format v1, made by aitrace 0.1.0, verifies with today's code.
+
+    Its integrity and signature hold; today's stricter default policy judges its content
+    (a privacy check of nothing, a self-check aspect left unassessed) and says so.
+    """
     base = ROOT / "tests" / "assets" / "bundles" / "v1"
-    rc = main(["verify", str(base / BUNDLE), "--key", str(base / "release.pub"),
-               "--key", str(base / "reviewer.pub"),
-               "--artifact", str(base / "wine-classifier.pkl")])
+    args = ["verify", str(base / BUNDLE), "--key", str(base / "release.pub"),
+            "--key", str(base / "reviewer.pub"), "--artifact", str(base / "wine-classifier.pkl")]
+    rc = main([*args, "--no-policy"])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "VERIFIED" in out
+    assert out.strip().splitlines()[-1].startswith("VERIFIED: trusted")
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "Integrity and signature: TRUSTED" in out
+    assert "checked nothing (0 expectations evaluated)" in out
+    assert "strategy.policy: not assessed" in out

@@ -143,7 +143,9 @@ def init_suite_cmd(data: Path, output: Path, name: str | None, max_categories: i
         emit_json({"output": str(output), "name": doc["name"],
                    "expectations": len(doc["expectations"]), "suite": doc})
         return
+    import shlex
+
     click.echo(f"wrote {output}: suite '{doc['name']}' with {len(doc['expectations'])} "
                f"expectations over {len(doc['expectations'][0]['kwargs']['column_list'])} "
-               "columns — review it, then `aitrace check DATA --suite "
-               f"{output} --stage ...`")
+               f"columns — review it, then `aitrace check {shlex.quote(str(data))} --suite "
+               f"{shlex.quote(str(output))} --stage STAGE`")

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from aitrace.cli._common import ProgressBar, emit_json, short
+from aitrace.cli._common import ProgressBar, emit_json, shell_join, short
 from aitrace.cli.options import json_option, stage_option
 
 
@@ -134,8 +134,11 @@ def show_cmd(step_ref: str, as_json: bool) -> None:
     click.echo(f"  time       {step.started_at} → {step.ended_at}")
     click.echo(f"  actor      {step.actor.user}@{step.actor.host}")
     if step.command:
-        click.echo(f"  command    {' '.join(step.command.argv)}  "
+        click.echo(f"  command    {shell_join(step.command.argv)}  "
                    f"(exit {step.command.exit_code}, cwd {step.command.cwd})")
+        if step.command.script:
+            click.echo(f"  script     {step.command.script.path} "
+                       f"sha256:{short(step.command.script.sha256, 16)}")
     if step.code:
         dirty = " (dirty, diff " + short(step.code.diff_sha256) + ")" if step.code.dirty else ""
         click.echo(f"  code       {step.code.commit or '-'} on {step.code.branch or '-'}{dirty}")

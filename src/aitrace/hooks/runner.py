@@ -99,8 +99,14 @@ def run_command(argv: Sequence[str], *, stage: str, inputs: Sequence[str] = (),
                     ENV_WORKSPACE: str(ws.root)})
         # The stage routed MLflow (tracking URI, experiment) through os.environ already.
         env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-        returncode = _run_child(list(argv), env)
-        if returncode == 0:
+        returncode, received = _run_child(list(argv), env)
+        if received is not None:
+            # Told to stop (CI cancellation, `timeout -s INT`, Ctrl-C): interrupted, whatever
+            # the child made of the signal, and we exit as a process killed by it would.
+            rec.set_result("interrupted", exit_code=returncode,
+                           error=f"interrupted by {signal.Signals(received).name} (command "
+                                 f"exit {returncode})")
+        elif returncode == 0:
             rec.set_result("succeeded", exit_code=0)
         elif -returncode in _INTERRUPT_SIGNALS or returncode == 130:
             rec.set_result("interrupted", exit_code=returncode,
@@ -111,27 +117,53 @@ def run_command(argv: Sequence[str], *, stage: str, inputs: Sequence[str] = (),
     if ctx.step is None:  # pragma: no cover - __exit__ always appends or raises
         raise RuntimeError("the step was not written")
     code = returncode if returncode >= 0 else 128 - returncode
+    if received is not None and code == 0:
+        code = 128 + received
     return RunResult(exit_code=code, step=ctx.step)
 
 
-def _run_child(argv: list[str], env: dict[str, str]) -> int:
-    """Run the child; while it runs, pass termination signals on instead of dying first."""
+def _from_terminal() -> bool:
+    """Whether a SIGINT now most likely came from the terminal (Ctrl-C).
+
+    The terminal signals its whole foreground process group, the child included; a SIGINT sent
+    to this process alone (``kill -INT``, CI cancellation, ``timeout -s INT``) reached only us.
+    """
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:
+        return False  # no controlling terminal: nobody pressed Ctrl-C
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _run_child(argv: list[str], env: dict[str, str]) -> tuple[int, int | None]:
+    """Run the child; pass termination signals on instead of dying first.
+
+    Returns the child's return code and the interrupting signal this process received, if any.
+    """
     try:
         proc = subprocess.Popen(argv, env=env)
     except OSError as exc:
         raise InputError(f"cannot start {argv[0]}: {exc.strerror}",
                          hint="check that it is an executable program") from None
+    received: list[int] = []
 
     def forward(signum: int, _frame: FrameType | None) -> None:
-        # SIGINT from a terminal already reached the child (same process group).
-        if signum != signal.SIGINT:
+        received.append(signum)
+        # Ctrl-C in a terminal already reached the child (same process group): sending it
+        # again would interrupt the child's own clean-up.
+        if signum != signal.SIGINT or not _from_terminal():
             proc.send_signal(signum)
 
     previous = {s: signal.signal(s, forward) for s in _INTERRUPT_SIGNALS}
     try:
         while True:
             try:
-                return proc.wait()
+                return proc.wait(), (received[0] if received else None)
             except KeyboardInterrupt:  # pragma: no cover - handler above replaces it
                 continue
     finally:

@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from aitrace.errors import InputError, StepFailed, user_facing
-from aitrace.hooks.capture import capture_actor, capture_code_version
+from aitrace.hooks.capture import capture_actor, capture_code_version, capture_process_command
 from aitrace.hooks.handle import (
     Contribution,
     FinishingStep,
@@ -361,7 +361,7 @@ class StepRecorder:
         """
         command = self.command
         if command is not None:
-            command = Command(argv=command.argv, exit_code=self.exit_code, cwd=command.cwd)
+            command = replace(command, exit_code=self.exit_code)
         return Step(
             format=STEP_FORMAT, id=self._id, record_id=self._record_id, seq=max(seq, 1),
             stage=self._stage, status=self.status or "succeeded", started_at=self.started_at,
@@ -453,7 +453,8 @@ class StageContext:
         ws = self._resolve_workspace()
         ws.require_intact()  # a damaged chain can take no step: say so before the work runs
         rec = StepRecorder(ws, self.stage, description=self.description, progress=self.progress)
-        rec.command = self.command
+        rec.command = self.command or capture_process_command(
+            ws.relpath, lambda p: rec._hasher.digest(p).sha256)
         enabled = bool(ws.config.section("mlflow").get("enabled", True))
         rec.options = StepOptions(mlflow=self.mlflow if self.mlflow is not None else enabled,
                                   sbom=self.sbom)

@@ -12,7 +12,6 @@ can show unverified content as if it were trusted.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -27,6 +26,7 @@ from aitrace.record.stages import (
     RELEASE_STAGES,
     STAGES,
 )
+from aitrace.report.steps import UnreadableStep, adds_evidence_only, unreadable_steps
 from aitrace.verify.verdict import is_policy_check
 
 if TYPE_CHECKING:
@@ -239,29 +239,6 @@ class StepView:
         return [e.facts for e in self.evidence if e.ref.kind == kind and e.facts]
 
 
-@dataclass(frozen=True)
-class UnreadableStep:
-    """A step member of a bundle that could not be read: shown where it was, as failed.
-
-    ``stage`` is the stage it names when that still reads; ``placed`` says how its place was
-    found (``"stage"``: its own; ``"nearest"``: a damaged stage id read as the nearest one;
-    ``"neighbour"``: the stage of the step before it).
-    """
-
-    seq: int
-    member: str
-    problem: str
-    stage: str
-    placed: str
-
-    @property
-    def label(self) -> str:
-        """``step 7 (steps/000007.json)`` with how its stage is known."""
-        how = {"stage": "", "nearest": f", stage unreadable: probably {self.stage}",
-               "neighbour": ", stage unknown"}[self.placed]
-        return f"step {self.seq} ({self.member}{how})"
-
-
 @dataclass
 class StageView:
     """One of the ten stages: its steps (re-runs included) and a status."""
@@ -283,6 +260,17 @@ class StageView:
         if self.steps[-1].step.status != "succeeded":
             return "failed"
         return "recorded"
+
+    @property
+    def reruns(self) -> int:
+        """How many steps after the first redo the stage's work (checks added do not count)."""
+        work = [sv for sv in self.steps if not adds_evidence_only(sv.step)]
+        return max(0, len(work) - 1)
+
+    @property
+    def checks_added(self) -> int:
+        """Steps that only add checks or assessments to the stage (``aitrace check``...)."""
+        return sum(1 for sv in self.steps if adds_evidence_only(sv.step))
 
     @property
     def latest(self) -> StepView | None:
@@ -451,45 +439,13 @@ def _completeness(steps: Sequence[Step]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {"score": None}
 
 
-def _unreadable(entries: Sequence[Any]) -> list[UnreadableStep]:
-    """The step members that could not be parsed, each placed in the stage it most likely was.
-
-    A damaged stage id is read as the nearest stage id; with none near, the step sits with the
-    step before it — so a view shows it where it was in the chain instead of dropping it.
-    """
-    import difflib
-
-    from aitrace.record.stages import STAGE_IDS, is_stage
-
-    out: list[UnreadableStep] = []
-    previous: str = str(STAGE_IDS[0])
-    for seq, e in enumerate(entries, start=1):
-        if e.step is not None:
-            previous = e.step.stage
-            continue
-        raw = e.data.get("stage") if isinstance(e.data, Mapping) else None
-        stage: str
-        if is_stage(raw):
-            stage, placed = str(raw), "stage"
-        elif isinstance(raw, str) and (near := difflib.get_close_matches(
-                raw, STAGE_IDS, n=1, cutoff=0.7)):
-            stage, placed = near[0], "nearest"
-        else:
-            stage, placed = previous, "neighbour"
-        problem = re.sub(r"^invalid document in .+?: member '[^']+': ", "",
-                         e.problem or "unreadable")
-        out.append(UnreadableStep(seq=seq, member=e.member, problem=problem, stage=stage,
-                                  placed=placed))
-    return out
-
-
 def build_view(source: RecordSource, verification: VerificationView,
                keys: Sequence[Any] = (), policy: str | None = None) -> AuditView:
     """Read every step and evidence object of ``source`` into an ``AuditView``."""
     entries = getattr(source, "step_entries", None)  # a bundle: some steps may not parse
     raw_steps = ([e.step for e in entries if e.step is not None] if entries is not None
                  else list(source.steps))
-    unreadable = _unreadable(entries) if entries is not None else []
+    unreadable = unreadable_steps(entries) if entries is not None else []
     steps = sorted(raw_steps, key=lambda s: s.seq)
     approvals = _approval_views(source, steps, keys)
     by_step: dict[str, list[ApprovalView]] = {}

@@ -188,6 +188,9 @@ def _step_detail(sv: StepView, rerun: bool) -> str:
         argv = " ".join(h.shell_quote(a) for a in s.command.argv)
         exit_code = "" if s.command.exit_code is None else f"  # exit {s.command.exit_code}"
         out.append(f"<h4>Command</h4><pre class='cmd'>{h.e(argv + exit_code)}</pre>")
+        if s.command.script is not None:
+            out.append(f"<p class='muted'>Script {h.code(s.command.script.path)} "
+                       f"sha256 {h.sha(s.command.script.sha256, 16)} (as the step started)</p>")
     out.append(_environment(s, sv.facts(EVIDENCE_ENVIRONMENT)))
     if s.materials:
         out.append("<h4>Inputs</h4>" + _artifacts(s.materials))
