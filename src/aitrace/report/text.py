@@ -48,7 +48,7 @@ def inspect_text(view: AuditView, *, width: int = 100) -> str:
     signers = ", ".join(signer_label(s) for s in view.signers) or "none"
     lines.append(f"Signers: {signers}")
     if view.policy:
-        lines.append(f"Policy:  {clean(view.policy)}")
+        lines.append(f"Judged:  by policy {clean(view.policy)}")
     lines.append("")
     lines.append("Stages")
     for st in view.stages:
