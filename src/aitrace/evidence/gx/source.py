@@ -37,9 +37,10 @@ class GxSource(EvidenceSource):
         """The step-wide GX metrics: how many checks, whether all passed, failed expectations."""
         results = [e for e in step.step.evidence if e.kind == self.kind]
         failed = sum(int(as_number(e.summary.get("failed")) or 0) for e in results)
-        # A result that evaluated nothing is not a pass (and says so in views and policy).
-        success = all(bool(e.summary.get("success")) and self.emptiness(e) is None
-                      for e in results)
+        # A result that evaluated nothing is no pass (and says so in views and policy): the step
+        # passed when what was checked passed and something was checked.
+        checked = [e for e in results if self.emptiness(e) is None]
+        success = bool(checked) and all(bool(e.summary.get("success")) for e in checked)
         return Contribution(metrics={"gx.checks": float(len(results)),
                                      "gx.success": 1.0 if success else 0.0,
                                      "gx.failed_expectations": float(failed)})

@@ -63,8 +63,9 @@ th { font-size: 12px; font-weight: 600; color: var(--muted); text-transform: upp
 tbody tr:nth-child(even) td { background: #fbfcfd; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.wrap { word-break: break-word; }
-/* Long unbroken values (sha256 digests in parameters, URIs) wrap instead of widening the page. */
-td, th, .card .value, .flow, li { overflow-wrap: anywhere; }
+/* Long unbroken values (sha256 digests in parameters, URIs) wrap instead of widening the page;
+   words in headers and short cells keep whole. */
+td code, td .any, .card .value, .flow, li { overflow-wrap: anywhere; }
 .cols > div, .timeline li > div { min-width: 0; }
 table.answers { margin: 8px 0 4px; background: rgba(255, 255, 255, .55); border-radius: 6px; }
 table.answers th { width: 190px; text-transform: none; font-size: 13px; letter-spacing: 0;

@@ -21,7 +21,7 @@ MAX_LIBRARIES = 400
 
 def _artifacts(arts: Sequence[Any]) -> str:
     rows = [(h.code(a.path), h.e(a.role or a.type), h.sha(a.sha256), h.e(h.size(a.size)),
-             h.e(a.license or ""), h.e(a.origin or "")) for a in arts]
+             h.e(a.license or ""), h.any_wrap(a.origin or "")) for a in arts]
     return h.table(("path", "role", "sha256", "size", "licence", "origin"), rows)
 
 

@@ -30,6 +30,11 @@ def pill(text: str, tone: str) -> str:
     return f'<span class="pill {tone}">{e(text)}</span>'
 
 
+def any_wrap(value: object) -> str:
+    """Escaped text that may break anywhere (a digest or URI in a table cell)."""
+    return f'<span class="any">{e(value)}</span>'
+
+
 def code(value: object) -> str:
     """A value as escaped inline code."""
     return f"<code>{e(value)}</code>"

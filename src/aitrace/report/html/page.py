@@ -200,9 +200,9 @@ def _step_detail(sv: StepView, rerun: bool) -> str:
         out.append("<h4>MLflow runs</h4>" + h.table(("run id", "name", "experiment", "role",
                                                    "tracking URI", "data digest"), [
             (h.code(m.run_id), h.e(m.run_name or ""), h.e(m.experiment_id), h.e(m.role),
-             h.e(m.tracking_uri), h.sha(m.data_sha256)) for m in s.mlflow]))
+             h.any_wrap(m.tracking_uri), h.sha(m.data_sha256)) for m in s.mlflow]))
     if s.params or s.metrics:
-        params = h.table(("parameter", "value"), [(h.code(k), h.e(v)) for k, v in
+        params = h.table(("parameter", "value"), [(h.code(k), h.any_wrap(v)) for k, v in
                                                  sorted(s.params.items())])
         metrics = h.table(("metric", "value"), [(h.code(k), h.num(v)) for k, v in
                                                sorted(s.metrics.items())])
@@ -240,7 +240,7 @@ def _step_detail(sv: StepView, rerun: bool) -> str:
         out.append("<h4>Evidence objects</h4>" + h.table(("kind", "name", "sha256", "size",
                                                          "summary"), [
             (h.e(e.ref.kind), h.e(e.ref.name or ""), h.sha(e.ref.sha256), h.e(h.size(e.ref.size)),
-             h.e(h.summary(e.ref.summary))) for e in others]))
+             h.any_wrap(h.summary(e.ref.summary))) for e in others]))
     if sv.approvals:
         out.append("<h4>Approvals</h4>" + _approvals(sv.approvals))
     return "".join(out)
