@@ -121,11 +121,12 @@ def log_cmd(stage: str | None, as_json: bool) -> int:
 @json_option
 def show_cmd(step_ref: str, as_json: bool) -> None:
     """Show one step in full (STEP_REF: number, id or id prefix)."""
-    from aitrace.hooks.tracker import step_as_json
+    from aitrace.record._model import to_json
     from aitrace.store.workspace import Workspace
 
     step = Workspace.find().get_step(step_ref)
-    doc = step_as_json(step)
+    # The documented JSON form of a step: as stored, with its digest.
+    doc = {**to_json(step), "prev": step.prev, "digest": step.digest}
     if as_json:
         emit_json(doc)
         return

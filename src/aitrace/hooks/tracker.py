@@ -32,7 +32,7 @@ from aitrace.hooks.handle import (
     default_contributors,
     read_license,
 )
-from aitrace.hooks.outputs import file_state
+from aitrace.hooks.outputs import file_state, unbound_warning, untouched_warning
 from aitrace.hooks.redact import scrub
 from aitrace.hooks.values import clean_metrics, clean_params
 from aitrace.record.jsonio import pretty_bytes
@@ -348,10 +348,7 @@ class StepRecorder:
         ]
         for e in self.evidence:
             if e.subject is not None and not e.bound:
-                _warn(f"{e.kind} evidence about {e.subject.path} (sha256:{e.subject.sha256[:12]}…) "
-                      "is not bound: those bytes are neither an input nor an output of this "
-                      f"{self._stage} step, so verify will report it — declare the file with "
-                      "step.input() (or --input), or check a declared input")
+                _warn(unbound_warning(e.kind, e.subject.path, e.subject.sha256, self._stage))
 
     def snapshot(self, seq: int = 0, prev: str | None = None) -> Step:
         """What the step holds now, as a ``Step`` (declared outputs that exist are hashed).
@@ -533,9 +530,7 @@ class StageContext:
         merge_child_reports(rec, warn=_warn)
         untouched = rec.untouched_outputs()
         if untouched and rec.status == "succeeded":
-            _warn("declared output(s) not written by this step (unchanged since it started): "
-                  + ", ".join(untouched) + " — recorded as its products, but the step did not "
-                  "produce them; declare them with --input / inputs= if the step only used them")
+            _warn(untouched_warning(untouched))
         missing = rec.hash_outputs()
         outputs_failed = bool(missing) and rec.status == "succeeded"
         if outputs_failed:
@@ -583,16 +578,6 @@ class StageContext:
 def stage(stage: str, **kwargs: Any) -> StageContext:
     """Record a stage: ``with aitrace.stage("training", inputs=[...]) as step: ...``."""
     return StageContext(stage, **kwargs)
-
-
-def step_as_json(step: Step) -> dict[str, Any]:
-    """The documented JSON form of a step (what ``show --json`` prints)."""
-    from aitrace.record._model import to_json
-
-    out: dict[str, Any] = to_json(step)
-    out["prev"] = step.prev
-    out["digest"] = step.digest
-    return out
 
 
 __all__ = ["StageContext", "StepRecorder", "current_step", "stage"]
