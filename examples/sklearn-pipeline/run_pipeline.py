@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,7 @@ def sh(*argv: str, cwd: Path, check: bool = True) -> int:
     """Run one command, echoing it like a shell session would."""
     words = list(argv[3:]) if list(argv[:3]) == AITRACE else list(argv)
     prefix = "aitrace " if list(argv[:3]) == AITRACE else ""
-    shown = prefix + " ".join("python" if w == PY else w for w in words)
+    shown = prefix + shlex.join("python" if w == PY else w for w in words)
     print(f"\n$ {shown}", flush=True)
     rc = subprocess.run(list(argv), cwd=cwd, check=False).returncode
     if check and rc != 0:

@@ -48,7 +48,7 @@ def test_keygen_bundle_verify_unpack(project: Path, tmp_path: Path,
     doc = json.loads(capsys.readouterr().out)
     assert doc["format"] == "aitrace.verify/v1" and doc["ok"] is True
     assert set(doc) == {"format", "bundle", "ok", "authentic", "verdict", "record", "signers",
-                        "policy", "subjects", "checks", "failed"}
+                        "policy", "subjects", "checks", "failed", "answers", "completeness"}
     assert doc["authentic"] is True
     assert set(doc["checks"][0]) == {"id", "title", "status", "message", "member"}
     assert any(c["id"] == "artifact.matches" and c["status"] == "passed" for c in doc["checks"])

@@ -120,30 +120,46 @@ def test_a_changed_artifact_is_not_the_released_one(
 
 
 def test_old_bundles_keep_verifying(asset: object, capsys: pytest.CaptureFixture[str]) -> None:
-    """A bundle of format v1, made by aitrace 0.1.0, verifies with today's code."""
+    """A bundle of format v1, made by aitrace 0.1.0, verifies with today's code.
+
+    Its integrity and signature hold; today's stricter default policy judges its content
+    (a privacy check of nothing, a self-check aspect left unassessed) and says so.
+    """
     base = ROOT / "tests" / "assets" / "bundles" / "v1"
-    rc = main(["verify", str(base / BUNDLE), "--key", str(base / "release.pub"),
-               "--approver-key", str(base / "reviewer.pub"),
-               "--artifact", str(base / "wine-classifier.pkl")])
+    args = ["verify", str(base / BUNDLE), "--key", str(base / "release.pub"),
+            "--approver-key", str(base / "reviewer.pub"),
+            "--artifact", str(base / "wine-classifier.pkl")]
+    rc = main([*args, "--no-policy"])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "VERIFIED" in out
+    assert out.strip().splitlines()[-1].startswith("VERIFIED: trusted")
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "Integrity and signature: TRUSTED" in out
+    assert "checked nothing (0 expectations evaluated)" in out
+    assert "strategy.policy: not assessed" in out
 
 
 def test_v2_bundles_keep_verifying(capsys: pytest.CaptureFixture[str]) -> None:
     """The kept format v2 bundle (tests/assets/bundles/v2, a model file and a model folder
-    released) verifies under the default policy with today's code."""
+    released) verifies with today's code; the default policy, stricter since, says why it fails."""
     base = ROOT / "tests" / "assets" / "bundles" / "v2"
-    rc = main(["verify", str(base / "wine-classifier-2.0.0.aitrace"), "--key",
-               str(base / "release.pub"), "--key", str(base / "reviewer.pub"),
-               "--artifact", str(base / "wine-classifier.pkl"), "--json"])
+    args = ["verify", str(base / "wine-classifier-2.0.0.aitrace"), "--key",
+            str(base / "release.pub"), "--approver-key", str(base / "reviewer.pub"),
+            "--artifact", str(base / "wine-classifier.pkl"), "--json"]
+    rc = main([*args, "--no-policy"])
     report = json.loads(capsys.readouterr().out)
     assert rc == 0, [c for c in report["checks"] if c["status"] == "failed"]
     assert {"name": "dist/wine-classifier-model",
             "dirHash": "f43915444a6f9f309238164f736408cb50757fa947db7b887f38051de840fd27"
             } in report["subjects"]
     assert {c["id"] for c in report["checks"] if c["status"] == "passed"} >= {
-        "members.canonical", "evidence.dir-listings", "policy.required-stages"}
+        "members.canonical", "evidence.dir-listings", "signature.trusted"}
+    assert main(args) == 1
+    judged = json.loads(capsys.readouterr().out)
+    assert judged["answers"]["integrity"]["state"] == "trusted"
+    assert {c["id"] for c in judged["failed"]} == {
+        "policy.required-evidence", "policy.gx-passed", "policy.assessments"}
 
 
 def test_v2_model_signatures_are_accepted_by_model_signing(tmp_path: Path) -> None:

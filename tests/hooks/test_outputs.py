@@ -49,7 +49,8 @@ def test_an_output_that_existed_unchanged_is_flagged(
     assert _run("--stage", "cleaning", "-o", "old.csv", "-o", "folder", "--", "true") == 0
     step = workspace.steps()[-1]
     assert {p.path: p.unchanged for p in step.products} == {"old.csv": True, "folder": True}
-    assert "existed before the cleaning step" in capsys.readouterr().err
+    assert "not written by this step (unchanged since it started): old.csv, folder" in \
+        capsys.readouterr().err
     # Touched by the command (even with the same bytes): not flagged.
     assert _run("--stage", "cleaning", "-o", "old.csv", "-o", "folder", "--", PY, "-c",
                 "open('old.csv', 'w').write('a\\n1\\n'); open('folder/y.txt', 'w')") == 0

@@ -140,6 +140,6 @@ def test_custody_gaps_make_a_record_incomplete_not_untrusted(
     assert not report.ok and report.authentic and report.to_dict()["authentic"] is True
     view = verification_from_report(report, keys_given=True)
     assert view.authentic
-    assert view.headline.startswith("AUTHENTIC, BUT THE RECORD IS INCOMPLETE")
+    assert view.headline.startswith("TRUSTED, BUT THE RECORD IS INCOMPLETE")
     assert "untrusted" not in view.headline
     assert view.trust("steps/000001.json") == "verified"

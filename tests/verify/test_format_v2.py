@@ -292,16 +292,28 @@ def test_the_kept_v1_bundle_still_verifies(asset: Any) -> None:
 
 
 def test_the_kept_v2_bundle_verifies_under_the_default_policy(asset: Any) -> None:
+    """Old bundles keep verifying: integrity and signature hold, and today's stricter default
+    policy judges the record exactly where the rules grew since it was made."""
     from aitrace.verify.policy import default_policy
 
     base = asset("bundles/v2")
-    report = verify_bundle(base / "wine-classifier-2.0.0.aitrace",
-                           [load_public_key(base / "release.pub"),
-                            load_public_key(base / "reviewer.pub")],
-                           policy=default_policy(), artifacts=[base / "wine-classifier.pkl"])
-    assert report.ok, _failed(report)
-    # The asset predates aitrace's model scan: that one policy rule cannot judge it and says so
-    # (a skip, never a pass); everything the bundle itself carries is checked.
-    skipped = [c for c in report.checks if c.status == "skipped"]
-    assert [c.id for c in skipped] == ["policy.model-scan"], skipped
-    assert "not scanned" in skipped[0].message
+    bundle = base / "wine-classifier-2.0.0.aitrace"
+    release = [load_public_key(base / "release.pub")]
+    reviewer = [load_public_key(base / "reviewer.pub")]
+    plain = verify_bundle(bundle, release, approver_keys=reviewer,
+                          artifacts=[base / "wine-classifier.pkl"])
+    assert plain.ok, _failed(plain)
+    assert plain.answers is not None and plain.answers.trusted
+    report = verify_bundle(bundle, release, approver_keys=reviewer, policy=default_policy(),
+                           artifacts=[base / "wine-classifier.pkl"])
+    assert report.answers is not None and report.answers.trusted
+    # The asset predates three rules: a GX check that evaluated nothing is no evidence (its
+    # privacy pack found no text column), every strategy aspect must be assessed, and released
+    # model files must be scanned (a skip, never a pass, for a record made before scanning).
+    not_passed = {c.id: c.status for c in report.checks if c.status != "passed"}
+    assert not_passed == {"policy.required-evidence": "failed", "policy.gx-passed": "failed",
+                          "policy.assessments": "failed", "policy.model-scan": "skipped"}
+    by_id = {c.id: c for c in report.checks}
+    assert "0 expectations evaluated" in by_id["policy.gx-passed"].message
+    assert "strategy.policy: not assessed" in by_id["policy.assessments"].message
+    assert "not scanned" in by_id["policy.model-scan"].message

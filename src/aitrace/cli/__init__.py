@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "status": ("record", "status_cmd", "The ten stages and whether the hash chain holds."),
     "digest": ("record", "digest_cmd", "Print digests exactly as the record computes them."),
     "migrate": ("migrate", "migrate_cmd", "Carry a format v1 record over into format v2."),
+    "doctor": ("record", "doctor_cmd", "Explain damage to the workspace and repair it safely."),
     "check": ("quality", "check_cmd", "Validate data with Great Expectations as evidence."),
     "suite": ("quality", "suite_group", "Scaffold Great Expectations suites from data."),
     "sbom": ("sbom", "sbom_cmd", "Write a CycloneDX 1.6 ML-BOM."),

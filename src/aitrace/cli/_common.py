@@ -6,8 +6,10 @@ The shared options live in :mod:`aitrace.cli.options`.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -56,3 +58,9 @@ class ProgressBar:
 def short(digest: str | None, n: int = 12) -> str:
     """A short form of a hex digest for tables."""
     return digest[:n] if digest else "-"
+
+
+def shell_join(argv: Sequence[str]) -> str:
+    """A command as a POSIX shell would need it typed (paths with spaces are quoted)."""
+    return " ".join(shlex.quote(a) for a in argv)
+

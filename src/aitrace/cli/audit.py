@@ -28,6 +28,10 @@ _bundle_arg = click.argument("bundle", type=click.Path(exists=True, dir_okay=Fal
 _KEYS_HELP = ("A release key (.pub) trusted to sign the attestation (repeatable; reviewers' "
               "keys go with --approver-key). Without one the signature cannot be checked and "
               "nothing is shown as trusted.")
+_artifact_option = click.option(
+    "--artifact", "artifacts", multiple=True, type=click.Path(path_type=Path),
+    help="A deployed file or folder that must be a released artifact (as `aitrace verify "
+         "--artifact`).")
 
 
 @click.command("inspect", short_help="Summarise a verified bundle in the terminal.")
@@ -35,16 +39,18 @@ _KEYS_HELP = ("A release key (.pub) trusted to sign the attestation (repeatable;
 @trusted_keys_option(_KEYS_HELP)
 @approver_keys_option
 @policy_options
+@_artifact_option
 @json_option
 def inspect_cmd(bundle: Path, keys: tuple[Path, ...], approver_keys: tuple[Path, ...],
-                policy: PolicyChoice, as_json: bool) -> int:
+                policy: PolicyChoice, artifacts: tuple[Path, ...], as_json: bool) -> int:
     """Verify BUNDLE, then summarise it: stages, evidence, licences, completeness."""
     from aitrace.report.audit import audit_bundle
     from aitrace.report.text import inspect_text
     from aitrace.report.view import view_json
 
     view = audit_bundle(bundle, key_paths=keys, approver_key_paths=approver_keys,
-                        policy_path=policy.path, default_policy=policy.default)
+                        policy_path=policy.path, default_policy=policy.default,
+                        artifacts=artifacts)
     if as_json:
         emit_json(view_json(view))
     else:
@@ -57,22 +63,29 @@ def inspect_cmd(bundle: Path, keys: tuple[Path, ...], approver_keys: tuple[Path,
 @trusted_keys_option(_KEYS_HELP)
 @approver_keys_option
 @policy_options
+@_artifact_option
 @click.option("--output", "-o", "output", required=True,
               type=click.Path(dir_okay=False, path_type=Path), help="The HTML file to write.")
 @json_option
 def report_cmd(bundle: Path, keys: tuple[Path, ...], approver_keys: tuple[Path, ...],
-               policy: PolicyChoice, output: Path, as_json: bool) -> int:
+               policy: PolicyChoice, artifacts: tuple[Path, ...], output: Path,
+               as_json: bool) -> int:
     """Verify BUNDLE and write a self-contained HTML report of it."""
     from aitrace.report.render import write_report
 
     view = write_report(bundle, output, key_paths=keys, approver_key_paths=approver_keys,
-                        policy_path=policy.path, default_policy=policy.default)
+                        policy_path=policy.path, default_policy=policy.default,
+                        artifacts=artifacts)
     v = view.verification
     if as_json:
-        emit_json({"report": str(output), "verified": v.ok, "verdict": v.verdict,
-                   "headline": v.headline, "completeness": view.completeness.get("score")})
+        # "verified" is the integrity and signature answer; "ok" is the whole verdict.
+        emit_json({"report": str(output), "ok": v.ok, "verified": v.authentic,
+                   "verdict": v.verdict, "headline": v.headline,
+                   "answers": v.answers.to_dict() if v.answers is not None else None,
+                   "completeness": view.completeness.get("score")})
     else:
-        click.echo(f"{terminal_safe(v.headline)}\nWrote {terminal_safe(output)}")
+        click.echo("\n".join(terminal_safe(line) for line in
+                              [v.headline, *v.lines(), f"Wrote {output}"]))
     return EXIT_OK if v.ok else EXIT_CHECK_FAILED
 
 

@@ -7,8 +7,9 @@
   ``--approver-key`` an approver key (it may sign approvals); neither acts in the other role.
 * ``--passphrase-env VAR`` unlocks encrypted private keys; without it the passphrase is asked on
   a terminal, and elsewhere the command stops with a hint. A passphrase is never an argument.
-* ``--policy/-p FILE`` / ``--no-policy``: a policy file, or none; with neither, aitrace's
-  default "complete record" policy. Giving both is an error.
+* ``--policy/-p FILE|NAME`` / ``--no-policy``: a policy file (or ``partial``, a policy shipped
+  with aitrace), or none; with neither, aitrace's default "complete record" policy. Giving
+  both is an error.
 * ``--json`` prints the command's documented JSON document instead of text.
 * ``--plain-http`` (OCI registries without TLS) and ``--tracking-uri URI`` (the MLflow server of
   ``models:/`` references) for the commands that talk to registries.
@@ -162,7 +163,12 @@ class NewPassphrase:
         from aitrace.signing.keys import passphrase_from_env
 
         if self._env:
-            return passphrase_from_env(self._env)
+            try:
+                return passphrase_from_env(self._env)
+            except InputError as exc:  # keygen never prompts unless asked to
+                raise InputError(exc.message, hint=f"export {self._env}=... with the new key's "
+                                 "passphrase, or use --passphrase-prompt to type it, or leave "
+                                 "both out for an unencrypted key") from None
         if self._prompt:
             value: str = click.prompt(f"Passphrase for {what}", hide_input=True,
                                       confirmation_prompt=True)
@@ -232,8 +238,8 @@ def policy_options(f: F) -> F:
                            help="Check integrity and signatures only, no policy.")(wrapped)
     wrapped = click.option(
         "--policy", "-p", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
-        help="A policy file the record must satisfy (default: aitrace's 'complete record' "
-             "policy).")(wrapped)
+        help="A policy file the record must satisfy, or a shipped policy by name: 'partial' "
+             "(no stage required) (default: aitrace's 'complete record' policy).")(wrapped)
     return wrapped  # type: ignore[return-value]
 
 

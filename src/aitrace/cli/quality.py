@@ -111,6 +111,8 @@ def _print_check(check: CheckOutcome) -> None:
     t = terminal_safe
     s: Any = check.summary
     verdict = "PASSED" if check.success else "FAILED"
+    if not s.get("evaluated"):
+        verdict = "NOTHING CHECKED"  # 0 expectations evaluated is no pass
     label = t(s["suite_name"]) + (f" (pack {t(s['pack'])})" if s.get("pack") else "")
     click.echo(f"{verdict}  {label}: {s['successful']}/{s['evaluated']} expectations met, "
                f"{t(s.get('rows', '?'))} rows, data sha256:{t(str(s['data_sha256'])[:16])}")
@@ -129,6 +131,11 @@ def _print_check(check: CheckOutcome) -> None:
                    f"{t(finding['detector'])} in column {t(finding['column'])}")
     for cls, share in (s.get("classes") or {}).items():
         click.echo(f"    class {t(cls)}: {share['count']} ({share['share']:.1%})")
+    if not s.get("evaluated"):
+        why = (" (the data has no text columns to scan)" if s.get("pack") == "privacy"
+               and not s.get("columns_scanned") else "")
+        click.echo(f"    0 expectations were evaluated{why}: this result is recorded, but it is "
+                   "not evidence that the data passed — policies do not count it")
 
 
 @click.group("suite", short_help="Scaffold Great Expectations suites from data.")
@@ -158,8 +165,10 @@ def init_suite_cmd(data: Path, output: Path, name: str | None, max_categories: i
         emit_json({"output": str(output), "name": doc["name"],
                    "expectations": len(doc["expectations"]), "suite": doc})
         return
+    import shlex
+
     click.echo(f"wrote {output}: suite '{terminal_safe(doc['name'])}' with "
                f"{len(doc['expectations'])} "
                f"expectations over {len(doc['expectations'][0]['kwargs']['column_list'])} "
-               "columns — review it, then `aitrace check DATA --suite "
-               f"{output} --stage ...`")
+               f"columns — review it, then `aitrace check {shlex.quote(str(data))} --suite "
+               f"{shlex.quote(str(output))} --stage STAGE`")

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from aitrace.cli._common import ProgressBar, emit_json, short
+from aitrace.cli._common import ProgressBar, emit_json, shell_join, short
 from aitrace.cli.options import json_option, stage_option
 from aitrace.report.terminal import terminal_safe as t
 
@@ -24,13 +24,19 @@ def init_cmd(name: str | None, directory: Path, as_json: bool) -> None:
 
     directory.mkdir(parents=True, exist_ok=True)
     ws, created = Workspace.init(directory, name=name)
+    ignored = name is not None and name != ws.name
+    note = (f"--name {name!r} was not applied: this workspace exists and its record is named "
+            f"{ws.name!r}; to rename it, edit record.name in {ws.root / 'aitrace.yaml'}"
+            if ignored else None)
     if as_json:
         emit_json({"root": str(ws.root), "record_id": ws.record.id, "name": ws.name,
-                   "created": created})
+                   "created": created, "note": note})
         return
     verb = "Initialised" if created else "Already initialised:"
     click.echo(f"{verb} aitrace workspace in {t(ws.dir)} (record {t(ws.record.id)}, "
                f"'{t(ws.name)}')")
+    if note:
+        click.echo(f"aitrace: note: {t(note)}", err=True)
 
 
 @click.command("run", short_help="Run a command as a recorded stage step.",
@@ -120,6 +126,7 @@ def log_cmd(stage: str | None, as_json: bool) -> int:
     if report.broken:
         b = report.broken
         click.echo(f"chain BROKEN at step {b.seq} ({t(b.file)}): {t(b.reason)}", err=True)
+        click.echo("  hint: `aitrace doctor` explains it and how to recover", err=True)
         return 1
     return 0
 
@@ -129,11 +136,12 @@ def log_cmd(stage: str | None, as_json: bool) -> int:
 @json_option
 def show_cmd(step_ref: str, as_json: bool) -> None:
     """Show one step in full (STEP_REF: number, id or id prefix)."""
-    from aitrace.hooks.tracker import step_as_json
+    from aitrace.record._model import to_json
     from aitrace.store.workspace import Workspace
 
     step = Workspace.find().get_step(step_ref)
-    doc = step_as_json(step)
+    # The documented JSON form of a step: as stored, with its digest.
+    doc = {**to_json(step), "prev": step.prev, "digest": step.digest}
     if as_json:
         emit_json(doc)
         return
@@ -142,8 +150,11 @@ def show_cmd(step_ref: str, as_json: bool) -> None:
     click.echo(f"  time       {t(step.started_at)} → {t(step.ended_at)}")
     click.echo(f"  actor      {t(step.actor.user)}@{t(step.actor.host)}")
     if step.command:
-        click.echo(f"  command    {t(' '.join(step.command.argv))}  "
+        click.echo(f"  command    {t(shell_join(step.command.argv))}  "
                    f"(exit {step.command.exit_code}, cwd {t(step.command.cwd)})")
+        if step.command.script:
+            click.echo(f"  script     {t(step.command.script.path)} "
+                       f"sha256:{short(step.command.script.sha256, 16)}")
     if step.code:
         dirty = (" (dirty, diff " + t(short(step.code.diff_sha256)) + ")" if step.code.dirty
                  else "")
@@ -186,7 +197,10 @@ def show_cmd(step_ref: str, as_json: bool) -> None:
 @click.command("status", short_help="The ten stages and whether the hash chain holds.")
 @json_option
 def status_cmd(as_json: bool) -> int:
-    """The ten stages (done / failed / missing) and whether the hash chain holds."""
+    """The ten stages (done / failed / interrupted / missing) and whether the hash chain holds.
+
+    Exit 0 when the chain holds, 1 when it is broken (see `aitrace doctor`).
+    """
     from aitrace.store.status import record_status
     from aitrace.store.workspace import Workspace
 
@@ -207,6 +221,8 @@ def status_cmd(as_json: bool) -> int:
     if status.chain.broken:
         b = status.chain.broken
         click.echo(f"hash chain: BROKEN at step {b.seq} ({t(b.file)}): {t(b.reason)}")
+        click.echo("  hint: `aitrace doctor` explains it and how to recover without losing "
+                   "anything")
         return 1
     click.echo(f"hash chain: intact (head sha256:{short(status.chain.head, 16)})")
     if status.chain.steps and status.chain.steps[-1].format == "aitrace.step/v1":
@@ -242,3 +258,45 @@ def digest_cmd(paths: tuple[Path, ...], no_cache: bool, as_json: bool) -> None:
         return
     for p, d in zip(paths, digests, strict=True):
         sys.stdout.write(f"{d.ref}  {t(p)}\n")
+
+
+@click.command("doctor", short_help="Explain damage to the workspace and repair it safely.")
+@click.option("--repair", is_flag=True,
+              help="Move the damaged tail of the chain to .aitrace/quarantine/ and record a "
+                   "step naming it (nothing is deleted).")
+@json_option
+def doctor_cmd(repair: bool, as_json: bool) -> int:
+    """Explain what is damaged in the workspace and how to recover without losing anything.
+
+    Exit 0 when the workspace is healthy (or was repaired), 1 when damage was found.
+    """
+    from aitrace.hooks.capture import capture_actor
+    from aitrace.store.doctor import diagnose, quarantine
+    from aitrace.store.workspace import Workspace
+
+    ws = Workspace.find()
+    diagnosis = diagnose(ws)
+    if repair and diagnosis.broken is not None:
+        done = quarantine(ws, actor=capture_actor())
+        if as_json:
+            emit_json({"repaired": True, "directory": str(done.directory),
+                       "files": [vars(f) for f in done.files],
+                       "step": {"seq": done.step.seq, "id": done.step.id,
+                                "stage": done.step.stage, "digest": done.step.digest},
+                       "after": diagnose(ws).to_dict()})
+            return 0
+        click.echo(f"moved {len(done.files)} damaged step file(s) to "
+                   f"{ws.relpath(done.directory)}/:")
+        for f in done.files:
+            click.echo(f"  {t(f.name)}  sha256:{f.sha256}  {f.size} B")
+        click.echo(f"recorded step {done.step.seq} ({done.step.stage}, failed) naming them; the "
+                   "hash chain is intact again")
+        return 0
+    if as_json:
+        emit_json(diagnosis.to_dict())
+    else:
+        for line in diagnosis.explain():
+            click.echo(t(line))
+        if diagnosis.healthy:
+            click.echo("nothing to repair")
+    return 0 if diagnosis.healthy else 1

@@ -32,33 +32,39 @@ _STATUS_MARK = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip"}
 
 
 @click.command("keygen", short_help="Create a signing key pair.")
-@click.option("-o", "--output", "prefix", required=True, type=click.Path(path_type=Path),
-              help="Path prefix: writes PREFIX.key (0600) and PREFIX.pub.")
+@click.option("-o", "--output", "prefix", required=True, type=click.Path(),
+              help="Path prefix: writes PREFIX.key (0600) and PREFIX.pub; a directory (keys/) "
+                   "gets keys/signing.key and keys/signing.pub.")
 @click.option("--type", "key_type", type=click.Choice(["ecdsa-p256", "ed25519"]),
               default="ecdsa-p256", show_default=True, help="Key algorithm.")
 @new_passphrase_options
 @click.option("--force", is_flag=True, help="Overwrite existing key files.")
 @json_option
-def keygen_cmd(prefix: Path, key_type: str, passphrase: NewPassphrase, force: bool,
+def keygen_cmd(prefix: str, key_type: str, passphrase: NewPassphrase, force: bool,
                as_json: bool) -> None:
     """Create a signing key pair (ECDSA P-256 by default; Ed25519 with --type)."""
+    from aitrace.cli.keyguard import guard_private_key, key_prefix
     from aitrace.signing.keys import generate_keypair, load_public_key
 
-    pw = passphrase.value(f"{prefix}.key")
-    priv, pub = generate_keypair(prefix, key_type=key_type,  # type: ignore[arg-type]
+    path, new_dir = key_prefix(prefix)
+    pw = passphrase.value(f"{path}.key")
+    priv, pub = generate_keypair(path, key_type=key_type,  # type: ignore[arg-type]
                                  passphrase=pw, force=force)
     kid = load_public_key(pub).keyid
+    notes = guard_private_key(priv, new_dir=new_dir)
     if as_json:
         emit_json({"private_key": str(priv), "public_key": str(pub), "keyid": kid,
-                   "type": key_type, "encrypted": pw is not None})
+                   "type": key_type, "encrypted": pw is not None, "notes": notes})
         return
     click.echo(f"wrote {priv} (private, keep it secret) and {pub} (public)")
     click.echo(f"key id {kid}")
+    for note in notes:
+        click.echo(f"aitrace: {note}", err=True)
 
 
 @click.command("bundle", short_help="Assemble and sign the record as a .aitrace archive.")
 @signing_keys_option("Private key to sign with (repeat for several signers).")
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The archive to write (conventionally NAME.aitrace).")
 @click.option("--include", multiple=True, type=click.Path(path_type=Path),
               help="Embed this file or directory under artifacts/ (repeatable).")
@@ -70,14 +76,22 @@ def bundle_cmd(keys: tuple[Path, ...], output: Path, include: tuple[Path, ...],
                no_model_signing: bool, passphrases: Passphrases, as_json: bool) -> None:
     """Assemble the current record into a signed, deterministic .aitrace archive."""
     from aitrace.bundle.write import build_bundle
+    from aitrace.errors import InputError, WriteError
     from aitrace.signing.keys import load_signer
     from aitrace.store.workspace import Workspace
 
     ws = Workspace.find()
     signers = [load_signer(k, passphrases.for_key(k)) for k in keys]
-    info = build_bundle(ws, signers, output, include=list(include),
-                        model_signing_key=None if no_model_signing else keys[0],
-                        passphrase=passphrases.for_key(keys[0]))
+    try:
+        info = build_bundle(ws, signers, output, include=list(include),
+                            model_signing_key=None if no_model_signing else keys[0],
+                            passphrase=passphrases.for_key(keys[0]))
+    except WriteError:  # already names the file and the fix (a full disk, ulimit -f)
+        raise
+    except OSError as exc:  # the output place (a directory, no permission, a full disk)
+        raise InputError(f"cannot write {output}: {exc.strerror or exc}",
+                         hint="-o names the archive file to write, in a writable directory"
+                         ) from None
     if as_json:
         emit_json(info.to_dict())
         return
@@ -153,7 +167,13 @@ def verify_cmd(bundle: str, keys: tuple[Path, ...], approver_keys: tuple[Path, .
         where = f"  [{t(c.member)}]" if c.member and c.status == "failed" else ""
         click.echo(f"{_STATUS_MARK[c.status]}  {t(c.id):<{width}}  {t(c.message or c.title)}"
                    f"{where}")
-    click.echo(t(report.verdict))
+    if report.answers is not None:
+        click.echo("")
+        for line in report.answers.lines():
+            click.echo(t(line))
+        click.echo(t(f"{report.answers.headline} ({report.answers.counts})"))
+    else:  # pragma: no cover - verify_bundle always answers
+        click.echo(t(report.verdict))
     return 0 if report.ok else 1
 
 

@@ -29,6 +29,7 @@ from aitrace.record.stages import (
     EVIDENCE_CONFIG,
     EVIDENCE_DOCUMENT,
     EVIDENCE_NOTE,
+    EVIDENCE_QUARANTINE,
     EvidenceKind,
 )
 
@@ -60,6 +61,14 @@ class ConfigSource(_PlainSource):
     title = "Configuration"
 
 
+class QuarantineSource(_PlainSource):
+    """Step files ``aitrace doctor --repair`` set aside, listed with their digests."""
+
+    kind = EVIDENCE_QUARANTINE
+    media_type = "application/vnd.aitrace.quarantine+json"
+    title = "Quarantined step files"
+
+
 class OpaqueSource(_PlainSource):
     """Evidence of a kind no installed source knows: shown by kind, never parsed."""
 
@@ -81,6 +90,7 @@ BUILTIN: dict[EvidenceKind, type[EvidenceSource]] = {
     "document": DocumentSource,
     "note": NoteSource,
     "config": ConfigSource,
+    "quarantine": QuarantineSource,
     "mlflow-run": MlflowSource,
 }
 """Built-in kinds to sources, in contribution order (the MLflow link last)."""

@@ -213,20 +213,34 @@ DataChecker = Callable[..., Any]
 """``checker(step, data, suite, *, pack, path, **options)``: runs a GX check into ``step``."""
 
 
+LicenseReader = Callable[[str], tuple[str, str | None]]
+"""``reader(text) -> (value to record, problem or None)``: normalises a declared licence."""
+
+
 @dataclass
 class _Wiring:
     contributors: Callable[[], Sequence[StepContributor]] | None = None
     checker: DataChecker | None = None
+    licenses: LicenseReader | None = None
 
 
 _WIRING = _Wiring()
 
 
 def wire(*, contributors: Callable[[], Sequence[StepContributor]],
-         checker: DataChecker) -> None:
-    """Install the default contributors and data checker (done once by ``aitrace/__init__``)."""
+         checker: DataChecker, licenses: LicenseReader | None = None) -> None:
+    """Install the default contributors, data checker and licence reader (``aitrace/__init__``)."""
     _WIRING.contributors = contributors
     _WIRING.checker = checker
+    if licenses is not None:
+        _WIRING.licenses = licenses
+
+
+def read_license(text: str) -> tuple[str, str | None]:
+    """A declared licence as the record keeps it (SPDX when it is one) and its problem, if any."""
+    if _WIRING.licenses is None:  # pragma: no cover - aitrace/__init__ always wires
+        return text, None
+    return _WIRING.licenses(text)
 
 
 def default_contributors() -> Sequence[StepContributor]:

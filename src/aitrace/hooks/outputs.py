@@ -10,6 +10,11 @@ folder). If the path still has the same fingerprint at the end, the step neither
 modified it, which the record says (``unchanged``) — an output that existed before the step is
 not evidence of what the step did. The change time (``ctime``) cannot be set by programs, so a
 copy that keeps an old modification time still counts as written.
+
+While it records, the tracker also says what verify would later report: a declared output the
+step did not write (``untouched_warning``) and evidence about bytes that are neither an input
+nor an output of the step (``unbound_warning``).
+
 """
 
 from __future__ import annotations
@@ -93,3 +98,17 @@ class OutputWatch:
     def produced(self, paths: Iterable[str]) -> list[str]:
         """The paths among ``paths`` that the step created or modified."""
         return [p for p in paths if not self.unchanged(p)]
+
+
+def untouched_warning(paths: list[str]) -> str:
+    """The warning for declared outputs the step did not write."""
+    return ("declared output(s) not written by this step (unchanged since it started): "
+            + ", ".join(paths) + " — recorded as its products, but the step did not produce "
+            "them; declare them with --input / inputs= if the step only used them")
+
+
+def unbound_warning(kind: str, path: str, sha256: str, stage: str) -> str:
+    """The warning for evidence about bytes that are not among the step's files."""
+    return (f"{kind} evidence about {path} (sha256:{sha256[:12]}…) is not bound: those bytes are "
+            f"neither an input nor an output of this {stage} step, so verify will report it — "
+            "declare the file with step.input() (or --input), or check a declared input")

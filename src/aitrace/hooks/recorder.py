@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aitrace.errors import InputError
+from aitrace.errors import InputError, user_facing
 from aitrace.hooks.capture import capture_actor
 from aitrace.hooks.handle import (
     Contribution,
@@ -24,8 +24,9 @@ from aitrace.hooks.handle import (
     StepContributor,
     StepOptions,
     data_checker,
+    read_license,
 )
-from aitrace.hooks.outputs import OutputWatch
+from aitrace.hooks.outputs import OutputWatch, unbound_warning
 from aitrace.hooks.redact import scrub, scrub_tokens
 from aitrace.hooks.values import clean_metrics, clean_params
 from aitrace.record.jsonio import canonical_bytes, document_bytes, legacy_canonical_bytes
@@ -42,8 +43,8 @@ from aitrace.record.models import (
     Subject,
     subject_for,
 )
-from aitrace.record.refs import DIR_HASH, SHA256, file_uri_path, is_remote, is_uri
-from aitrace.record.stages import EVIDENCE_SBOM, StageId
+from aitrace.record.refs import DIR_HASH, SHA256, file_uri_path, is_remote, is_uri, normalize_sha256
+from aitrace.record.stages import EVIDENCE_SBOM, SOURCE_ANY_STAGE_ROLES, SOURCE_STAGES, StageId
 from aitrace.record.times import utc_now
 from aitrace.store.digest import DigestCache, Hasher, Progress, link_escape
 from aitrace.store.workspace import Workspace, new_id
@@ -84,6 +85,7 @@ class StepRecorder:
         self.options = StepOptions()
         self.contributors: Sequence[StepContributor] = ()
         self._mlflow_stores: list[str] = []
+        self._license_warned: set[str] = set()
         self._declared_outputs: list[tuple[str, dict[str, Any]]] = []
         # The chain head's format: a workspace not yet migrated goes on recording v1 steps.
         self._format = workspace.append_format()
@@ -120,6 +122,9 @@ class StepRecorder:
                   license: str | None, role: str | None, sha256: str | None = None) -> Artifact:
         text = os.fspath(path)
         origin = scrub(origin) if origin else origin
+        license = self._license(license)
+        if sha256 is not None:
+            sha256 = normalize_sha256(sha256, what=f"{text}: sha256")
         if is_remote(text):
             return Artifact(path=scrub(text), type="uri", sha256=sha256, origin=origin,
                             license=license, role=role)
@@ -146,6 +151,7 @@ class StepRecorder:
                              "of the project", hint=f"copy the file into the project, or give "
                              f"its real path {escape}")
 
+    @user_facing
     def input(self, *paths: str | os.PathLike[str], origin: str | None = None,
               license: str | None = None, role: str | None = None,
               sha256: str | None = None) -> list[Artifact]:
@@ -157,17 +163,36 @@ class StepRecorder:
         """
         added = [self._artifact(p, origin=origin, license=license, role=role, sha256=sha256)
                  for p in paths]
+        if origin is not None and self._stage not in SOURCE_STAGES and (
+                role or "") not in SOURCE_ANY_STAGE_ROLES:
+            _warn(f"{', '.join(a.path for a in added)}: an external source (origin) declared at "
+                  f"stage '{self._stage}' will fail chain of custody at verify — external data "
+                  "enters at " + ", ".join(SOURCE_STAGES) + " (or give role='code', 'config' "
+                  "or 'document')")
         self.materials.extend(added)
         return added
 
+    @user_facing
     def output(self, *paths: str | os.PathLike[str], license: str | None = None,
                role: str | None = None) -> None:
         """Declare outputs; they are hashed when the stage ends, whatever they hold then."""
+        license = self._license(license)
         for p in paths:
             self._declared_outputs.append((os.fspath(p), {"license": license, "role": role}))
 
+    def _license(self, value: str | None) -> str | None:
+        """A declared licence in SPDX form when it is one; a warning once when it is not."""
+        if value is None:
+            return None
+        normal, problem = read_license(value)
+        if problem is not None and normal not in self._license_warned:
+            self._license_warned.add(normal)
+            _warn(problem)
+        return normal
+
     # ---------------------------------------------------------------- values
 
+    @user_facing
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record parameters (kept in the step and logged to the step's MLflow run)."""
         self.params.update(clean_params(params))
@@ -176,6 +201,7 @@ class StepRecorder:
         """Record one parameter."""
         self.log_params({key: value})
 
+    @user_facing
     def log_metrics(self, metrics: Mapping[str, float]) -> None:
         """Record metrics (kept in the step and logged to the step's MLflow run)."""
         self.metrics.update(clean_metrics(metrics))
@@ -195,6 +221,7 @@ class StepRecorder:
 
     # ---------------------------------------------------------------- evidence
 
+    @user_facing
     def attach(self, kind: str, data: bytes | Mapping[str, Any] | list[Any], *,
                media_type: str, summary: Mapping[str, Any] | None = None,
                name: str | None = None, subject: str | os.PathLike[str] | None = None,
@@ -212,7 +239,9 @@ class StepRecorder:
             text = os.fspath(subject)
             remote = is_remote(text)
             local = None if remote else Path(file_uri_path(text) or text)
-            if local is not None and subject_sha256 is None:
+            if subject_sha256 is not None:
+                subject_sha256 = normalize_sha256(subject_sha256, what=f"{text}: subject_sha256")
+            elif local is not None:
                 self._refuse_link_escape(str(local))
             subj = self._subject(text if remote else self._workspace.relpath(text), local,
                                  subject_sha256)
@@ -232,6 +261,7 @@ class StepRecorder:
         directory = where is not None and where.is_dir() and not self._hasher.legacy_dirs
         return subject_for(rel, sha256, DIR_HASH if directory else SHA256)
 
+    @user_facing
     def check(self, data: Any, suite: str | os.PathLike[str] | Mapping[str, Any] | None = None,
               *, pack: str | None = None, path: str | os.PathLike[str] | None = None,
               **options: Any) -> Any:
@@ -242,6 +272,7 @@ class StepRecorder:
         """
         return data_checker()(self, data, suite, pack=pack, path=path, **options)
 
+    @user_facing
     def sbom(self, **options: Any) -> EvidenceRef:
         """Attach a CycloneDX ML-BOM for this step's model outputs now.
 
@@ -343,6 +374,9 @@ class StepRecorder:
             e if e.subject is None else replace(e, bound=e.subject.value in digests)
             for e in self.evidence
         ]
+        for e in self.evidence:
+            if e.subject is not None and not e.bound:
+                _warn(unbound_warning(e.kind, e.subject.path, e.subject.value or "", self._stage))
 
     def snapshot(self, seq: int = 0, prev: str | None = None) -> Step:
         """What the step holds now, as a ``Step`` (declared outputs that exist are hashed).
@@ -352,7 +386,7 @@ class StepRecorder:
         """
         command = self.command
         if command is not None:
-            command = Command(argv=command.argv, exit_code=self.exit_code, cwd=command.cwd)
+            command = replace(command, exit_code=self.exit_code)
         return Step(
             format=self._format, id=self._id, record_id=self._record_id, seq=max(seq, 1),
             stage=self._stage, status=self.status or "succeeded", started_at=self.started_at,

@@ -15,6 +15,7 @@ they win over what the command reported.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -31,6 +32,8 @@ from aitrace.hooks.redact import redact_argv
 from aitrace.hooks.tracker import StageContext
 from aitrace.hooks.values import read_metrics_file
 from aitrace.record.models import Command, Step
+from aitrace.record.refs import normalize_sha256
+from aitrace.record.stages import SOURCE_STAGES
 from aitrace.store.digest import Progress
 from aitrace.store.workspace import Workspace
 
@@ -67,8 +70,11 @@ def parse_source(spec: str) -> Source:
         fields[key] = value
     if not head:
         raise InputError(f"--source {spec!r}: the path is empty")
+    sha = fields.get("sha256")
+    if sha is not None:
+        sha = normalize_sha256(sha, what=f"--source {head}: sha256")
     return Source(path=head, origin=fields.get("origin") or head,
-                  license=fields.get("license"), sha256=fields.get("sha256"))
+                  license=fields.get("license"), sha256=sha)
 
 
 def run_command(argv: Sequence[str], *, stage: str, inputs: Sequence[str] = (),
@@ -90,6 +96,12 @@ def run_command(argv: Sequence[str], *, stage: str, inputs: Sequence[str] = (),
     if shutil.which(argv[0]) is None:
         raise InputError(f"command not found: {argv[0]}",
                          hint="check the spelling or give the full path to the program")
+    if sources and stage not in SOURCE_STAGES:
+        raise InputError(
+            f"--source at stage '{stage}': external data enters a record at "
+            + ", ".join(SOURCE_STAGES) + " only (chain of custody would fail at verify)",
+            hint="declare the source at collection (or selection for a base model), or pass a "
+                 "file an earlier step produced with --input")
     ws = workspace or Workspace.find()
     cwd = Path.cwd()
     command = Command(argv=redact_argv(argv), cwd=ws.relpath(cwd))
@@ -100,6 +112,7 @@ def run_command(argv: Sequence[str], *, stage: str, inputs: Sequence[str] = (),
                        description=description, command=command, mlflow=mlflow, sbom=sbom,
                        progress=progress, launch=Launch(argv=tuple(argv), cwd=str(cwd), env=env))
     returncode: int | None = None
+    received: int | None = None
     try:
         with ctx as rec:
             for src in sources:
@@ -109,13 +122,19 @@ def run_command(argv: Sequence[str], *, stage: str, inputs: Sequence[str] = (),
             rec.watch.before(metrics_files)
             child_env = {**env, ENV_RECORD_ID: rec.record_id, ENV_STEP_ID: rec.id,
                          ENV_STAGE: stage, ENV_WORKSPACE: str(ws.root)}
-            returncode = _run_child(list(argv), child_env)
+            returncode, received = _run_child(list(argv), child_env)
             for path in metrics_files:
                 if Path(path).is_file():
                     rec.log_metrics(read_metrics_file(Path(path)))
             rec.log_params(params or {})
             rec.log_metrics(metrics or {})
-            if returncode == 0:
+            if received is not None:
+                # Told to stop (CI cancellation, `timeout -s INT`, Ctrl-C): interrupted, whatever
+                # the child made of the signal, and we exit as a process killed by it would.
+                rec.set_result("interrupted", exit_code=returncode,
+                               error=f"interrupted by {signal.Signals(received).name} (command "
+                                     f"exit {returncode})")
+            elif returncode == 0:
                 rec.set_result("succeeded", exit_code=0)
             elif -returncode in _INTERRUPT_SIGNALS or returncode == 130:
                 rec.set_result("interrupted", exit_code=returncode,
@@ -128,8 +147,8 @@ def run_command(argv: Sequence[str], *, stage: str, inputs: Sequence[str] = (),
         # is still ours; the failure to record is reported beside it, never instead of it.
         started = returncode is not None
         if returncode is None:
-            returncode = _run_child(list(argv), env)
-        code = _exit_code(returncode)
+            returncode, received = _run_child(list(argv), env)
+        code = _exit_code(returncode, received)
         raise StepNotRecorded(
             f"the command ran (exit {code}) but its step was not recorded: {exc.message}",
             exit_code=code, hint=(exc.hint or "") + (
@@ -137,32 +156,63 @@ def run_command(argv: Sequence[str], *, stage: str, inputs: Sequence[str] = (),
                 else "")) from None
     if ctx.step is None:  # pragma: no cover - __exit__ always appends or raises
         raise RuntimeError("the step was not written")
-    return RunResult(exit_code=_exit_code(returncode), step=ctx.step)
+    return RunResult(exit_code=_exit_code(returncode, received), step=ctx.step)
 
 
-def _exit_code(returncode: int) -> int:
-    """A child's exit code as a shell reports it (128+N when it died of signal N)."""
-    return returncode if returncode >= 0 else 128 - returncode
+def _exit_code(returncode: int, received: int | None = None) -> int:
+    """A child's exit code as a shell reports it (128+N when it died of signal N).
+
+    When aitrace itself was told to stop by signal N and the child exited 0 anyway, it is still
+    128+N: the run was interrupted.
+    """
+    code = returncode if returncode >= 0 else 128 - returncode
+    if received is not None and code == 0:
+        code = 128 + received
+    return code
 
 
-def _run_child(argv: list[str], env: dict[str, str]) -> int:
-    """Run the child; while it runs, pass termination signals on instead of dying first."""
+def _from_terminal() -> bool:
+    """Whether a SIGINT now most likely came from the terminal (Ctrl-C).
+
+    The terminal signals its whole foreground process group, the child included; a SIGINT sent
+    to this process alone (``kill -INT``, CI cancellation, ``timeout -s INT``) reached only us.
+    """
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:
+        return False  # no controlling terminal: nobody pressed Ctrl-C
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _run_child(argv: list[str], env: dict[str, str]) -> tuple[int, int | None]:
+    """Run the child; pass termination signals on instead of dying first.
+
+    Returns the child's return code and the interrupting signal this process received, if any.
+    """
     try:
         proc = subprocess.Popen(argv, env=env)
     except OSError as exc:
         raise InputError(f"cannot start {argv[0]}: {exc.strerror}",
                          hint="check that it is an executable program") from None
+    received: list[int] = []
 
     def forward(signum: int, _frame: FrameType | None) -> None:
-        # SIGINT from a terminal already reached the child (same process group).
-        if signum != signal.SIGINT:
+        received.append(signum)
+        # Ctrl-C in a terminal already reached the child (same process group): sending it
+        # again would interrupt the child's own clean-up.
+        if signum != signal.SIGINT or not _from_terminal():
             proc.send_signal(signum)
 
     previous = {s: signal.signal(s, forward) for s in _INTERRUPT_SIGNALS}
     try:
         while True:
             try:
-                return proc.wait()
+                return proc.wait(), (received[0] if received else None)
             except KeyboardInterrupt:  # pragma: no cover - handler above replaces it
                 continue
     finally:

@@ -20,14 +20,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
-from aitrace.errors import AitraceError, InputError, StepFailed
-from aitrace.hooks.capture import capture_code_version
+from aitrace.errors import AitraceError, InputError, StepFailed, user_facing
+from aitrace.hooks.capture import capture_code_version, capture_process_command
 from aitrace.hooks.handle import (
     Launch,
     StepContributor,
     StepOptions,
     default_contributors,
 )
+from aitrace.hooks.outputs import untouched_warning
 from aitrace.hooks.recorder import StepRecorder, _warn
 from aitrace.hooks.redact import scrub
 from aitrace.record.models import (
@@ -82,6 +83,7 @@ def _failure(e: BaseException) -> str:
 class StageContext:
     """``aitrace.stage(...)``: a context manager yielding a ``StepRecorder``, or a decorator."""
 
+    @user_facing
     def __init__(self, stage: str, *, inputs: Iterable[str | os.PathLike[str]] = (),
                  outputs: Iterable[str | os.PathLike[str]] = (),
                  workspace: Workspace | str | os.PathLike[str] | None = None,
@@ -116,14 +118,17 @@ class StageContext:
             return ws
         return Workspace.find(Path(ws) if ws is not None else None)
 
+    @user_facing
     def __enter__(self) -> StepRecorder:
         outer = _current.get()
         if outer is not None:
             raise InputError(f"stage '{self.stage}' started inside stage '{outer.stage}'",
                              hint="stages do not nest; end one before starting the next")
         ws = self._resolve_workspace()
+        ws.require_intact()  # a damaged chain can take no step: say so before the work runs
         rec = StepRecorder(ws, self.stage, description=self.description, progress=self.progress)
-        rec.command = self.command
+        rec.command = self.command or capture_process_command(
+            ws.relpath, lambda p: rec._hasher.digest(p).sha256)
         rec.launch = self.launch
         enabled = bool(ws.config.section("mlflow").get("enabled", True))
         rec.options = StepOptions(mlflow=self.mlflow if self.mlflow is not None else enabled,
@@ -166,6 +171,7 @@ class StageContext:
         """The variables contributors exported for this step (for ``aitrace run``'s child)."""
         return {k: os.environ[k] for k in self._env_added if k in os.environ}
 
+    @user_facing
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> Literal[False]:
         rec = self.recorder
@@ -207,10 +213,9 @@ class StageContext:
 
         merge_child_reports(rec, warn=_warn)
         missing, escaped = rec.hash_outputs()
-        for art in rec.products:
-            if art.unchanged:
-                _warn(f"declared output {art.path} existed before the {rec.stage} step and was "
-                      "neither created nor modified by it (recorded as unchanged)")
+        untouched = [a.path for a in rec.products if a.unchanged]
+        if untouched and rec.status == "succeeded":
+            _warn(untouched_warning(untouched))
         outputs_failed = bool(missing or escaped) and rec.status == "succeeded"
         why: list[str] = []
         if outputs_failed:
@@ -259,19 +264,10 @@ class StageContext:
         return wrapper
 
 
+@user_facing
 def stage(stage: str, **kwargs: Any) -> StageContext:
     """Record a stage: ``with aitrace.stage("training", inputs=[...]) as step: ...``."""
     return StageContext(stage, **kwargs)
-
-
-def step_as_json(step: Step) -> dict[str, Any]:
-    """The documented JSON form of a step (what ``show --json`` prints)."""
-    from aitrace.record._model import to_json
-
-    out: dict[str, Any] = to_json(step)
-    out["prev"] = step.prev
-    out["digest"] = step.digest
-    return out
 
 
 __all__ = ["StageContext", "StepRecorder", "current_step", "stage"]

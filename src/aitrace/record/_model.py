@@ -93,9 +93,27 @@ def _fail(path: str, what: str, source: str) -> InputError:
     )
 
 
-def from_json(cls: type[T], data: Any, *, source: str = "") -> T:
-    """Parse untrusted JSON ``data`` into model ``cls``; raise ``InputError`` naming the field."""
-    return typing.cast(T, _convert(cls, data, "", source))
+def from_json(cls: type[T], data: Any, *, source: str = "", hint: str | None = None) -> T:
+    """Parse untrusted JSON ``data`` into model ``cls``; raise ``InputError`` naming the field.
+
+    ``hint`` replaces the default hint ("restore it from a trusted copy", right for what aitrace
+    wrote) for documents people write by hand, such as policies.
+    """
+    try:
+        return typing.cast(T, _convert(cls, data, "", source))
+    except InputError as exc:
+        if hint is None:
+            raise
+        raise InputError(exc.message, hint=hint) from None
+
+
+def _unknown_field(name: str, known: list[str]) -> str:
+    """``is not a known field (did you mean 'x'? known here: a, b, c)``."""
+    import difflib
+
+    near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    guess = f"did you mean '{near[0]}'? " if near else ""
+    return f"is not a known field ({guess}known here: {', '.join(known)})"
 
 
 def _convert(tp: Any, data: Any, path: str, source: str) -> Any:  # noqa: C901 - a type switch
@@ -112,10 +130,11 @@ def _convert(tp: Any, data: Any, path: str, source: str) -> Any:  # noqa: C901 -
             raise _fail(path, "must be an object", source)
         hints = _hints(tp)  # type: ignore[arg-type]
         names = {f.name for f in dataclasses.fields(tp)}
-        unknown = sorted(set(data) - names)
+        unknown = sorted(set(data) - names, key=str)
         if unknown:
-            where = f"{path}.{unknown[0]}" if path else unknown[0]
-            raise _fail(where, "is not a known field", source)
+            where = f"{path}.{unknown[0]}" if path else str(unknown[0])
+            known = [f.name for f in dataclasses.fields(tp)]
+            raise _fail(where, _unknown_field(str(unknown[0]), known), source)
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(tp):
             sub = f"{path}.{f.name}" if path else f.name

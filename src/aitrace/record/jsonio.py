@@ -282,8 +282,11 @@ def parse_untrusted(data: bytes, source: str, *, limits: JsonLimits = DEFAULT_LI
     except _Refused as exc:
         raise error(f"{source} {exc.args[0]}", hint=hint) from None
     except json.JSONDecodeError as exc:
-        raise error(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column "
-                    f"{exc.colno}", hint=hint) from None
+        # json's messages name the position last ("Unterminated string starting at"): put the
+        # position first so the sentence is whole.
+        reason = exc.msg[:-3] + " here" if exc.msg.endswith(" at") else exc.msg
+        raise error(f"{source} is not valid JSON at line {exc.lineno}, column {exc.colno}: "
+                    f"{reason}", hint=hint) from None
     except (ValueError, RecursionError) as exc:
         raise error(f"{source} is not valid JSON ({exc})", hint=hint) from None
 

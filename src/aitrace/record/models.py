@@ -69,11 +69,14 @@ class Actor:
 
 @model
 class Command:
-    """The command a step ran (``aitrace run``), with secrets redacted."""
+    """The command a step ran (``aitrace run``, or the process of an in-process step), redacted."""
 
     argv: tuple[str, ...]
     exit_code: int | None = field(default=None, description="None while it never finished")
     cwd: str | None = None
+    script: Subject | None = field(
+        default=None, description="the Python file run as __main__ and its sha256 "
+                                  "(steps recorded in-process by the Python hooks)")
 
 
 @model

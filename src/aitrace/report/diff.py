@@ -1,7 +1,8 @@
 """What changed between two records (two releases of a model): ``aitrace diff A B``.
 
 Both sides are read into ``AuditView``s (bundles through the safe reader, never extracted) and
-compared stage by stage: steps added or re-run, data and model digests by stage and path,
+compared stage by stage: steps added (re-runs, and checks or assessments added to a stage, told
+apart), data and model digests by stage and path,
 metrics and parameters (old → new, delta), libraries (added, removed, upgraded, downgraded) from
 the environment evidence of the model stages and the SBOMs, licences, and reviewer approvals.
 """
@@ -114,7 +115,9 @@ def diff_views(a: AuditView, b: AuditView) -> dict[str, Any]:  # noqa: C901 - on
         steps["stages"].append({
             "stage": sa.id, "a_steps": len(sa.steps), "b_steps": len(sb.steps),
             "a_status": sa.status, "b_status": sb.status,
-            "rerun": len(sb.steps) > len(sa.steps) and bool(sa.steps),
+            # a check or assessment added to a stage is not a re-run of its work
+            "rerun": bool(sa.steps) and sb.reruns > sa.reruns,
+            "checks_added": max(0, sb.checks_added - sa.checks_added),
             "latest_changed": changed})
 
     art_a, art_b = _artifacts(a), _artifacts(b)
@@ -210,7 +213,9 @@ def diff_text(d: Mapping[str, Any]) -> str:
     for x in s["added"] if s["same_record"] else []:
         lines.append(f"  + step {x['seq']} {x['stage']} ({x['status']})")
     for x in s["stages"]:
-        note = "re-run" if x["rerun"] else ("changed" if x["latest_changed"] else "")
+        notes = (["re-run"] if x["rerun"] else []) + (
+            [f"{x['checks_added']} check(s) added"] if x.get("checks_added") else [])
+        note = ", ".join(notes) or ("changed" if x["latest_changed"] else "")
         lines.append(f"  ~ {x['stage']:<13} {x['a_steps']} → {x['b_steps']} step(s) "
                      f"[{x['a_status']} → {x['b_status']}] {note}")
     sections: list[tuple[str, list[dict[str, Any]], Callable[[dict[str, Any]], str]]] = [

@@ -7,6 +7,9 @@ hostile step description cannot rewrite the terminal.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aitrace.report.terminal import terminal_safe
 from aitrace.report.view import AuditView, Trust
 
@@ -18,6 +21,15 @@ def clean(value: object) -> str:
     return terminal_safe(value)
 
 
+def signer_label(signer: Mapping[str, Any]) -> str:
+    """A signer as views name it: its key's name where known, its key id, whether it verified."""
+    name = clean(signer.get("name") or "")
+    kid = clean(signer["keyid"])[:16]
+    label = f"{name} ({kid}…)" if name else f"{kid}…"
+    return label + (" — signature verified" if signer["verified"] else
+                    " — signature not verified")
+
+
 def _mark(trust: Trust) -> str:
     return _MARK[trust]
 
@@ -26,23 +38,25 @@ def inspect_text(view: AuditView, *, width: int = 100) -> str:
     """The human-readable summary."""
     v = view.verification
     rule = "=" * min(width, 100)
-    lines = [rule, clean(v.headline), rule]
+    lines = [rule, clean(v.headline), *(clean(x) for x in v.lines()), rule]
     model = view.model
     lines.append(f"Model:   {clean(model['name'])} {clean(model.get('version') or '')}".rstrip()
                  + (f"  sha256 {model['sha256'][:16]}" if model.get("sha256") else "")
                  + _mark(model["trust"]))
     lines.append(f"Record:  {clean(view.record_name or '-')} ({clean(view.record_id or '-')})")
-    signers = ", ".join(s["keyid"][:16] + ("" if s["verified"] else " (not verified)")
-                        for s in view.signers) or "none"
+    signers = ", ".join(signer_label(s) for s in view.signers) or "none"
     lines.append(f"Signers: {signers}")
     if view.policy:
-        lines.append(f"Policy:  {clean(view.policy)}")
+        lines.append(f"Judged:  by policy {clean(view.policy)}")
     lines.append("")
     lines.append("Stages")
     for st in view.stages:
         head = f"  {st.number:>2}. {st.name:<20} {st.status:<9}"
+        broken = [f"        ✗ {clean(u.label)} cannot be read [FAILED]: {clean(u.problem)}"
+                  for u in st.unreadable]
         if not st.steps:
-            lines.append(head.rstrip())
+            lines.append((head + (" [FAILED]" if broken else "")).rstrip())
+            lines.extend(broken)
             continue
         last = st.latest
         assert last is not None  # noqa: S101 - steps is not empty
@@ -59,6 +73,7 @@ def inspect_text(view: AuditView, *, width: int = 100) -> str:
         badges = [clean(b[0]) for b in st.badges()]
         if badges:
             lines.append("        [" + "] [".join(badges) + "]")
+        lines.extend(broken)
     failed = v.failed
     if failed:
         lines += ["", f"Failed checks ({len(failed)})"]

@@ -29,7 +29,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -47,10 +46,8 @@ from aitrace.record.chain import (
 )
 from aitrace.record.jsonio import (
     DEFAULT_LIMITS,
-    canonical_bytes,
     document_bytes,
     parse_untrusted,
-    pretty_bytes,
     read_json_file,
 )
 from aitrace.record.models import (
@@ -67,59 +64,26 @@ from aitrace.record.models import (
 from aitrace.record.refs import bytes_match, file_uri_path
 from aitrace.record.times import utc_now
 from aitrace.store.config import CONFIG_NAME, DEFAULT_CONFIG, Config, load_config
-from aitrace.store.files import TMP_PREFIX, atomic_write, create_exclusive
+from aitrace.store.files import atomic_write, create_exclusive
+from aitrace.store.markers import (
+    Pending,
+    marker_materials,
+    read_markers,
+    remove_marker,
+    write_marker,
+)
 
 WORKSPACE_DIR = ".aitrace"
 ENV_WORKSPACE = "AITRACE_WORKSPACE"
 _STEP_FILE = re.compile(r"^(\d{6,})\.json$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+DOCTOR_HINT = ("the history is damaged; `aitrace doctor` explains it and `aitrace doctor --repair` "
+               "sets the damaged steps aside without deleting anything")
 
 
 def new_id() -> str:
     """A time-ordered, collision-resistant id (48-bit ms clock + 64 random bits, hex)."""
     return f"{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
-
-
-def _process_start(pid: int) -> str | None:
-    """Kernel start time of ``pid`` (to tell a live owner from a reused pid), if known."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def _process_alive(pid: int, start: str | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return start is None or _process_start(pid) in (None, start)
-
-
-@dataclass(frozen=True)
-class Pending:
-    """A start marker: a step that began and has not been written yet."""
-
-    step_id: str
-    stage: str
-    started_at: str
-    user: str
-    host: str
-    pid: int
-    pid_start: str | None
-    argv: tuple[str, ...] | None
-    materials: tuple[dict[str, Any], ...]
-    path: Path
-
-    @property
-    def alive(self) -> bool:
-        """Whether the owning process still runs (markers from other hosts count as alive)."""
-        if self.host != socket.gethostname():
-            return True
-        return _process_alive(self.pid, self.pid_start)
 
 
 @dataclass(frozen=True)
@@ -374,9 +338,15 @@ class Workspace:
         report = self.chain()
         if report.broken:
             b = report.broken
-            raise IntegrityError(f"{b.file}: {b.reason}",
-                                 hint="run `aitrace status` to see the chain; restore the file")
+            raise IntegrityError(f"{b.file}: {b.reason}", hint=DOCTOR_HINT)
         return report.steps
+
+    def require_intact(self) -> None:
+        """Refuse to start recording on a damaged chain (before the user's work runs)."""
+        broken = self.chain().broken
+        if broken is not None:
+            raise IntegrityError(f"refusing to append: {broken.file}: {broken.reason}",
+                                 hint=DOCTOR_HINT)
 
     def get_step(self, ref: str) -> Step:
         """A step by sequence number, full id or unique id prefix (≥ 4 characters)."""
@@ -420,9 +390,7 @@ class Workspace:
         report = self.chain()
         if report.broken:
             b = report.broken
-            raise IntegrityError(
-                f"refusing to append: {b.file}: {b.reason}",
-                hint="the existing history is damaged; restore it before recording more")
+            raise IntegrityError(f"refusing to append: {b.file}: {b.reason}", hint=DOCTOR_HINT)
         seq = len(report.steps) + 1
         step = build(seq, report.head)
         if step.seq != seq or step.prev != report.head or step.record_id != self.record.id:
@@ -436,6 +404,7 @@ class Workspace:
             raise WorkspaceError(f"refusing to append step {seq}: it {problem}",
                                  hint="the workspace was migrated while the step ran; record "
                                       "the step again")
+        step = validated_step(step)
         step.check_format()
         data = step.file_bytes  # InputError naming the field if RFC 8785 cannot write it
         path = self.dir / "steps" / f"{seq:06d}.json"
@@ -447,47 +416,17 @@ class Workspace:
 
     def begin(self, step_id: str, stage: str, started_at: str, actor: Actor,
               argv: tuple[str, ...] | None, materials: tuple[Artifact, ...]) -> Path:
-        """Write the start marker of a step in progress."""
-        from aitrace.record._model import to_json
-
-        pid = os.getpid()
-        marker = {
-            "step_id": step_id, "stage": stage, "started_at": started_at,
-            "user": actor.user, "host": actor.host, "pid": pid,
-            "pid_start": _process_start(pid), "argv": list(argv) if argv is not None else None,
-            "materials": to_json(materials),
-        }
-        # Refused here, before the step starts, if the step could never be written (RFC 8785).
-        canonical_bytes(marker, what=f"the {stage} step")
-        path = self.dir / "pending" / f"{step_id}.json"
-        atomic_write(path, pretty_bytes(marker))
-        return path
+        """Write the start marker of a step in progress (``aitrace.store.markers``)."""
+        return write_marker(self.dir / "pending", step_id, stage, started_at, actor, argv,
+                            materials)
 
     def end(self, step_id: str) -> None:
         """Remove a start marker once its step is written (or abandoned)."""
-        with contextlib.suppress(FileNotFoundError):
-            (self.dir / "pending" / f"{step_id}.json").unlink()
+        remove_marker(self.dir / "pending", step_id)
 
     def pending(self) -> list[Pending]:
         """Start markers currently on disk (unreadable ones are skipped, never fatal)."""
-        out: list[Pending] = []
-        pdir = self.dir / "pending"
-        if not pdir.is_dir():
-            return out
-        for path in sorted(pdir.glob("*.json")):
-            if path.name.startswith(TMP_PREFIX):
-                continue
-            try:
-                m = read_json_file(path, error=WorkspaceError, hint="")
-                out.append(Pending(
-                    step_id=str(m["step_id"]), stage=str(m["stage"]),
-                    started_at=str(m["started_at"]), user=str(m["user"]), host=str(m["host"]),
-                    pid=int(m["pid"]), pid_start=m.get("pid_start"),
-                    argv=tuple(m["argv"]) if m.get("argv") is not None else None,
-                    materials=tuple(m.get("materials") or ()), path=path))
-            except (WorkspaceError, KeyError, TypeError, ValueError):
-                continue  # a marker torn or edited: never fatal (its step is not lost)
-        return out
+        return read_markers(self.dir / "pending")
 
     def _reap_locked(self) -> None:
         from aitrace.record.models import Command
@@ -508,10 +447,7 @@ class Workspace:
                 # Killed after its step was written but before the marker was removed.
                 self.end(p.step_id)
                 continue
-            try:
-                materials = tuple(Artifact(**m) for m in p.materials)
-            except TypeError:
-                materials = ()
+            materials = marker_materials(p.materials)
 
             def build(seq: int, prev: str | None, p: Pending = p, stage: StageId = stage,
                       materials: tuple[Artifact, ...] = materials,
@@ -532,7 +468,10 @@ class Workspace:
                     step = step.with_(materials=(), command=None)
                 return step
 
-            self._append_locked(build)
+            try:
+                self._append_locked(build)
+            except InputError:
+                continue  # a marker no valid step can be made from: never block appends
             self.end(p.step_id)
 
 
@@ -551,6 +490,22 @@ def _read_bounded(path: Path) -> bytes:
     except OSError as exc:
         raise IntegrityError(f"the file cannot be read ({exc.strerror or exc})",
                              hint="check its permissions") from None
+
+
+def validated_step(step: Step) -> Step:
+    """``step`` as every reader will parse it, or ``InputError`` before anything is written.
+
+    The record is append-only: a step that its own readers would refuse (a malformed digest, a
+    value of the wrong type) would make the whole history unreadable from then on. So each
+    step is parsed back from the JSON it is about to be written as — the same parse ``chain()``
+    and ``verify`` apply — and refused here instead.
+    """
+    try:
+        return Step.from_dict(step.to_dict(), source=f"step {step.seq} ({step.stage})")
+    except InputError as exc:
+        raise InputError(f"refusing to record {exc.message.removeprefix('invalid document in ')}",
+                         hint="nothing was written and the record is intact; correct the value "
+                              "named above and record the step again") from None
 
 
 def digest_cache_path(start: Path | None = None) -> Path:

@@ -30,22 +30,24 @@ same check are several ``Check`` entries. A check that cannot run says why (``sk
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aitrace.bundle._zip.limits import ArchiveLimits
 from aitrace.errors import AitraceError, InputError
 from aitrace.verify._state import _member_digest, _safe_steps, _State
-from aitrace.verify.checks import Checks, VerifyReport, abbrev
+from aitrace.verify.checks import Checks, VerifyReport, abbrev, check_kind
 from aitrace.verify.custody import custody_gaps
 from aitrace.verify.evidence import _check_evidence
+from aitrace.verify.signature import check_signature
+from aitrace.verify.verdict import verdict_of
 
 if TYPE_CHECKING:
     from aitrace.bundle.read import OpenedBundle
+    from aitrace.record.models import Step
     from aitrace.signing.keys import PublicKey
     from aitrace.verify.policy import Policy
 
@@ -90,6 +92,7 @@ def _check_members(ob: OpenedBundle, c: Checks, st: _State) -> None:
             bad.append((exc.message, m.path))
             continue
         if sha != m.sha256 or size != m.size:
+            st.altered.add(m.path)
             bad.append((f"member '{m.path}' has sha256 {sha[:16]}… ({size} bytes) but the "
                         f"manifest says {m.sha256[:16]}… ({m.size} bytes): it was altered",
                         m.path))
@@ -166,135 +169,6 @@ def _check_canonical(ob: OpenedBundle, c: Checks, bundle_format: str) -> None:
               f"{len(names)} JSON members canonical, {len(approvals)} approval(s) well-formed")
 
 
-def _role_problems(ob: OpenedBundle, keys: Sequence[PublicKey],
-                   approver_keys: Sequence[PublicKey]) -> list[str]:
-    """Signatures on the attestation by keys given as approvers only (a reviewer signing)."""
-    from aitrace.bundle.format import ATTESTATION_MEMBER
-    from aitrace.signing.dsse import pae
-
-    release = {k.keyid for k in keys}
-    approvers = {k.keyid: k for k in approver_keys if k.keyid not in release}
-    env = ob.envelope
-    message = pae(env.payload_type, env.payload)
-    out = []
-    for i, s in enumerate(env.signatures):
-        candidates = ([approvers[s.keyid]] if s.keyid in approvers
-                      else [] if s.keyid else list(approvers.values()))
-        for k in candidates:
-            if k.verify(s.sig, message):
-                out.append(f"signature {i} on {ATTESTATION_MEMBER} is by {k.keyid[:16]}…, "
-                           "which was given as an approver key (--approver-key): an approver "
-                           "may sign approvals, never the release")
-    return out
-
-
-def _check_signature(ob: OpenedBundle, c: Checks, st: _State, keys: Sequence[PublicKey],
-                     threshold: int, approver_keys: Sequence[PublicKey] = ()) -> None:
-    from aitrace.bundle.format import (
-        ATTESTATION_MEMBER,
-        BUNDLE_FORMAT,
-        MANIFEST_MEMBER,
-        PREDICATE_TYPE_FOR,
-        Predicate,
-    )
-    from aitrace.signing.dsse import IN_TOTO_PAYLOAD_TYPE, verify_attestation
-
-    try:  # the manifest is a signed subject: its format picks the predicate type
-        predicate_type = PREDICATE_TYPE_FOR[ob.manifest.format]
-    except AitraceError:
-        predicate_type = PREDICATE_TYPE_FOR[BUNDLE_FORMAT]
-
-    t_sig = f"Signed by at least {threshold} trusted key(s)"
-    t_type = f"The envelope's payloadType is {IN_TOTO_PAYLOAD_TYPE}"
-    t_stmt = "The payload is an in-toto Statement v1 with the production-record predicate"
-    t_msub = "The statement's subject includes manifest.json with its sha256"
-    t_rsub = "The other subjects are exactly the released artifacts"
-    att = ATTESTATION_MEMBER
-    try:
-        envelope = ob.envelope
-    except AitraceError as exc:
-        c.failed("signature.trusted", t_sig, exc.message, att)
-        for cid, title in (("statement.payload-type", t_type), ("statement.valid", t_stmt),
-                           ("statement.manifest-subject", t_msub),
-                           ("statement.released-subjects", t_rsub)):
-            c.skipped(cid, title, "the attestation could not be read")
-        return
-    result = verify_attestation(envelope, keys, predicate_type, Predicate, threshold=threshold,
-                                source=f"member '{att}'", limits=ob.archive.limits.json)
-    roles = _role_problems(ob, keys, approver_keys) if approver_keys else []
-    if not keys:
-        c.failed("signature.trusted", t_sig, "; ".join(
-            ["no trusted release key was given (--key)", *roles]), att)
-    elif result.signed:
-        c.passed("signature.trusted", t_sig, "signed by " + ", ".join(
-            k[:16] + "…" for k in result.verified_keyids), att)
-    else:
-        c.failed("signature.trusted", t_sig, "; ".join([*roles,
-                                                        *result.messages("signature")]), att)
-    st.signers = result.verified_keyids
-    if wrong_type := result.messages("payload-type"):
-        c.failed("statement.payload-type", t_type, "; ".join(wrong_type), att)
-    else:
-        c.passed("statement.payload-type", t_type, envelope.payload_type, att)
-    statement, predicate = result.statement, result.predicate
-    if statement is None or predicate is None:
-        c.failed("statement.valid", t_stmt,
-                 "; ".join(result.messages("statement", "predicate-type", "predicate")), att)
-        c.skipped("statement.manifest-subject", t_msub, "the statement could not be read", att)
-        c.skipped("statement.released-subjects", t_rsub, "the statement could not be read", att)
-        return
-    c.passed("statement.valid", t_stmt, predicate_type, att)
-    # The predicate is the one parsed from the bytes the signatures were checked over.
-    st.statement, st.predicate = statement, predicate
-    st.subjects = tuple((s.name, alg, value) for s in statement.subjects
-                        for alg, value in s.digest_items)
-    manifest_subjects = [s.sha256 or "" for s in statement.subjects if s.name == MANIFEST_MEMBER]
-    try:
-        manifest_sha = hashlib.sha256(ob.manifest_bytes).hexdigest()
-    except AitraceError as exc:
-        c.failed("statement.manifest-subject", t_msub, exc.message, MANIFEST_MEMBER)
-        manifest_sha = None
-    if manifest_sha is not None:
-        if manifest_subjects == [manifest_sha]:
-            c.passed("statement.manifest-subject", t_msub, f"manifest.json {abbrev(manifest_sha)}",
-                     MANIFEST_MEMBER)
-        elif not manifest_subjects:
-            c.failed("statement.manifest-subject", t_msub,
-                     "the statement has no manifest.json subject", att)
-        else:
-            c.failed("statement.manifest-subject", t_msub,
-                     f"manifest.json hashes to {abbrev(manifest_sha)} but the signed statement "
-                     f"says {', '.join(abbrev(s) for s in manifest_subjects)}: the manifest was "
-                     "altered or replaced", MANIFEST_MEMBER)
-    others = sorted((s.name, s.digest_items) for s in statement.subjects
-                    if s.name != MANIFEST_MEMBER)
-    expected = sorted((r.path, (r.digest,)) for r in predicate.released)
-    problems: list[tuple[str, str | None]] = []
-    if others != expected:
-        problems.append((f"the statement's subjects {_subjects(others)} differ from the "
-                         f"predicate's released artifacts {_subjects(expected)}", att))
-    st.steps = _safe_steps(ob)
-    if st.steps:
-        from aitrace.bundle.release import release_source, released_artifacts
-
-        rel_step, _src = release_source(st.steps)
-        actual = sorted((r.path, (r.digest,)) for r in released_artifacts(rel_step))
-        if others != actual:
-            where = f"step {rel_step.seq} ({rel_step.stage})" if rel_step else "no release step"
-            problems.append((f"the statement's subjects {_subjects(others)} are not the released "
-                             f"artifacts recorded by {where}: {_subjects(actual)}", att))
-    c.outcome("statement.released-subjects", t_rsub, problems,
-              f"{len(others)} released artifact(s): " + (_subjects(others) if others else "none"))
-
-
-def _subjects(subjects: Sequence[tuple[str, tuple[tuple[str, str], ...]]]) -> str:
-    """Subjects as messages show them: ``[dist/model.pkl sha256:ab12…, models/m dirHash:…]``."""
-    from aitrace.record.refs import digest_label
-
-    return "[" + ", ".join(f"{name} " + " ".join(digest_label(a, v) for a, v in digest)
-                           for name, digest in subjects) + "]"
-
-
 
 
 def _check_steps(ob: OpenedBundle, c: Checks, st: _State) -> None:
@@ -358,9 +232,15 @@ def _check_steps(ob: OpenedBundle, c: Checks, st: _State) -> None:
             chain.append((f"member '{e.member}' is the first step but its prev is "
                           f"{data.get('prev')!r}: earlier steps were removed", e.member))
         if i > 1 and prev is not None and data.get("prev") != prev:
+            # The link breaks between two members; blame the one whose bytes are not the
+            # manifest's (an edited step), not its intact successor.
+            prior = entries[i - 2].member
+            culprit = prior if prior in st.altered and e.member not in st.altered else e.member
             chain.append((f"member '{e.member}' has prev {abbrev(str(data.get('prev')))} but "
-                          f"step {i - 1} hashes to {abbrev(prev)}: a step was edited, removed, "
-                          "reordered or replaced", e.member))
+                          f"step {i - 1} hashes to {abbrev(prev)}: "
+                          + (f"step {i - 1} ('{prior}') was altered" if culprit == prior
+                             else "a step was edited, removed, reordered or replaced"),
+                          culprit))
         if record_id is not None and data.get("record_id") != record_id:
             chain.append((f"member '{e.member}' belongs to record {data.get('record_id')!r}, "
                           f"not {record_id!r} (record.json)", e.member))
@@ -409,8 +289,17 @@ def _check_steps(ob: OpenedBundle, c: Checks, st: _State) -> None:
             first = next((i for i, (a, b) in enumerate(zip(listed, actual, strict=False))
                           if a != b), min(len(listed), len(actual)))
             member = entries[first].member if first < len(entries) else last
-            heads.append((f"the signed predicate lists {len(listed)} steps but the bundle holds "
-                          f"{len(actual)}; they first differ at step {first + 1}", member))
+            if len(listed) != len(actual):
+                what = (f"the signed predicate lists {len(listed)} steps but the bundle holds "
+                        f"{len(actual)}; they first differ at step {first + 1}")
+            else:
+                signed = listed[first]
+                what = (f"step {first + 1} ('{member}') is not the step the signed predicate "
+                        f"lists there (id {signed[1]}, digest {abbrev(signed[2])}): "
+                        + ("it cannot be read" if actual[first][1] == "?" else
+                           f"the bundle's has id {actual[first][1]}, digest "
+                           f"{abbrev(actual[first][2])}"))
+            heads.append((what, member))
         if record_id is not None and pred.record.id != record_id:
             heads.append((f"the signed predicate names record {pred.record.id!r}, not "
                           f"{record_id!r}", RECORD_MEMBER))
@@ -458,8 +347,17 @@ def _check_custody(ob: OpenedBundle, c: Checks, st: _State) -> None:
         c.skipped("chain.custody", title, "no readable steps")
         return
     gaps = custody_gaps(st.steps, ob.object_bytes)
+    note = st.unreadable_note(ob)
+    unreadable = [(i, e.member) for i, e in enumerate(ob.step_entries, start=1)
+                  if e.step is None]
+
+    def member(gap_seq: int) -> str:
+        # A gap after an unreadable step is most likely that step's output: name it there.
+        earlier = [m for i, m in unreadable if i < gap_seq]
+        return earlier[-1] if earlier else step_member(gap_seq)
+
     c.outcome("chain.custody", title,
-              [(g.message, step_member(g.step.seq)) for g in gaps],
+              [(g.message + note, member(g.step.seq)) for g in gaps],
               f"{sum(len(s.materials) for s in st.steps)} inputs accounted for")
 
 
@@ -554,11 +452,14 @@ def verify_bundle(
         c.skipped("signature.trusted", "Signed by trusted keys",
                   "the archive is unsafe and was not read further")
         return VerifyReport(path=str(path), checks=tuple(c.items),
-                            policy=policy.name if policy else None)
+                            policy=policy.name if policy else None,
+                            answers=verdict_of(tuple(c.items),
+                                               policy=policy.name if policy else None,
+                                               completeness=None))
     with ob:
         c.passed("archive.safe", title, f"{len(ob.names)} members, all safe")
         _check_members(ob, c, st)
-        _check_signature(ob, c, st, keys, threshold, approver_keys)
+        check_signature(ob, c, st, keys, threshold, approver_keys)
         _check_steps(ob, c, st)
         if not st.steps:
             st.steps = _safe_steps(ob)
@@ -566,23 +467,62 @@ def verify_bundle(
         _check_order(c, st, now)
         _check_evidence(ob, c, st)
         _check_artifacts(hashed, c, st)
+        integrity_failed = any(x.status == "failed" and check_kind(x.id) == "integrity"
+                               for x in c.items)
         if policy is not None:
             from aitrace.verify.rules import PolicyContext
 
             ctx = PolicyContext.from_bundle(ob, st.steps, approver_keys, signers=st.signers,
                                             now=now)
             for check in policy.evaluate(ctx):
-                # A policy failure is a judgement on content, not damage to a member.
+                # A policy failure is a judgement on content, not damage to a member; and
+                # content that failed integrity is not judged at all (it is not trusted).
+                if integrity_failed:
+                    check = replace(check, status="skipped", message="not judged (integrity or "
+                                    f"signature failed): {check.message}")
                 c.add(replace(check, member=None))
         else:
-            c.skipped("policy", "The record meets the policy", "no policy was given")
-        return VerifyReport(path=str(path), checks=tuple(c.items), record_id=ob.record_id,
+            c.skipped("policy", "The record meets the policy",
+                      "not evaluated: --no-policy checks integrity and signature only")
+        completeness = _completeness(st.steps)
+        checks = tuple(c.items)
+        names = tuple(_signer_name(k, keys) for k in st.signers)
+        answers = verdict_of(checks, policy=policy.name if policy else None,
+                             completeness=completeness, signers=names)
+        return VerifyReport(path=str(path), checks=checks, record_id=ob.record_id,
                             record_name=ob.record_name, signers=st.signers,
-                            subjects=st.subjects, policy=policy.name if policy else None)
+                            subjects=st.subjects, policy=policy.name if policy else None,
+                            completeness=completeness, answers=answers,
+                            signer_names=tuple(_key_name(k, keys) for k in st.signers))
+
+
+def _completeness(steps: Sequence[Step]) -> dict[str, Any] | None:
+    """The record's completeness, counting only evidence that shows something."""
+    from aitrace.record._model import to_json
+    from aitrace.record.completeness import completeness
+    from aitrace.verify.rules import emptiness
+
+    if not steps:
+        return None
+    result: dict[str, Any] = to_json(completeness(steps, counts=lambda e: emptiness(e) is None))
+    return result
+
+
+def _key_name(keyid: str, keys: Sequence[PublicKey]) -> str:
+    """The file name of the trusted key with this id ("" when unknown)."""
+    key = next((k for k in keys if k.keyid == keyid), None)
+    return Path(key.source).name if key is not None and key.source else ""
+
+
+def _signer_name(keyid: str, keys: Sequence[PublicKey]) -> str:
+    """A verified signer as people know it: the trusted key file's name and the key id."""
+    name = _key_name(keyid, keys)
+    return f"{name} ({keyid[:12]}…)" if name else f"{keyid[:16]}…"
 
 
 def _member_in(message: str) -> str | None:
-    pass
+    """The archive member an error message names (``member 'x'``), if it names one."""
+    import re
 
-
-
+    m = re.search(r"member '([^']+)'", message)
+    return m.group(1) if m else None

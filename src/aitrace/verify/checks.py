@@ -5,21 +5,23 @@ Shared by bundle verification, custody and policy, and read by the report: a lea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    pass
+    from aitrace.verify.verdict import Verdict
 
 
 CheckStatus = Literal["passed", "failed", "skipped"]
 REPORT_FORMAT = "aitrace.verify/v1"
 
-COMPLETENESS_CHECKS = frozenset({"chain.custody", "evidence.gx-bound"})
+COMPLETENESS_CHECKS = frozenset({"chain.custody", "evidence.gx-bound", "chain.time",
+                                 "chain.preregistration"})
 """Checks about what the record holds, not about whether it is what the signer signed: a failure
-says the record is incomplete (an input with no producing step, a GX result not bound to the
-step's data), never that its content is untrusted."""
+says the record is incomplete or inconsistent (an input with no producing step, a GX result not
+bound to the step's data, time running backwards, success criteria recorded after the
+evaluation they judge), never that its content was altered after signing."""
 
 
 def check_kind(check_id: str) -> Literal["integrity", "completeness", "policy"]:
@@ -74,6 +76,9 @@ class VerifyReport:
     subjects: tuple[tuple[str, str, str], ...] = ()
     """The signed statement's subjects: ``(name, digest algorithm, hex)``."""
     policy: str | None = None
+    completeness: Mapping[str, Any] | None = None
+    answers: Verdict | None = None
+    signer_names: tuple[str, ...] = ()  # parallel to ``signers``: the trusted key's file name
 
     @property
     def failed(self) -> tuple[Check, ...]:
@@ -119,6 +124,8 @@ class VerifyReport:
             "record": {"id": self.record_id, "name": self.record_name},
             "signers": list(self.signers), "policy": self.policy,
             "subjects": [{"name": n, alg: v} for n, alg, v in self.subjects],
+            "answers": self.answers.to_dict() if self.answers is not None else None,
+            "completeness": dict(self.completeness) if self.completeness else None,
             "checks": [c.to_dict() for c in self.checks],
             "failed": [c.to_dict() for c in self.failed],
         }

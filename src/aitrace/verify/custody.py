@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from aitrace.record.listing import ObjectReader, directory_files
 from aitrace.record.refs import SHA256, digest_label
+from aitrace.record.stages import SOURCE_ANY_STAGE_ROLES, SOURCE_STAGES
 
 if TYPE_CHECKING:
     from aitrace.record.models import Step
@@ -16,8 +17,8 @@ __all__ = ["CustodyGap", "custody_gaps", "directory_files"]
 
 # Stages where an input may enter the record from outside (declared with an origin), whatever
 # its role; at other stages only code, configuration and documents may (see custody_gaps).
-EXTERNAL_DATA_STAGES = frozenset({"problem", "collection", "selection", "design"})
-EXTERNAL_ANY_STAGE_ROLES = frozenset({"code", "config", "document", "guideline"})
+EXTERNAL_DATA_STAGES = frozenset(SOURCE_STAGES)
+EXTERNAL_ANY_STAGE_ROLES = frozenset(SOURCE_ANY_STAGE_ROLES)
 
 
 

@@ -85,10 +85,11 @@ def _check_evidence(ob: OpenedBundle, c: Checks, st: _State) -> None:
             objects.append((f"member '{name}' hashes to {abbrev(actual)}, not the digest in its "
                             f"name: the listing of a folder step {s.seq} produced was altered",
                             name))
+    note = st.unreadable_note(ob)
     for sha in ob.object_shas:
         if sha not in referenced:
-            objects.append((f"member '{object_member(sha)}' is not referenced by any step",
-                            object_member(sha)))
+            objects.append((f"member '{object_member(sha)}' is not referenced by any step"
+                            + note, object_member(sha)))
     c.outcome("evidence.objects", t_obj, objects, f"{len(referenced)} objects present and intact")
     _check_listings(ob, c, listings, good)
 

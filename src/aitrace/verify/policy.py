@@ -14,6 +14,8 @@ A policy file (``schemas/policy.schema.json``)::
     thresholds:                   # the long form, any stage
       - {stage: optimization, metric: accuracy_after, op: ">=", value: 0.85}
     meets_success_criteria: true  # evaluation meets the problem stage's success criteria
+    assessments_complete: true    # every risk rated with mitigation + owner, every strategy
+                                  # aspect of the self-check assessed (templates are not enough)
     licenses:
       deny: ["CC-BY-NC-*", "*-NC-*", "NOASSERTION"]
       allow: []                   # when non-empty, every licence must match one of these
@@ -104,6 +106,9 @@ POLICY_SCHEMA = "https://aitrace.dev/schemas/policy/v1"
 
 
 DEFAULT_POLICY_FILE = "default.yaml"
+POLICY_HINT = ("policies are written by hand: every key and its type is in "
+               "schemas/policy.schema.json, and the README's 'Policies' section shows each one "
+               "(aitrace/policies/default.yaml is a starting point)")
 
 
 
@@ -129,6 +134,9 @@ class Policy:
     meets_success_criteria: bool = field(
         default=False, description="evaluation meets the problem stage's success.<metric> "
                                    "params")
+    assessments_complete: bool = field(
+        default=False, description="the risk register rates every item with mitigation and "
+                                   "owner; the self-check assesses every strategy aspect")
     licenses: LicenseRules | None = None
     keys: KeyRoles | None = field(
         default=None, description="which key ids may sign releases and which approvals")
@@ -159,6 +167,10 @@ class Policy:
             rules.append(MetricThresholds(tuple(thresholds)))
         if self.meets_success_criteria:
             rules.append(SuccessCriteria())
+        if self.assessments_complete:
+            from aitrace.verify.rules_governance import AssessmentsComplete
+
+            rules.append(AssessmentsComplete())
         if self.licenses is not None:
             rules.append(Licenses(self.licenses))
         approvers = tuple(sorted({k for a in self.approvals for k in a.keyids}
@@ -203,7 +215,11 @@ def parse_policy(data: Any, source: str) -> Policy:
     """Parse and check a policy document; ``InputError`` names ``source`` and the field."""
     if data is None:
         data = {}
-    pol = from_json(Policy, data, source=source)
+    try:
+        pol = from_json(Policy, data, source=source, hint=POLICY_HINT)
+    except InputError as exc:
+        raise InputError(exc.message.replace("invalid document in", "invalid policy in", 1),
+                         hint=exc.hint) from None
 
     def bad(where: str, what: str, hint: str) -> InputError:
         return InputError(f"invalid policy in {source}: field '{where}' {what}", hint=hint)
@@ -242,30 +258,46 @@ def parse_policy(data: Any, source: str) -> Policy:
     return pol
 
 
+SHIPPED_POLICIES = {"default": DEFAULT_POLICY_FILE, "complete-record": DEFAULT_POLICY_FILE,
+                    "partial": "partial.yaml", "partial-record": "partial.yaml"}
+"""Policies shipped with aitrace, by the name ``--policy`` accepts instead of a file."""
+
+
+def shipped_policy(name: str) -> Policy:
+    """A policy shipped with aitrace (``aitrace/policies/``), by name: see ``SHIPPED_POLICIES``."""
+    from importlib.resources import files
+
+    import yaml
+
+    file = SHIPPED_POLICIES[name]
+    text = (files("aitrace") / "policies" / file).read_text(encoding="utf-8")
+    return parse_policy(yaml.safe_load(text), f"aitrace/policies/{file}")
+
+
 def load_policy(path: Path) -> Policy:
-    """Read a YAML (or JSON) policy file.
+    """Read a YAML (or JSON) policy file, or a shipped policy by name (``partial``).
+
+    A file of that name wins over a shipped policy, so a project's own ``partial`` file is read.
 
     Raises:
         InputError: the file is missing, not YAML, or a field is wrong (naming file and field).
     """
     from aitrace.store.config import read_yaml
 
+    if not Path(path).exists() and str(path) in SHIPPED_POLICIES:
+        return shipped_policy(str(path))
     path = Path(path)
-    data = read_yaml(path, missing_hint="check the --policy path")
+    data = read_yaml(path, missing_hint="check the --policy path, or name a policy shipped with "
+                                        "aitrace: " + ", ".join(sorted(SHIPPED_POLICIES)))
     if data is not None and not isinstance(data, dict):
         raise InputError(f"invalid policy in {path}: field '$' must be a mapping",
-                         hint="see schemas/policy.schema.json")
+                         hint=POLICY_HINT)
     return parse_policy(data, str(path))
 
 
 def default_policy() -> Policy:
     """The "complete record" policy shipped with aitrace (``aitrace/policies/default.yaml``)."""
-    from importlib.resources import files
-
-    import yaml
-
-    text = (files("aitrace") / "policies" / DEFAULT_POLICY_FILE).read_text(encoding="utf-8")
-    return parse_policy(yaml.safe_load(text), f"aitrace/policies/{DEFAULT_POLICY_FILE}")
+    return shipped_policy("default")
 
 
 # =========================================================================== context

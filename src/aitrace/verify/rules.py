@@ -27,7 +27,7 @@ from aitrace.verify.roles import KeyRoles
 
 if TYPE_CHECKING:
     from aitrace.bundle.read import OpenedBundle
-    from aitrace.record.models import Step
+    from aitrace.record.models import EvidenceRef, Step
     from aitrace.signing.keys import PublicKey
 
 
@@ -221,20 +221,54 @@ class RequiredEvidence:
     evidence: Mapping[str, tuple[str, ...]]
 
     def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """One failure per (stage, kind) missing."""
+        """One failure per (stage, kind) missing; evidence that shows nothing does not count."""
         fails: list[tuple[str, str | None]] = []
         n = 0
         for stage, kinds in self.evidence.items():
             steps = ctx.succeeded(stage)
             for kind in kinds:
                 n += 1
-                if not any(e.kind == kind for s in steps for e in s.evidence):
-                    where = (f"its {len(steps)} succeeded step(s)" if steps
-                             else "it has no succeeded step")
-                    member = ctx.step_member(steps[-1]) if steps else None
-                    fails.append((f"stage '{stage}' has no {kind} evidence ({where})", member))
+                found = [(s, e) for s in steps for e in s.evidence if e.kind == kind]
+                empty = [(s, why) for s, e in found if (why := emptiness(e)) is not None]
+                if found and len(empty) < len(found):
+                    continue
+                if found:
+                    s, why = empty[-1]
+                    fails.append((f"stage '{stage}' has {kind} evidence, but it shows nothing: "
+                                  f"step {s.seq}'s is {why}", ctx.step_member(s)))
+                    continue
+                where = (f"its {len(steps)} succeeded step(s)" if steps
+                         else "it has no succeeded step")
+                member = ctx.step_member(steps[-1]) if steps else None
+                fails.append((f"stage '{stage}' has no {kind} evidence ({where})", member))
         return _check("policy.required-evidence", "Required evidence is attached", fails,
                       f"{n} required evidence item(s) present")
+
+
+def emptiness(ref: EvidenceRef) -> str | None:
+    """Why ``ref`` shows nothing (a check of nothing, a template left blank), or ``None``."""
+    from aitrace.evidence.registry import source_for
+
+    return source_for(ref.kind).emptiness(ref)
+
+
+def _gx_evaluated(ctx: PolicyContext, ref: EvidenceRef) -> int | None:
+    """How many expectations a GX result evaluated (its summary, else its document)."""
+    value = ref.summary.get("evaluated")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    data = ctx.object_bytes(ref.sha256)
+    if data is None:
+        return None
+    try:
+        from aitrace.record.jsonio import parse_untrusted
+
+        doc = parse_untrusted(data, f"GX result {ref.sha256[:12]}")
+    except AitraceError:
+        return None
+    stats = doc.get("statistics") if isinstance(doc, dict) else None
+    count = stats.get("evaluated_expectations") if isinstance(stats, dict) else None
+    return int(count) if isinstance(count, int) and not isinstance(count, bool) else None
 
 
 def _gx_success(ctx: PolicyContext, sha: str, summary: Mapping[str, Any]) -> bool | None:
@@ -259,8 +293,13 @@ class GxPassed:
     """In each stage, the GX results of the latest step that has any all succeeded."""
 
     def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """One failure per failed (or unreadable) GX result."""
+        """One failure per failed (or unreadable) GX result; a check of nothing is no pass.
+
+        A result that evaluated no expectation is reported as checking nothing; a stage whose
+        latest GX step only has such results fails, since nothing there was checked.
+        """
         fails: list[tuple[str, str | None]] = []
+        nothing: list[str] = []
         n = 0
         for stage in STAGE_IDS:
             with_gx = [s for s in ctx.succeeded(stage) if any(e.kind == EVIDENCE_GX
@@ -268,12 +307,21 @@ class GxPassed:
             if not with_gx:
                 continue
             step = with_gx[-1]
-            for e in step.evidence:
-                if e.kind != EVIDENCE_GX:
+            results = [e for e in step.evidence if e.kind == EVIDENCE_GX]
+            empty = [e for e in results if _gx_evaluated(ctx, e) == 0]
+            for e in results:
+                what = e.subject.path if e.subject else (e.name or e.sha256[:12])
+                if e in empty:
+                    label = f"{e.summary['pack']} pack" if e.summary.get("pack") else (
+                        e.name or "suite")
+                    nothing.append(f"step {step.seq} ({stage}) {label} on {what}")
+                    if len(empty) == len(results):
+                        fails.append((f"step {step.seq} ({stage}) GX result ({label}) for "
+                                      f"{what} checked nothing (0 expectations evaluated): "
+                                      "nothing checked is not a pass", ctx.step_member(step)))
                     continue
                 n += 1
                 ok = _gx_success(ctx, e.sha256, e.summary)
-                what = e.subject.path if e.subject else (e.name or e.sha256[:12])
                 if ok is None:
                     fails.append((f"step {step.seq} ({stage}) GX result for {what} cannot be "
                                   "read to tell whether it passed", ctx.step_member(step)))
@@ -284,11 +332,13 @@ class GxPassed:
                         detail = f" ({stats['unsuccessful_expectations']} expectation(s) failed)"
                     fails.append((f"step {step.seq} ({stage}) GX result for {what} did not "
                                   f"pass{detail}", ctx.step_member(step)))
-        if not n:
+        if not n and not nothing:
             return [Check("policy.gx-passed", "Great Expectations checks passed", "skipped",
                           "the record holds no GX results")]
-        return _check("policy.gx-passed", "Great Expectations checks passed", fails,
-                      f"{n} GX result(s) passed")
+        passed = f"{n} GX result(s) passed"
+        if nothing:
+            passed += f"; {len(nothing)} checked nothing (0 expectations): " + "; ".join(nothing)
+        return _check("policy.gx-passed", "Great Expectations checks passed", fails, passed)
 
 
 @dataclass(frozen=True)
@@ -534,7 +584,7 @@ class MinCompleteness:
         """One check, listing what is missing when it fails."""
         from aitrace.record.completeness import completeness
 
-        result = completeness(ctx.steps)
+        result = completeness(ctx.steps, counts=lambda e: emptiness(e) is None)
         cid, title = "policy.completeness", f"The record is at least {self.minimum}% complete"
         if result.score >= self.minimum:
             return [Check(cid, title, "passed", f"completeness {result.score}%")]

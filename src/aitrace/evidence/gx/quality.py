@@ -269,7 +269,8 @@ def attach_check(rec: StepHandle, data: Dataset, check: CheckResult) -> CheckRes
     # The step-wide gx.checks / gx.success / gx.failed_expectations are added by GxSource when
     # the step ends, over every GX result it holds (whichever process attached them).
     rec.log_metrics({
-        f"{key}.success": 1.0 if check.success else 0.0,
+        # 0 expectations evaluated is "nothing checked", not a pass
+        f"{key}.success": 1.0 if check.success and check.summary["evaluated"] else 0.0,
         f"{key}.evaluated": float(check.summary["evaluated"]),
         f"{key}.failed_expectations": float(failed),
     })
