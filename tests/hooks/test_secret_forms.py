@@ -184,9 +184,9 @@ def test_step_params_named_secret_never_reach_mlflow(mlflow_workspace: Workspace
     assert S.encode() not in data
     from mlflow.tracking import MlflowClient
 
-    run_id = next(m.run_id for m in step.mlflow if m.role == "step")
-    client = MlflowClient(tracking_uri=step.mlflow[0].tracking_uri)
-    assert client.get_run(run_id).data.params["api_key"] == REDACTED
+    link = next(m for m in step.mlflow if m.role == "step")
+    client = MlflowClient(tracking_uri=link.tracking_uri)
+    assert client.get_run(link.run_id).data.params["api_key"] == REDACTED
 
 
 def test_aitrace_run_records_none_of_the_argv_forms(workspace: Workspace) -> None:

@@ -75,7 +75,8 @@ def test_publish_verify_and_an_overwritten_or_added_file_is_named(
     assert rc == 0, out + err
     assert out.splitlines()[0].startswith("ok    registry.bundle-digest")
     assert "ok    registry.files" in out and "1 file(s) of models:/fraud/1 match" in out
-    assert out.strip().splitlines()[-1].startswith("VERIFIED: models:/fraud/1 ")
+    assert "Bundle:                  models:/fraud/1" in out.splitlines()
+    assert out.strip().splitlines()[-1].startswith("VERIFIED: trusted")
 
     back = tmp_path / "pulled.aitrace"
     rc, out, _ = _run(capsys, "pull", "models:/fraud/1", "-o", str(back))
@@ -130,7 +131,8 @@ def test_alias_moves_only_after_the_registered_version_verifies(
     assert str(client.get_model_version_by_alias("scorer", "champion").version) == "1"
     rc, out, _ = _run(capsys, "verify", "models:/scorer@champion", "--key", str(keys.pub),
                       "--no-policy")
-    assert rc == 0 and "VERIFIED: models:/scorer/1 (@champion)" in out
+    assert rc == 0 and "Bundle:                  models:/scorer/1 (@champion)" in out
+    assert out.strip().splitlines()[-1].startswith("VERIFIED: trusted")
 
     # a bundle that does not verify (wrong key) is not published at all
     rc, _, err = _run(capsys, "publish", str(bundle_path), "--registered-model", "scorer",

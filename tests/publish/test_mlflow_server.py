@@ -43,7 +43,8 @@ def test_publish_and_verify_on_a_tracking_server(
     assert main(["verify", "models:/remote-fraud@champion", "--key", str(keys.pub),
                  "--no-policy"]) == 0
     out = capsys.readouterr().out
-    assert "ok    registry.files" in out and "VERIFIED: models:/remote-fraud/1 (@champion)" in out
+    assert "ok    registry.files" in out
+    assert "Bundle:                  models:/remote-fraud/1 (@champion)" in out
 
     stored[0].write_bytes(b"swapped after review" * 10)
     assert main(["verify", "models:/remote-fraud/1", "--key", str(keys.pub),
@@ -51,4 +52,5 @@ def test_publish_and_verify_on_a_tracking_server(
     out = capsys.readouterr().out
     assert "FAIL  registry.files" in out
     assert "file 'dist/model.bin' of models:/remote-fraud/1 has sha256" in out
-    assert out.strip().splitlines()[-1].startswith("FAILED: models:/remote-fraud/1")
+    assert "Bundle:                  models:/remote-fraud/1" in out
+    assert out.strip().splitlines()[-1].startswith("NOT TRUSTED")

@@ -57,7 +57,8 @@ def test_a_blob_tampered_with_in_the_registry_storage_is_detected(
     assert first.startswith("FAIL  registry.digest") and "altered or corrupted" in first
     # the altered bytes were still read (safely) and the damaged member is named
     assert "FAIL  " in "\n".join(out.splitlines()[1:])
-    assert out.strip().splitlines()[-1].startswith(f"FAILED: {pushed.ref}")
+    assert f"Bundle:                  {pushed.ref}" in out
+    assert out.strip().splitlines()[-1].startswith("NOT TRUSTED")
 
 
 def test_wrong_tag_and_not_an_aitrace_artifact_are_named(

@@ -101,7 +101,8 @@ def test_push_pull_byte_identical_and_verify_from_the_registry(
     assert rc == 0, out + err
     lines = out.strip().splitlines()
     assert lines[0].startswith("ok    registry.digest") and f"sha256:{sha}" in lines[0]
-    assert lines[-1].startswith(f"VERIFIED: {pinned} ")  # the digest pulled is the one verified
+    assert f"Bundle:                  {pinned}" in lines  # the digest pulled is the one verified
+    assert lines[-1].startswith("VERIFIED: trusted")
 
     rc, out, _ = _run(capsys, "verify", pinned, "--key", str(keys.pub), "--no-policy",
                       "--plain-http", "--json")
@@ -149,7 +150,8 @@ def test_referrer_attached_through_the_tag_fallback_and_found_again(
                       "--key", str(keys.pub), "--no-policy", "--plain-http")
     assert rc == 0, out
     assert "ok    registry.referrer" in out and "the referrers tag sha256-" in out
-    assert out.strip().splitlines()[-1].startswith(f"VERIFIED: {bundle_ref} ")
+    assert f"Bundle:                  {bundle_ref}" in out.splitlines()
+    assert out.strip().splitlines()[-1].startswith("VERIFIED: trusted")
 
     # a later bundle of the record attached to the same model: both listed, the newest wins
     later = _later_bundle(project, keys, tmp_path / "later.aitrace")

@@ -30,6 +30,7 @@ CHILD = textwrap.dedent("""
     import aitrace
     import aitrace.store.digest as D
     import aitrace.store.files as F
+    import aitrace.store.markers as M
     import aitrace.store.workspace as W
 
     def die():
@@ -53,7 +54,7 @@ CHILD = textwrap.dedent("""
     elif point == "writing-marker":
         def atomic_write(path, data, mode=0o644):
             partial_then_die(path, data) if "pending" in str(path) else real_atomic(path, data)
-        W.atomic_write = atomic_write
+        M.atomic_write = atomic_write
     elif point == "after-begin":
         def begin(self, *a, **k):
             real_begin(self, *a, **k)

@@ -169,6 +169,7 @@ def verify_cmd(bundle: str, keys: tuple[Path, ...], approver_keys: tuple[Path, .
                    f"{where}")
     if report.answers is not None:
         click.echo("")
+        click.echo(t(f"Bundle:                  {report.path}"))
         for line in report.answers.lines():
             click.echo(t(line))
         click.echo(t(f"{report.answers.headline} ({report.answers.counts})"))

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from aitrace.bundle._zip.limits import ArchiveLimits
 from aitrace.errors import AitraceError, InputError
 from aitrace.verify._state import _member_digest, _safe_steps, _State
-from aitrace.verify.checks import Checks, VerifyReport, abbrev, check_kind
+from aitrace.verify.checks import Checks, VerifyReport, abbrev, check_kind, signer_label
 from aitrace.verify.custody import custody_gaps
 from aitrace.verify.evidence import _check_evidence
 from aitrace.verify.signature import check_signature
@@ -516,8 +516,7 @@ def _key_name(keyid: str, keys: Sequence[PublicKey]) -> str:
 
 def _signer_name(keyid: str, keys: Sequence[PublicKey]) -> str:
     """A verified signer as people know it: the trusted key file's name and the key id."""
-    name = _key_name(keyid, keys)
-    return f"{name} ({keyid[:12]}…)" if name else f"{keyid[:16]}…"
+    return signer_label(keyid, _key_name(keyid, keys))
 
 
 def _member_in(message: str) -> str | None:

@@ -35,6 +35,11 @@ def check_kind(check_id: str) -> Literal["integrity", "completeness", "policy"]:
     return "completeness" if check_id in COMPLETENESS_CHECKS else "integrity"
 
 
+def signer_label(keyid: str, name: str) -> str:
+    """A verified signer as people know it: the trusted key file's name and the key id."""
+    return f"{name} ({keyid[:12]}…)" if name else f"{keyid[:16]}…"
+
+
 @dataclass(frozen=True)
 class Check:
     """One verification check and its outcome.

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from aitrace.evidence.mlflow.observe import VALUE_PREFIX
 from aitrace.record.times import parse_utc
 
 if TYPE_CHECKING:
@@ -123,6 +124,19 @@ class Registration:
     problems: tuple[Step, ...] = field(default=())
 
 
+def metric_value(step: Step, metric: str) -> float | None:
+    """The value of ``metric`` in ``step``: its own, else the one its user MLflow run logged.
+
+    Metrics read from the user's own MLflow runs are recorded as ``mlflow.<metric>``
+    (``aitrace.evidence.mlflow.observe``) so they never overwrite what the step itself declared;
+    criteria and thresholds name the plain metric, so both spellings answer.
+    """
+    for key in (metric, VALUE_PREFIX + metric):
+        if key in step.metrics:
+            return step.metrics[key]
+    return None
+
+
 def registered_criteria(steps: Sequence[Step]) -> Registration:
     """Which success criteria judge the record's evaluations, each registered before its own.
 
@@ -138,7 +152,7 @@ def registered_criteria(steps: Sequence[Step]) -> Registration:
     anomalies: list[Anomaly] = []
     for metric in sorted({m for p in problems for m in _criteria(p)}):
         setting = [p for p in problems if metric in _criteria(p)]
-        logged = [e for e in evaluations if metric in e.metrics]
+        logged = [e for e in evaluations if metric_value(e, metric) is not None]
         if not logged:
             p = setting[-1]
             criteria.append(Criterion(metric, _criteria(p)[metric], p, None))

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from aitrace.errors import AitraceError
 from aitrace.evidence.licenses import license_ids
-from aitrace.evidence.mlflow.observe import VALUE_PREFIX
 from aitrace.record._model import field, model
 from aitrace.record.stages import EVIDENCE_GX, EVIDENCE_SBOM, STAGE_IDS, StageId
 from aitrace.record.times import parse_utc
@@ -136,10 +135,12 @@ class PolicyContext:
         A metric the step's own MLflow run logged counts too: it is recorded as
         ``mlflow.<metric>`` (``aitrace.evidence.mlflow.observe``); the step's own value wins.
         """
+        from aitrace.verify.order import metric_value
+
         for s in reversed(self.succeeded(stage)):
-            for key in (metric, VALUE_PREFIX + metric):
-                if key in s.metrics:
-                    return s, s.metrics[key]
+            value = metric_value(s, metric)
+            if value is not None:
+                return s, value
         return None
 
 
@@ -378,7 +379,7 @@ class SuccessCriteria:
 
     def evaluate(self, ctx: PolicyContext) -> list[Check]:
         """One check per criterion; a failure when none is recorded."""
-        from aitrace.verify.order import registered_criteria
+        from aitrace.verify.order import metric_value, registered_criteria
 
         cid, title = "policy.success-criteria", "Evaluation meets the problem's success criteria"
         reg = registered_criteria(ctx.steps)
@@ -410,12 +411,12 @@ class SuccessCriteria:
                                  member))
                 continue
             op, bound = parsed
-            if c.evaluation is None:
+            value = metric_value(c.evaluation, c.metric) if c.evaluation else None
+            if c.evaluation is None or value is None:
                 out.append(Check(cid, title, "failed",
                                  f"success criterion {c.metric} {op} {bound:g}: no succeeded "
                                  f"evaluation step logged {c.metric}"))
                 continue
-            value = c.evaluation.metrics[c.metric]
             ok = _OPS[op](value, bound)
             out.append(Check(cid, title, "passed" if ok else "failed",
                              f"success criterion {c.metric} {op} {bound:g}: evaluation step "

@@ -49,6 +49,7 @@ from aitrace.evidence.sbom.card import (
 )
 from aitrace.hooks.handle import FinishingStep
 from aitrace.record.jsonio import parse_untrusted
+from aitrace.record.listing import directory_files
 from aitrace.record.models import Artifact, Step
 from aitrace.record.refs import is_uri
 from aitrace.record.stages import EVIDENCE_ENVIRONMENT, RELEASE_STAGES
@@ -232,6 +233,9 @@ def _record_bom(ws: Workspace, steps: Sequence[Step], subject: Step,
         for a in s.products:
             if a.value and a.value not in producers:
                 producers[a.value] = s
+            # A file inside a produced folder (found in its listing) came from the same step.
+            for sha in (directory_files(s, a, ws.read_object) or {}).values():
+                producers.setdefault(sha, s)
     model_arts = _model_products(subject, only)
     if not model_arts:
         raise InputError(f"step {subject.seq} ({subject.stage}) has no model among its outputs",
