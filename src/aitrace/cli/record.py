@@ -159,7 +159,7 @@ def show_cmd(step_ref: str, as_json: bool) -> None:
 @click.command("status", short_help="The ten stages and whether the hash chain holds.")
 @json_option
 def status_cmd(as_json: bool) -> int:
-    """The ten stages (done / failed / missing) and whether the hash chain holds."""
+    """The ten stages (done / failed / missing), monitoring, and whether the hash chain holds."""
     from aitrace.store.status import record_status
     from aitrace.store.workspace import Workspace
 
@@ -168,7 +168,10 @@ def status_cmd(as_json: bool) -> int:
         emit_json(status.to_dict())
         return 0 if status.intact else 1
     click.echo(f"record {status.record_id} '{status.name}': {len(status.chain.steps)} step(s)")
-    for st in status.stages:
+    monitored = [st for st in status.post_deployment if st.steps]
+    for st in (*status.stages, *monitored):
+        if monitored and st is monitored[0]:
+            click.echo("  after deployment:")
         note = ""
         if st.running:
             note = "  (running now)"

@@ -47,7 +47,7 @@ from aitrace.record.models import (
     Subject,
 )
 from aitrace.record.refs import is_uri
-from aitrace.record.stages import EVIDENCE_SBOM, STAGE_IDS, StageId, is_stage
+from aitrace.record.stages import ALL_STAGE_IDS, EVIDENCE_SBOM, StageId, is_stage
 from aitrace.record.times import utc_now
 from aitrace.store.digest import DigestCache, Hasher, Progress
 from aitrace.store.workspace import Workspace, new_id
@@ -364,7 +364,7 @@ class StageContext:
                  contributors: Callable[[], Sequence[StepContributor]] | None = None) -> None:
         if not is_stage(stage):
             raise InputError(f"unknown stage '{stage}'",
-                             hint="use one of: " + ", ".join(STAGE_IDS))
+                             hint="use one of: " + ", ".join(ALL_STAGE_IDS))
         self.stage: StageId = stage
         self.inputs = list(inputs)
         self.outputs = list(outputs)

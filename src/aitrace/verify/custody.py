@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 # Stages where an input may enter the record from outside (declared with an origin), whatever
 # its role; at other stages only code, configuration and documents may (see custody_gaps).
-EXTERNAL_DATA_STAGES = frozenset({"problem", "collection", "selection", "design"})
+# Monitoring is one: production data, traces and review sheets come from the world in use.
+EXTERNAL_DATA_STAGES = frozenset({"problem", "collection", "selection", "design", "monitoring"})
 EXTERNAL_ANY_STAGE_ROLES = frozenset({"code", "config", "document", "guideline"})
 
 
@@ -40,9 +41,10 @@ def custody_gaps(steps: Sequence[Step]) -> list[CustodyGap]:
     * an earlier succeeded step produced the same bytes (same sha256; a renamed copy counts), or
       took them in as a declared external source; or
     * it is itself a declared external source (``origin`` set) at ``problem``, ``collection``,
-      ``selection`` or ``design`` — where data, base models, documents and configuration
-      legitimately enter a record — or, at any stage, with role ``code``, ``config``,
-      ``document`` or ``guideline`` (scripts and settings are not data).
+      ``selection``, ``design`` or ``monitoring`` — where data, base models, documents,
+      configuration and production samples legitimately enter a record — or, at any stage,
+      with role ``code``, ``config``, ``document`` or ``guideline`` (scripts and settings
+      are not data).
 
     Anything else is a gap, named with the step that last produced that path, e.g.
     ``training input data/clean.csv sha256:ab12… was not produced by any earlier step
@@ -66,7 +68,7 @@ def custody_gaps(steps: Sequence[Step]) -> list[CustodyGap]:
             if m.origin is not None:
                 why = (f"{label} declares an external origin ({m.origin!r}), but external "
                        f"data and models must enter the record at problem, collection, "
-                       f"selection or design (or be role code/config/document)")
+                       f"selection, design or monitoring (or be role code/config/document)")
             elif m.sha256 is None:
                 why = f"{label} has no digest and declares no external origin"
             else:
