@@ -21,6 +21,11 @@ from aitrace.evidence.governance.source import RiskRegisterSource, SelfCheckSour
 from aitrace.evidence.gx.source import GxSource
 from aitrace.evidence.interface import EvidenceSource, ModelDescriptionSource
 from aitrace.evidence.mlflow.source import MlflowSource
+from aitrace.evidence.monitoring.source import (
+    OutputReviewSource,
+    TraceSampleSource,
+    UserFeedbackSource,
+)
 from aitrace.evidence.sbom.source import SbomSource
 from aitrace.record.stages import (
     EVIDENCE_CONFIG,
@@ -77,6 +82,9 @@ BUILTIN: dict[EvidenceKind, type[EvidenceSource]] = {
     "document": DocumentSource,
     "note": NoteSource,
     "config": ConfigSource,
+    "trace-sample": TraceSampleSource,
+    "output-review": OutputReviewSource,
+    "user-feedback": UserFeedbackSource,
     "mlflow-run": MlflowSource,
 }
 """Built-in kinds to sources, in contribution order (the MLflow link last)."""
