@@ -15,7 +15,8 @@
    signed chain head.
 5. ``chain.custody`` — see ``aitrace.verify.custody``.
 6. ``evidence.objects``, ``evidence.gx-bound``, ``evidence.sbom-schema`` — see
-   ``aitrace.verify.evidence``.
+   ``aitrace.verify.evidence``; ``evidence.monitoring`` when the record holds monitoring
+   evidence — see ``aitrace.verify.monitoring``.
 7. ``artifact.matches`` — each ``--artifact`` file's sha256 is a statement subject.
 8. ``policy.*`` — see ``aitrace.verify.policy``.
 
@@ -38,6 +39,7 @@ from aitrace.verify._state import _member_digest, _pairs, _safe_steps, _State
 from aitrace.verify.checks import Checks, VerifyReport, abbrev
 from aitrace.verify.custody import custody_gaps
 from aitrace.verify.evidence import _check_evidence
+from aitrace.verify.monitoring import check_monitoring
 
 if TYPE_CHECKING:
     from aitrace.bundle.read import OpenedBundle
@@ -356,7 +358,8 @@ def verify_bundle(
             default policy when none is given).
         artifacts: files whose sha256 must be a statement subject.
         limits: archive limits (defaults are generous for bundles that embed weights).
-        now: the current time for ``max_age_days`` (tests).
+        now: the instant time-dependent policy rules are judged at (``max_age_days``, the
+            ``monitoring`` freshness section): ``verify --at``; default now.
 
     Raises:
         InputError: the archive or an artifact cannot be opened at all (not a verdict: a usage
@@ -397,6 +400,7 @@ def verify_bundle(
             st.steps = _safe_steps(ob)
         _check_custody(ob, c, st)
         _check_evidence(ob, c, st)
+        check_monitoring(ob, c, st.steps)
         _check_artifacts(hashed, c, st)
         if policy is not None:
             from aitrace.verify.rules import PolicyContext

@@ -48,6 +48,11 @@ def parse_comparison(text: str) -> tuple[str, float] | None:
     return (m.group(1), float(m.group(2))) if m else None
 
 
+def compare(op: str, value: float, bound: float) -> bool:
+    """Whether ``value op bound`` holds (``op`` from ``parse_comparison``)."""
+    return _OPS[op](value, bound)
+
+
 # =========================================================================== loading
 
 
@@ -305,6 +310,22 @@ class MetricThresholds:
         return out
 
 
+def criteria_of(ctx: PolicyContext) -> tuple[Step | None, dict[str, str]]:
+    """The problem step holding the success criteria, and ``{metric: comparison}``.
+
+    A problem stage may have several steps (statement, risk register, self-check): the criteria
+    are those of the latest one that records any.
+    """
+    problems = ctx.succeeded("problem")
+    problem = next((s for s in reversed(problems)
+                    if any(k.startswith(SUCCESS_PREFIX) for k in s.params)),
+                   problems[-1] if problems else None)
+    if problem is None:
+        return None, {}
+    return problem, {k[len(SUCCESS_PREFIX):]: v for k, v in sorted(problem.params.items())
+                     if k.startswith(SUCCESS_PREFIX)}
+
+
 @dataclass(frozen=True)
 class SuccessCriteria:
     """Evaluation metrics meet the success criteria recorded at the problem stage."""
@@ -312,18 +333,11 @@ class SuccessCriteria:
     def evaluate(self, ctx: PolicyContext) -> list[Check]:
         """One check per criterion; a failure when none is recorded."""
         cid, title = "policy.success-criteria", "Evaluation meets the problem's success criteria"
-        # A problem stage may have several steps (statement, risk register, self-check):
-        # the criteria are those of the latest one that records any.
-        problems = ctx.succeeded("problem")
-        problem = next((s for s in reversed(problems)
-                        if any(k.startswith(SUCCESS_PREFIX) for k in s.params)),
-                       problems[-1] if problems else None)
+        problem, criteria = criteria_of(ctx)
         if problem is None:
             return [Check(cid, title, "failed", "no succeeded problem step records success "
                           "criteria")]
         member = ctx.step_member(problem)
-        criteria = {k[len(SUCCESS_PREFIX):]: v for k, v in sorted(problem.params.items())
-                    if k.startswith(SUCCESS_PREFIX)}
         if not criteria:
             return [Check(cid, title, "failed",
                           f"problem step {problem.seq} records no success criteria (params "
@@ -361,16 +375,37 @@ def _matches(lic: str, patterns: Sequence[str]) -> str | None:
     return None
 
 
+def superseded(steps: Sequence[Step]) -> set[str]:
+    """Ids of succeeded steps a later succeeded step of the same stage replaced.
+
+    A step is replaced when a later one of its stage wrote all of its outputs again (the same
+    paths): the re-run wins, as in the views. Steps without outputs are never replaced.
+    """
+    out: set[str] = set()
+    ok = [s for s in steps if s.status == "succeeded"]
+    for i, s in enumerate(ok):
+        paths = {a.path for a in s.products}
+        if paths and any(t.stage == s.stage and paths <= {a.path for a in t.products}
+                         for t in ok[i + 1:]):
+            out.add(s.id)
+    return out
+
+
 @dataclass(frozen=True)
 class Licenses:
-    """Declared licences of data and models respect the allow and deny lists."""
+    """Declared licences of data and models respect the allow and deny lists.
+
+    Licences of steps a re-run replaced (``superseded``) no longer count: replacing a base
+    model whose licence is denied, by re-running its stage, clears the finding.
+    """
 
     rules: LicenseRules
 
     def _declared(self, ctx: PolicyContext) -> list[tuple[str, str | None, str, Step]]:
         found: list[tuple[str, str | None, str, Step]] = []
+        replaced = superseded(ctx.steps)
         for s in ctx.steps:
-            if s.status != "succeeded":
+            if s.status != "succeeded" or s.id in replaced:
                 continue
             for a in s.materials:
                 if a.license is not None or a.origin is not None:
