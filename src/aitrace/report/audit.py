@@ -8,6 +8,7 @@ is given the signature cannot be checked; the view says so and trusts nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +76,12 @@ def _load_keys(key_paths: Sequence[Path]) -> list[Any]:
 
 def audit_bundle(path: Path, *, key_paths: Sequence[Path] = (),
                  policy_path: Path | None = None,
-                 default_policy: bool = False) -> AuditView:
+                 default_policy: bool = False, now: datetime | None = None) -> AuditView:
     """Verify the bundle at ``path`` and build its view (the verdict comes first).
 
     ``default_policy`` applies aitrace's "complete record" policy when no file is given, as
-    ``aitrace verify`` does, so the auditor's views and CI agree on the verdict.
+    ``aitrace verify`` does, so the auditor's views and CI agree on the verdict; ``now`` is the
+    instant time-dependent rules are judged at (``--at``).
     """
     from aitrace.bundle.read import OpenedBundle
     from aitrace.report.view import verification_from_report
@@ -98,7 +100,7 @@ def audit_bundle(path: Path, *, key_paths: Sequence[Path] = (),
 
         policy = _default()
         label = f"{policy.name} (aitrace default)"
-    report = verify_bundle(path, keys, policy=policy)
+    report = verify_bundle(path, keys, policy=policy, now=now)
     verification = verification_from_report(report, keys_given=bool(keys))
     with OpenedBundle.open(path) as source:
         return build_view(source, verification, keys, policy=label)
