@@ -8,12 +8,19 @@ given and a bundle fails verification).
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from aitrace.cli._common import emit_json
-from aitrace.cli.options import PolicyChoice, json_option, policy_options, trusted_keys_option
+from aitrace.cli.options import (
+    PolicyChoice,
+    at_option,
+    json_option,
+    policy_options,
+    trusted_keys_option,
+)
 from aitrace.errors import EXIT_CHECK_FAILED, EXIT_OK
 
 _bundle_arg = click.argument("bundle", type=click.Path(exists=True, dir_okay=False,
@@ -26,16 +33,17 @@ _KEYS_HELP = ("A trusted public key (repeatable: the release key, reviewers' key
 @_bundle_arg
 @trusted_keys_option(_KEYS_HELP)
 @policy_options
+@at_option
 @json_option
 def inspect_cmd(bundle: Path, keys: tuple[Path, ...], policy: PolicyChoice,
-                as_json: bool) -> int:
+                at: datetime | None, as_json: bool) -> int:
     """Verify BUNDLE, then summarise it: stages, evidence, licences, completeness."""
     from aitrace.report.audit import audit_bundle
     from aitrace.report.text import inspect_text
     from aitrace.report.view import view_json
 
     view = audit_bundle(bundle, key_paths=keys, policy_path=policy.path,
-                        default_policy=policy.default)
+                        default_policy=policy.default, now=at)
     if as_json:
         emit_json(view_json(view))
     else:
@@ -49,14 +57,15 @@ def inspect_cmd(bundle: Path, keys: tuple[Path, ...], policy: PolicyChoice,
 @policy_options
 @click.option("--output", "-o", "output", required=True,
               type=click.Path(dir_okay=False, path_type=Path), help="The HTML file to write.")
+@at_option
 @json_option
 def report_cmd(bundle: Path, keys: tuple[Path, ...], policy: PolicyChoice, output: Path,
-               as_json: bool) -> int:
+               at: datetime | None, as_json: bool) -> int:
     """Verify BUNDLE and write a self-contained HTML report of it."""
     from aitrace.report.render import write_report
 
     view = write_report(bundle, output, key_paths=keys, policy_path=policy.path,
-                        default_policy=policy.default)
+                        default_policy=policy.default, now=at)
     v = view.verification
     if as_json:
         emit_json({"report": str(output), "verified": v.ok, "verdict": v.verdict,

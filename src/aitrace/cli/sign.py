@@ -7,6 +7,7 @@ unreadable input. Passphrases come from a prompt or an environment variable name
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -16,6 +17,7 @@ from aitrace.cli.options import (
     NewPassphrase,
     Passphrases,
     PolicyChoice,
+    at_option,
     json_option,
     new_passphrase_options,
     passphrase_option,
@@ -99,12 +101,18 @@ def bundle_cmd(keys: tuple[Path, ...], output: Path, include: tuple[Path, ...],
 @policy_options
 @click.option("--artifact", "artifacts", multiple=True, type=click.Path(path_type=Path),
               help="A deployed file that must be a released artifact of the record.")
+@click.option("--previous", type=click.Path(dir_okay=False, path_type=Path),
+              help="An earlier bundle of the same record that this one must extend.")
+@at_option
 @json_option
 def verify_cmd(bundle: Path, keys: tuple[Path, ...], threshold: int, policy: PolicyChoice,
-               artifacts: tuple[Path, ...], as_json: bool) -> int:
+               artifacts: tuple[Path, ...], previous: Path | None, at: datetime | None,
+               as_json: bool) -> int:
     """Verify a .aitrace archive: safety, digests, signatures, chain, custody, evidence, policy.
 
-    Exit 0 when every check passed (or was skipped), 1 when any failed, 2 on bad input.
+    With --previous OLD, also prove that this bundle's chain extends OLD's (same record, OLD's
+    chain head an ancestor, nothing rewritten). Exit 0 when every check passed (or was
+    skipped), 1 when any failed, 2 on bad input.
     """
     from aitrace.errors import InputError
     from aitrace.signing.keys import load_public_key
@@ -114,8 +122,17 @@ def verify_cmd(bundle: Path, keys: tuple[Path, ...], threshold: int, policy: Pol
         raise InputError("no trusted public key given",
                          hint="pass --key KEY.pub (the signer's public key from `aitrace keygen`)")
     trusted = [load_public_key(k) for k in keys]
-    report = verify_bundle(bundle, trusted, threshold=threshold, policy=policy.load(),
-                           artifacts=list(artifacts))
+    if previous is not None:
+        from aitrace.verify.extension import verify_extension
+
+        if not previous.is_file():
+            raise InputError(f"--previous {previous}: no such file",
+                             hint="give the earlier .aitrace bundle of this record")
+        report = verify_extension(bundle, previous, trusted, threshold=threshold,
+                                  policy=policy.load(), artifacts=list(artifacts), now=at)
+    else:
+        report = verify_bundle(bundle, trusted, threshold=threshold, policy=policy.load(),
+                               artifacts=list(artifacts), now=at)
     if as_json:
         emit_json(report.to_dict())
         return 0 if report.ok else 1
