@@ -194,13 +194,20 @@ def redact(text: str, *, secrets: Iterable[str] | None = None) -> Redacted:
     out, n = _scrub_secrets(text, secrets)
     if n:
         counts["secret"] = n
-    for detector in REDACTION_DETECTORS:
-        if detector == "secret":
-            continue
-        spans = _spans(detector, out)
-        if spans:
-            counts[detector] = len(spans)
-            out = _replace(out, spans, detector)
+    # Until nothing is found: removing one finding can expose a neighbour that its digits hid
+    # from a boundary ("0912-345-678+886 2 2345 6789"). Every finding holds a digit or an "@"
+    # and its marker holds neither, so each pass removes some and the loop ends.
+    found = True
+    while found:
+        found = False
+        for detector in REDACTION_DETECTORS:
+            if detector == "secret":
+                continue
+            spans = _spans(detector, out)
+            if spans:
+                found = True
+                counts[detector] = counts.get(detector, 0) + len(spans)
+                out = _replace(out, spans, detector)
     return Redacted(text=out, counts=counts)
 
 

@@ -4,7 +4,7 @@ Run by ``verify_bundle`` only when the record holds monitoring evidence. Every t
 output review and user-feedback document must pass its source's ``validate`` (which includes:
 no stored text holds personal data the detectors find); every review must be about a trace
 sample recorded earlier in this record, with each row's trace and response digest in it, for
-this record, bound to the sheet its step read; every resolved feedback entry must reference an
+this record, bound to the sheet its step recorded; every resolved feedback entry must reference an
 earlier entry, and ids must not repeat. Who signed a review is the freshness policy's question
 (it needs the reviewers' keys).
 """
@@ -75,7 +75,7 @@ def monitoring_problems(steps: Sequence[Step], read: Callable[[str], bytes | Non
                                      f"{record_id!r}", where))
                 if e.subject is None or e.subject.sha256 != review.sheet_sha256 \
                         or e.bound is not True:
-                    problems.append((f"{label} is not bound to the review sheet its step read "
+                    problems.append((f"{label} is not bound to the review sheet its step recorded "
                                      f"(sheet sha256 {review.sheet_sha256[:12]}…)", where))
                 if sample is None:
                     problems.append((f"{label} reviews trace sample "

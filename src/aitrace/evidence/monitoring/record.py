@@ -1,8 +1,8 @@
 """Recording monitoring evidence: each call appends one step of the stage ``monitoring``.
 
 The steps link no MLflow run and build no ML-BOM: they record what happened to the model in
-use. Inputs that come from outside the record (a filled review sheet, a ticket export) are
-declared as external documents, which the chain of custody accepts at ``monitoring``. The step's
+use. The file a step records (a filled review sheet, a ticket export) is its product, as the
+governance documents are, so the evidence is bound to those exact bytes. The step's
 metrics carry the numbers a policy threshold may want (``traces.total``,
 ``review.correct_rate``, ``feedback.open_high`` …); none of them carries text.
 """
@@ -44,6 +44,11 @@ if TYPE_CHECKING:
     from aitrace.store.workspace import Workspace
 
 MONITORING = "monitoring"
+
+
+def _as_recorded(step: Step, ref: EvidenceRef) -> EvidenceRef:
+    """The reference as the step holds it (bound to its subject once the step ended)."""
+    return next((e for e in step.evidence if e.sha256 == ref.sha256), ref)
 
 
 def workspace_samples(workspace: Workspace) -> list[SampleRef]:
@@ -111,7 +116,7 @@ def record_traces(workspace: Workspace, sample: TraceSample) -> tuple[Step, Evid
         ref = rec.attach(EVIDENCE_TRACES, to_json(sample), media_type=TRACES_MEDIA_TYPE,
                          name="trace-sample", summary=trace_summary(sample))
     assert ctx.step is not None  # noqa: S101 - set by a successful __exit__
-    return ctx.step, ref
+    return ctx.step, _as_recorded(ctx.step, ref)
 
 
 def record_review(workspace: Workspace, envelope: bytes, review: OutputReview,
@@ -124,14 +129,14 @@ def record_review(workspace: Workspace, envelope: bytes, review: OutputReview,
                        description=f"Human review of {t.rows} sampled outputs by "
                                    f"{review.reviewer.name}")
     with ctx as rec:
-        rec.input(sheet, origin="review sheet filled by a reviewer", role="document")
+        rec.output(sheet, role="review-sheet")
         rec.log_metrics({"review.rows": t.rows, "review.correct_rate": t.correct_rate,
                          "review.appropriate_rate": t.appropriate_rate})
         ref = rec.attach(EVIDENCE_REVIEW, envelope, media_type=REVIEW_MEDIA_TYPE,
                          name="output-review", summary=review_summary(review), subject=sheet,
                          subject_sha256=review.sheet_sha256)
     assert ctx.step is not None  # noqa: S101
-    return ctx.step, ref
+    return ctx.step, _as_recorded(ctx.step, ref)
 
 
 def record_feedback(workspace: Workspace, entries: Sequence[FeedbackEntry], *,
@@ -149,7 +154,7 @@ def record_feedback(workspace: Workspace, entries: Sequence[FeedbackEntry], *,
                                    f"{'y' if len(entries) == 1 else 'ies'} ({source})")
     with ctx as rec:
         if source_file is not None:
-            rec.input(source_file, origin="user feedback export", role="document")
+            rec.output(source_file, role="feedback-export")
         rec.log_metrics({"feedback.entries": len(entries), "feedback.open": len(still_open),
                          "feedback.open_high": sum(1 for e in still_open
                                                    if e.severity == "high")})
@@ -157,4 +162,4 @@ def record_feedback(workspace: Workspace, entries: Sequence[FeedbackEntry], *,
                          name="user-feedback", summary=feedback_summary(doc),
                          subject=source_file)
     assert ctx.step is not None  # noqa: S101
-    return ctx.step, ref, doc
+    return ctx.step, _as_recorded(ctx.step, ref), doc
