@@ -1,5 +1,6 @@
 # Two entry points for a fresh machine with Python 3.11 and pip (see README):
-#   make demo   — install into .venv and run the sklearn example through all ten stages
+#   make demo   — install into .venv, run the sklearn example through all ten stages, then the
+#                 generative example through release and monitoring after deployment
 #   make test   — install into .venv and run the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -19,6 +20,7 @@ install: $(VENV)/.installed
 
 demo: install
 	$(PY) examples/sklearn-pipeline/run_pipeline.py
+	$(PY) examples/genai-assistant/run_assistant.py
 
 test: install
 	$(PY) -m pytest -q --cov --cov-report=term:skip-covered
