@@ -69,8 +69,9 @@ def main() -> None:
     a = AITRACE
     keys = ("--key", "keys/release.pub", "--key", "keys/reviewer.pub")
     sh(*a, "init", "--name", "kettle-assistant", cwd=work)
-    # Run metadata goes to the record's MLflow store for training and monitoring only
-    # (--mlflow / mlflow=True), which keeps the example quick; the sklearn example links all.
+    # Run metadata goes to the record's MLflow store for training, evaluation and monitoring
+    # only (--mlflow / mlflow=True), which keeps the example quick; the sklearn example links
+    # every step.
     cfg = work / "aitrace.yaml"
     cfg.write_text(cfg.read_text().replace("  enabled: true", "  enabled: false"))
     sh(*a, "keygen", "-o", "keys/release", cwd=work)

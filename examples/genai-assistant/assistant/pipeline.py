@@ -83,7 +83,8 @@ def model() -> None:
         Path("config").mkdir(exist_ok=True)
         Path("config/model.json").write_text(json.dumps(config, indent=1) + "\n")
         step.log_params(config)
-    # aitrace.yaml turns the MLflow link off for speed; training and monitoring keep it.
+    # aitrace.yaml turns the MLflow link off for speed; training, evaluation and
+    # monitoring keep it.
     with aitrace.stage("training", inputs=["data/labeled.jsonl", "config/model.json",
                                            chosen["path"]], mlflow=True) as step:
         step.output("models/assistant.json", role="model")  # JSON, so say it is a model
@@ -94,7 +95,7 @@ def model() -> None:
         step.log_params({"base_model": base["name"], "base_weight": config["base_weight"]})
         step.log_metrics({"contexts": len(trained["counts"]), "faq_entries": len(faq)})
     with aitrace.stage("evaluation", inputs=["models/assistant.json", "data/eval.jsonl"],
-                       outputs=["reports/evaluation.json"]) as step:
+                       outputs=["reports/evaluation.json"], mlflow=True) as step:
         accuracy = evaluate("models/assistant.json")
         write_report("reports/evaluation.json", {"answer_accuracy": accuracy})
         step.log_metrics({"answer_accuracy": accuracy})
