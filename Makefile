@@ -1,5 +1,6 @@
 # Two entry points for a fresh machine with Python 3.11 and pip (see README):
-#   make demo   — install into .venv and run the sklearn example through all ten stages
+#   make demo   — install into .venv, run the sklearn example through all ten stages, then the
+#                 generative example through release and monitoring after deployment
 #   make test   — install into .venv and run the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -25,6 +26,7 @@ install: $(VENV)/.installed
 demo: install
 	@echo "make: running the sklearn example through all ten stages (about a minute)"
 	$(PY) examples/sklearn-pipeline/run_pipeline.py
+	$(PY) examples/genai-assistant/run_assistant.py
 
 # The test projects' own virtualenvs (an older MLflow 2.x etc.): the one networked step of the
 # tests, built once into .cache/test-venvs/ and reused while requirements.txt is unchanged.

@@ -28,6 +28,9 @@ REGISTRY: dict[str, str] = {
     "approval.schema.json": "aitrace.signing.approvals:approval_predicate_schema",
     "risk-register.schema.json": "aitrace.evidence.governance.models:risk_register_schema",
     "self-check.schema.json": "aitrace.evidence.governance.models:checklist_schema",
+    "trace-sample.schema.json": "aitrace.evidence.monitoring.models:trace_sample_schema",
+    "output-review.schema.json": "aitrace.evidence.monitoring.models:output_review_schema",
+    "user-feedback.schema.json": "aitrace.evidence.monitoring.models:user_feedback_schema",
 }
 
 

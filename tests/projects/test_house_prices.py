@@ -173,7 +173,8 @@ def test_the_users_runs_are_linked_with_their_values(pipeline: Pipeline) -> None
 
 
 def test_success_criteria_read_the_runs_metrics(pipeline: Pipeline) -> None:
-    from aitrace.verify.rules import PolicyContext, SuccessCriteria
+    from aitrace.verify.criteria import SuccessCriteria
+    from aitrace.verify.rules import PolicyContext
 
     (check,) = SuccessCriteria().evaluate(PolicyContext(steps=list(pipeline.steps.values())))
     assert check.status == "passed", check.message

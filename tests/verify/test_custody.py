@@ -56,7 +56,8 @@ def test_external_sources(workspace: Workspace) -> None:
     gaps = [g.message for g in custody_gaps(workspace.steps())]
     assert len(gaps) == 2
     assert gaps[0].startswith("training input extra.csv sha256:")
-    assert "must enter the record at problem, collection, selection or design" in gaps[0]
+    assert ("must enter the record at problem, collection, selection, design or monitoring"
+            in gaps[0])
     assert gaps[1].endswith("was not produced by any earlier step and is not a declared "
                             "external source")
 

@@ -20,7 +20,7 @@ from aitrace.bundle.format import (
     ToolInfo,
 )
 from aitrace.record.models import Step
-from aitrace.record.stages import EVIDENCE_SBOM, RELEASE_STAGES, STAGE_IDS
+from aitrace.record.stages import ALL_STAGE_IDS, EVIDENCE_SBOM, RELEASE_STAGES
 
 # =========================================================================== shared rules
 
@@ -113,7 +113,7 @@ def predicate_for(record: RecordRef, steps: Sequence[Step]) -> Predicate:
         steps=tuple(PredicateStep(seq=s.seq, id=s.id, stage=s.stage, status=s.status,
                                   digest=s.digest) for s in steps),
         chain_head=steps[-1].digest,
-        stages_present=tuple(st for st in STAGE_IDS if st in present),
+        stages_present=tuple(st for st in ALL_STAGE_IDS if st in present),
         released=released_artifacts(rel_step), created_at=steps[-1].ended_at,
         released_from=source)
 

@@ -44,6 +44,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "diff": ("audit", "diff_cmd", "Compare two bundles."),
     "assess": ("governance", "assess_group", "Record a risk register or self-check table."),
     "approve": ("governance", "approve_cmd", "Sign off a stage as a reviewer."),
+    "monitor": ("monitor", "monitor_group",
+                "Record monitoring after deployment: traces, review, feedback."),
 }
 
 
@@ -73,9 +75,9 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """Aitrace — AI production records.
 
-    Record the ten stages of a model's life (problem → deployment) as immutable, hash-chained
-    steps with evidence (Great Expectations, CycloneDX, MLflow), bundle them into a signed
-    archive, and verify it offline.
+    Record the ten stages of a model's life (problem → deployment) and its monitoring after
+    deployment as immutable, hash-chained steps with evidence (Great Expectations, CycloneDX,
+    MLflow), bundle them into a signed archive, and verify it offline.
 
     Exit codes: 0 ok · 1 a check failed · 2 usage or bad input · `aitrace run`: the command's.
     """

@@ -8,6 +8,7 @@ given and a bundle fails verification).
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -16,6 +17,7 @@ from aitrace.cli._common import emit_json
 from aitrace.cli.options import (
     PolicyChoice,
     approver_keys_option,
+    at_option,
     json_option,
     policy_options,
     trusted_keys_option,
@@ -40,9 +42,11 @@ _artifact_option = click.option(
 @approver_keys_option
 @policy_options
 @_artifact_option
+@at_option
 @json_option
 def inspect_cmd(bundle: Path, keys: tuple[Path, ...], approver_keys: tuple[Path, ...],
-                policy: PolicyChoice, artifacts: tuple[Path, ...], as_json: bool) -> int:
+                policy: PolicyChoice, artifacts: tuple[Path, ...], at: datetime | None,
+                as_json: bool) -> int:
     """Verify BUNDLE, then summarise it: stages, evidence, licences, completeness."""
     from aitrace.report.audit import audit_bundle
     from aitrace.report.text import inspect_text
@@ -50,7 +54,7 @@ def inspect_cmd(bundle: Path, keys: tuple[Path, ...], approver_keys: tuple[Path,
 
     view = audit_bundle(bundle, key_paths=keys, approver_key_paths=approver_keys,
                         policy_path=policy.path, default_policy=policy.default,
-                        artifacts=artifacts)
+                        artifacts=artifacts, now=at)
     if as_json:
         emit_json(view_json(view))
     else:
@@ -66,16 +70,17 @@ def inspect_cmd(bundle: Path, keys: tuple[Path, ...], approver_keys: tuple[Path,
 @_artifact_option
 @click.option("--output", "-o", "output", required=True,
               type=click.Path(dir_okay=False, path_type=Path), help="The HTML file to write.")
+@at_option
 @json_option
 def report_cmd(bundle: Path, keys: tuple[Path, ...], approver_keys: tuple[Path, ...],
                policy: PolicyChoice, artifacts: tuple[Path, ...], output: Path,
-               as_json: bool) -> int:
+               at: datetime | None, as_json: bool) -> int:
     """Verify BUNDLE and write a self-contained HTML report of it."""
     from aitrace.report.render import write_report
 
     view = write_report(bundle, output, key_paths=keys, approver_key_paths=approver_keys,
                         policy_path=policy.path, default_policy=policy.default,
-                        artifacts=artifacts)
+                        artifacts=artifacts, now=at)
     v = view.verification
     if as_json:
         # "verified" is the integrity and signature answer; "ok" is the whole verdict.

@@ -1,6 +1,7 @@
 """The options several commands share, each defined once so it behaves the same everywhere.
 
-* ``--stage/-s STAGE`` is checked against the ten stage ids while the command line is parsed:
+* ``--stage/-s STAGE`` is checked against the stage ids (the ten development stages and
+  ``monitoring``) while the command line is parsed:
   an unknown id stops the command with ``unknown stage '…'`` and exit 2 before anything runs.
 * ``--key/-k FILE`` names a key file; the library opens it and names the file when it cannot.
   For verification keys have roles: ``--key`` is a release key (it may sign the attestation),
@@ -10,6 +11,8 @@
 * ``--policy/-p FILE|NAME`` / ``--no-policy``: a policy file (or ``partial``, a policy shipped
   with aitrace), or none; with neither, aitrace's default "complete record" policy. Giving
   both is an error.
+* ``--at TIMESTAMP`` judges time-dependent policy rules (``max_age_days``, the ``monitoring``
+  freshness section) as of that instant instead of now — reproducible in tests and audits.
 * ``--json`` prints the command's documented JSON document instead of text.
 * ``--plain-http`` (OCI registries without TLS) and ``--tracking-uri URI`` (the MLflow server of
   ``models:/`` references) for the commands that talk to registries.
@@ -23,13 +26,14 @@ import functools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from aitrace.errors import InputError
-from aitrace.record.stages import STAGE_IDS, is_stage
+from aitrace.record.stages import ALL_STAGE_IDS, is_stage
 
 if TYPE_CHECKING:
     from aitrace.verify.policy import Policy
@@ -45,13 +49,13 @@ json_option = click.option("--json", "as_json", is_flag=True,
 
 def _check_stage(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not is_stage(value):
-        raise InputError(f"unknown stage '{value}'", hint="use one of: " + ", ".join(STAGE_IDS))
+        raise InputError(f"unknown stage '{value}'", hint="use one of: " + ", ".join(ALL_STAGE_IDS))
     return value
 
 
 def stage_option(help_text: str, *, required: bool = False,
                  default: str | None = None) -> Callable[[F], F]:
-    """``--stage/-s STAGE``, refused at parse time (exit 2) unless it is one of the ten ids."""
+    """``--stage/-s STAGE``, refused at parse time (exit 2) unless it is a stage id."""
     return click.option("--stage", "-s", "stage", metavar="STAGE", required=required,
                         default=default, show_default=default is not None,
                         callback=_check_stage, help=help_text)
@@ -253,3 +257,24 @@ tracking_uri_option = click.option(
     "--tracking-uri", metavar="URI",
     help="MLflow tracking server of models:/ references (default: MLFLOW_TRACKING_URI, else "
          "the current workspace's store).")
+
+
+# ---------------------------------------------------------------------------- --at
+
+
+def _to_instant(_ctx: click.Context, _param: click.Parameter,
+                value: str | None) -> datetime | None:
+    from aitrace.record.times import parse_instant
+
+    if value is None or value.strip().lower() == "now":
+        return None
+    return parse_instant(value, what="--at")
+
+
+def at_option(f: F) -> F:
+    """``--at TIMESTAMP`` (RFC 3339 or a date; default now), as the parameter ``at``."""
+    option = click.option(
+        "--at", "at", metavar="TIMESTAMP", callback=_to_instant,
+        help="Judge time-dependent policy rules (max_age_days, monitoring freshness) as of "
+             "this instant, e.g. 2026-12-31T00:00:00Z (default: now).")
+    return option(f)

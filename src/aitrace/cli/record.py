@@ -197,7 +197,7 @@ def show_cmd(step_ref: str, as_json: bool) -> None:
 @click.command("status", short_help="The ten stages and whether the hash chain holds.")
 @json_option
 def status_cmd(as_json: bool) -> int:
-    """The ten stages (done / failed / interrupted / missing) and whether the hash chain holds.
+    """The ten stages (done / failed / interrupted / missing), monitoring, and the hash chain.
 
     Exit 0 when the chain holds, 1 when it is broken (see `aitrace doctor`).
     """
@@ -210,7 +210,10 @@ def status_cmd(as_json: bool) -> int:
         return 0 if status.intact else 1
     click.echo(f"record {t(status.record_id)} '{t(status.name)}': {len(status.chain.steps)} "
                "step(s)")
-    for st in status.stages:
+    monitored = [st for st in status.post_deployment if st.steps]
+    for st in (*status.stages, *monitored):
+        if monitored and st is monitored[0]:
+            click.echo("  after deployment:")
         note = ""
         if st.running:
             note = "  (running now)"

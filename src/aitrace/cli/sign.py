@@ -7,6 +7,7 @@ unreadable input. Passphrases come from a prompt or an environment variable name
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -17,6 +18,7 @@ from aitrace.cli.options import (
     Passphrases,
     PolicyChoice,
     approver_keys_option,
+    at_option,
     json_option,
     new_passphrase_options,
     passphrase_option,
@@ -122,17 +124,23 @@ def bundle_cmd(keys: tuple[Path, ...], output: Path, include: tuple[Path, ...],
 @click.option("--artifact", "artifacts", multiple=True, type=click.Path(path_type=Path),
               help="A deployed file or folder (an MLflow model) that must be a released "
                    "artifact.")
+@click.option("--previous", type=click.Path(dir_okay=False, path_type=Path),
+              help="An earlier bundle of the same record that this one must extend.")
+@at_option
 @plain_http_option
 @tracking_uri_option
 @json_option
 def verify_cmd(bundle: str, keys: tuple[Path, ...], approver_keys: tuple[Path, ...],
                threshold: int, policy: PolicyChoice, artifacts: tuple[Path, ...],
-               plain_http: bool, tracking_uri: str | None, as_json: bool) -> int:
+               previous: Path | None, at: datetime | None, plain_http: bool,
+               tracking_uri: str | None, as_json: bool) -> int:
     """Verify a .aitrace archive: safety, digests, signatures, chain, custody, evidence, policy.
 
     BUNDLE may also be oci://HOST/REPO:TAG (the bundle, or a model artifact it refers to) or
     models:/NAME/VERSION: it is pulled, its digest checked, and verified the same way (a model
-    version's files are also checked against the released artifacts).
+    version's files are also checked against the released artifacts). With --previous OLD,
+    also prove that this bundle's chain extends OLD's (same record, OLD's chain head an
+    ancestor, nothing rewritten).
 
     Exit 0 when every check passed (or was skipped), 1 when any failed, 2 on bad input.
     """
@@ -148,16 +156,30 @@ def verify_cmd(bundle: str, keys: tuple[Path, ...], approver_keys: tuple[Path, .
     trusted = [load_public_key(k) for k in keys]
     approvers = [load_public_key(k) for k in approver_keys]
     remote = parse_remote(bundle)
+    if previous is not None and not previous.is_file():
+        raise InputError(f"--previous {previous}: no such file",
+                         hint="give the earlier .aitrace bundle of this record")
     if remote is not None:
         from aitrace.publish.remote import VerifyOptions, verify_remote
 
+        if previous is not None:
+            raise InputError(f"--previous works on a local bundle, not on {bundle}",
+                             hint=f"`aitrace pull {bundle} -o new.aitrace`, then "
+                                  "`aitrace verify new.aitrace --previous …`")
         report = verify_remote(remote, VerifyOptions(trusted, threshold, policy.load(),
-                                                     list(artifacts), approver_keys=approvers),
+                                                     list(artifacts), now=at,
+                                                     approver_keys=approvers),
                                plain_http=plain_http, tracking_uri=tracking_uri)
+    elif previous is not None:
+        from aitrace.verify.extension import verify_extension
+
+        report = verify_extension(Path(bundle), previous, trusted, threshold=threshold,
+                                  policy=policy.load(), artifacts=list(artifacts), now=at,
+                                  approver_keys=approvers)
     else:
         report = verify_bundle(Path(bundle), trusted, threshold=threshold,
                                policy=policy.load(), artifacts=list(artifacts),
-                               approver_keys=approvers)
+                               approver_keys=approvers, now=at)
     if as_json:
         emit_json(report.to_dict())
         return 0 if report.ok else 1

@@ -23,6 +23,11 @@ from aitrace.evidence.governance.source import RiskRegisterSource, SelfCheckSour
 from aitrace.evidence.gx.source import GxSource
 from aitrace.evidence.interface import EvidenceSource, ModelDescriptionSource
 from aitrace.evidence.mlflow.source import MlflowSource, UserRunsSource
+from aitrace.evidence.monitoring.source import (
+    OutputReviewSource,
+    TraceSampleSource,
+    UserFeedbackSource,
+)
 from aitrace.evidence.sbom.source import SbomSource
 from aitrace.evidence.scan.source import ModelScanSource
 from aitrace.record.stages import (
@@ -91,6 +96,9 @@ BUILTIN: dict[EvidenceKind, type[EvidenceSource]] = {
     "note": NoteSource,
     "config": ConfigSource,
     "quarantine": QuarantineSource,
+    "trace-sample": TraceSampleSource,
+    "output-review": OutputReviewSource,
+    "user-feedback": UserFeedbackSource,
     "mlflow-run": MlflowSource,
 }
 """Built-in kinds to sources, in contribution order (the MLflow link last)."""

@@ -35,7 +35,7 @@ from aitrace.record.models import (
     Command,
     Step,
 )
-from aitrace.record.stages import STAGE_IDS, StageId, is_stage
+from aitrace.record.stages import ALL_STAGE_IDS, StageId, is_stage
 from aitrace.record.times import utc_now
 from aitrace.store.digest import Progress
 from aitrace.store.workspace import Workspace
@@ -94,7 +94,7 @@ class StageContext:
                  launch: Launch | None = None) -> None:
         if not is_stage(stage):
             raise InputError(f"unknown stage '{stage}'",
-                             hint="use one of: " + ", ".join(STAGE_IDS))
+                             hint="use one of: " + ", ".join(ALL_STAGE_IDS))
         self.stage: StageId = stage
         self.inputs = list(inputs)
         self.outputs = list(outputs)

@@ -60,21 +60,10 @@ def verify_file(path: Path, opts: VerifyOptions) -> VerifyReport:
 
 def _with(report: VerifyReport, path: str, front: Sequence[Check],
           back: Sequence[Check] = ()) -> VerifyReport:
-    """``report`` with the registry's own checks around it, and its answers taken again.
+    """``report`` under the remote name, the registry's checks taking part in its answers."""
+    from aitrace.verify.verdict import with_checks
 
-    The registry checks (the pulled digest, the registered files) are integrity checks: a
-    registered file that no longer matches the signed subject must make the release untrusted,
-    so the three answers are recomputed over every check, not kept from the bundle alone.
-    """
-    from aitrace.verify.checks import signer_label
-    from aitrace.verify.verdict import verdict_of
-
-    checks = (*front, *report.checks, *back)
-    signers = [signer_label(keyid, name)
-               for keyid, name in zip(report.signers, report.signer_names, strict=False)]
-    answers = verdict_of(checks, policy=report.policy, completeness=report.completeness,
-                         signers=signers)
-    return replace(report, path=path, checks=checks, answers=answers)
+    return with_checks(report, front, back, path=path)
 
 
 def verify_oci(ref: OciRef, opts: VerifyOptions, *, plain_http: bool = False,

@@ -1,7 +1,15 @@
-"""The ten stages of an AI production record, in order (DESIGN.md §1, the seed's appendix §1).
+"""The stages of an AI production record (DESIGN.md §1, the seed's appendix §1 and §五).
+
+The ten *development* stages (``STAGES``, ``STAGE_IDS``), from problem definition to deployment,
+are the appendix's life cycle: completeness is scored over them and the default policy asks for
+them. After deployment the record keeps going: the *post-deployment* stage ``monitoring`` (監控,
+the guide's 監控方式 — outputs checked by people, prompts and results kept with protection, user
+feedback, regular checks) is listed separately (``POST_DEPLOYMENT``), so a development-stage
+list never grows by accident. ``StageId`` names any stage a step may record; ``is_stage``
+accepts all of them, ``is_development_stage`` only the ten.
 
 Everything that needs to know about stages (the record, status, completeness, policy, the
-report) reads this module, so the list exists exactly once.
+report) reads this module, so each list exists exactly once.
 """
 
 from __future__ import annotations
@@ -9,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, TypeGuard, get_args
 
-StageId = Literal[
+DevelopmentStageId = Literal[
     "problem",
     "collection",
     "cleaning",
@@ -21,8 +29,21 @@ StageId = Literal[
     "optimization",
     "deployment",
 ]
+"""The ten development stages, in order."""
 
-STAGE_IDS: tuple[StageId, ...] = get_args(StageId)
+PostDeploymentStageId = Literal["monitoring"]
+"""Stages recorded after deployment, while the model is in use."""
+
+StageId = Literal[DevelopmentStageId, PostDeploymentStageId]
+"""Any stage a step may record: the ten development stages and the post-deployment ones."""
+
+STAGE_IDS: tuple[DevelopmentStageId, ...] = get_args(DevelopmentStageId)
+"""The ten development stages (what completeness and the default policy are about)."""
+
+POST_DEPLOYMENT_IDS: tuple[PostDeploymentStageId, ...] = get_args(PostDeploymentStageId)
+
+ALL_STAGE_IDS: tuple[StageId, ...] = (*STAGE_IDS, *POST_DEPLOYMENT_IDS)
+"""Every stage id, development stages first (what ``--stage`` accepts)."""
 
 EvidenceKind = Literal[
     "environment",
@@ -37,6 +58,9 @@ EvidenceKind = Literal[
     "config",
     "model-scan",
     "quarantine",
+    "trace-sample",
+    "output-review",
+    "user-feedback",
 ]
 """The kinds of evidence aitrace itself writes (plug-ins may add their own kinds)."""
 
@@ -55,9 +79,15 @@ EVIDENCE_NOTE: EvidenceKind = "note"
 EVIDENCE_CONFIG: EvidenceKind = "config"
 EVIDENCE_MODEL_SCAN: EvidenceKind = "model-scan"
 EVIDENCE_QUARANTINE: EvidenceKind = "quarantine"
+EVIDENCE_TRACES: EvidenceKind = "trace-sample"
+EVIDENCE_REVIEW: EvidenceKind = "output-review"
+EVIDENCE_FEEDBACK: EvidenceKind = "user-feedback"
 
-SOURCE_STAGES: tuple[StageId, ...] = ("problem", "collection", "selection", "design")
+SOURCE_STAGES: tuple[StageId, ...] = ("problem", "collection", "selection", "design",
+                                      "monitoring")
 """Where data and base models may enter a record from outside (declared with an origin).
+
+Monitoring is one: production samples, traces and review sheets come from the world in use.
 
 Chain of custody accepts an input nothing earlier produced only when it is declared external
 at one of these stages (or is code, configuration or a document, at any stage); recording
@@ -90,6 +120,7 @@ class Stage:
     expected: tuple[str, ...]
 
 
+# The ten development stages, in order (completeness and the default policy are about these).
 STAGES: tuple[Stage, ...] = (
     Stage("problem", 1, "Problem definition", "定義問題",
           "problem statement, objective, success criteria, owners, risk assessment, "
@@ -124,14 +155,30 @@ STAGES: tuple[Stage, ...] = (
           ("materials", "products", EVIDENCE_SBOM)),
 )
 
-_BY_ID: dict[str, Stage] = {s.id: s for s in STAGES}
+POST_DEPLOYMENT: tuple[Stage, ...] = (
+    Stage("monitoring", 11, "Monitoring", "監控",
+          "sampled traces (prompts and results by digest, redacted), human review of outputs, "
+          "user feedback, drift checks on production data",
+          (EVIDENCE_TRACES, EVIDENCE_REVIEW, EVIDENCE_FEEDBACK)),
+)
+"""Stages after deployment: not part of completeness; freshness policies ask for them."""
+
+ALL_STAGES: tuple[Stage, ...] = (*STAGES, *POST_DEPLOYMENT)
+
+_BY_ID: dict[str, Stage] = {s.id: s for s in ALL_STAGES}
+_DEVELOPMENT: frozenset[str] = frozenset(STAGE_IDS)
 
 
 def get_stage(stage_id: str) -> Stage:
-    """Look a stage up by id; raise ``KeyError`` for an unknown id."""
+    """Look a stage up by id (any stage); raise ``KeyError`` for an unknown id."""
     return _BY_ID[stage_id]
 
 
 def is_stage(value: object) -> TypeGuard[StageId]:
-    """Whether ``value`` is one of the ten stage ids (and, for mypy, a ``StageId``)."""
+    """Whether ``value`` is a stage id, development or post-deployment (for mypy, a ``StageId``)."""
     return isinstance(value, str) and value in _BY_ID
+
+
+def is_development_stage(value: object) -> TypeGuard[DevelopmentStageId]:
+    """Whether ``value`` is one of the ten development stage ids."""
+    return isinstance(value, str) and value in _DEVELOPMENT

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from aitrace.errors import InputError
+
 RFC3339_UTC = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z"
 """The pattern of a time in the record (UTC, ``Z``, optional fraction)."""
 
@@ -40,3 +42,28 @@ def to_millis(text: str | None) -> int | None:
     """A record's time as Unix milliseconds (how MLflow stores run times), or ``None``."""
     moment = parse_utc(text) if text else None
     return int(moment.timestamp() * 1000) if moment is not None else None
+
+
+def iso_ms(moment: datetime) -> str:
+    """An instant as a record time with milliseconds (traces, feedback): UTC, RFC 3339, ``Z``."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def parse_instant(text: str, *, what: str) -> datetime:
+    """A user's time — RFC 3339 (``2026-12-31T09:00:00Z``) or a date (midnight UTC) — as aware.
+
+    For options such as ``verify --at`` and ``monitor traces --since``; a time without a zone
+    is taken as UTC.
+
+    Raises:
+        InputError: neither a time nor a date (``what`` names the option).
+    """
+    value = text.strip()
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"{what} {text!r} is not a time",
+                         hint="give an RFC 3339 time such as 2026-12-31T09:00:00Z or a date "
+                              "such as 2026-12-31") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

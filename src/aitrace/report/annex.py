@@ -185,11 +185,50 @@ def annex_iv_map(view: AuditView) -> list[dict[str, Any]]:  # noqa: C901 - one r
         "no list of applied standards is recorded (attach a 'document' evidence named "
         "'standards')"], len(found), 1)
 
-    # 8 post-market monitoring
-    found = _named(view, "monitoring", "post-market", "postmarket")
-    row(7, found, [] if found else [
-        "no post-market monitoring plan is recorded (attach a 'document' evidence named "
-        "'post-market monitoring')"], len(found), 1)
+    # 8 post-market monitoring: what the record shows after deployment, and any plan
+    ev, miss = _post_market(view)
+    plan = _named(view, "post-market", "postmarket", "monitoring plan")
+    ev += plan
+    if not plan:
+        miss.append("a post-market monitoring plan (attach a 'document' evidence named "
+                    "'post-market monitoring plan')")
+    row(7, ev, miss, len(ev), 5)
     return rows
+
+
+def _post_market(view: AuditView) -> tuple[list[str], list[str]]:
+    """Evidence for heading 8 from the monitoring timeline (``AuditView.monitoring``)."""
+    m = view.monitoring or {}
+    ev: list[str] = []
+    miss: list[str] = []
+    traces, reviews, drift = m.get("traces", []), m.get("reviews", []), m.get("drift", [])
+    fb = m.get("feedback") or {}
+    if traces:
+        ev.append(f"{len(traces)} trace sample(s) of the system in use, "
+                  f"{sum(t['traces'] for t in traces)} traces seen (aitrace monitor traces)")
+    else:
+        miss.append("samples of the system's outputs in use (aitrace monitor traces)")
+    if reviews:
+        last = reviews[-1]
+        ev.append(f"{len(reviews)} human review(s) of outputs, latest {last['correct_rate']:.0%} "
+                  f"correct by {last['reviewer']}")
+    else:
+        miss.append("human review of sampled outputs (aitrace monitor review)")
+    if fb.get("entries"):
+        ev.append(f"user feedback: {fb['entries']} entries, {fb['open']} open "
+                  f"({fb['open_high']} high severity)")
+    else:
+        miss.append("a user feedback channel (aitrace monitor feedback)")
+    if drift:
+        passed = sum(1 for d in drift if d["success"])
+        ev.append(f"{len(drift)} drift / data check(s) on production data, {passed} passed")
+    else:
+        miss.append("drift checks on production data (aitrace check --stage monitoring)")
+    fresh = m.get("freshness") or []
+    if fresh:
+        failed = [c for c in fresh if c["status"] == "failed"]
+        ev.append("freshness policy: " + (f"{len(failed)} check(s) failed" if failed
+                                          else "current"))
+    return ev, miss
 
 

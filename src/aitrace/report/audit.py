@@ -8,6 +8,7 @@ is given the signature cannot be checked; the view says so and trusts nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,14 +78,16 @@ def audit_bundle(path: Path, *, key_paths: Sequence[Path] = (),
                  policy_path: Path | None = None,
                  default_policy: bool = False,
                  approver_key_paths: Sequence[Path] = (),
-                 artifacts: Sequence[Path] = ()) -> AuditView:
+                 artifacts: Sequence[Path] = (),
+                 now: datetime | None = None) -> AuditView:
     """Verify the bundle at ``path`` and build its view (the verdict comes first).
 
     ``key_paths`` are release keys (they may sign the attestation), ``approver_key_paths``
     approver keys (they may sign approvals), as for ``aitrace verify``. ``default_policy``
     applies aitrace's "complete record" policy when no file is given, as ``aitrace verify``
     does, and ``artifacts`` are checked as ``verify --artifact`` checks them, so the auditor's
-    views and CI run the same checks and agree on the verdict.
+    views and CI run the same checks and agree on the verdict; ``now`` is the instant
+    time-dependent rules are judged at (``--at``).
     """
     from aitrace.bundle.read import OpenedBundle
     from aitrace.report.view import verification_from_report
@@ -105,7 +108,7 @@ def audit_bundle(path: Path, *, key_paths: Sequence[Path] = (),
         policy = _default()
         label = f"{policy.name} (aitrace default)"
     report = verify_bundle(path, keys, policy=policy, approver_keys=approvers,
-                           artifacts=artifacts)
+                           artifacts=artifacts, now=now)
     verification = verification_from_report(report, keys_given=bool(keys))
     with OpenedBundle.open(path) as source:
         return build_view(source, verification, approvers, policy=label)

@@ -29,12 +29,13 @@ def render_report(view: AuditView, *, generated_at: str | None = None) -> str:
 def write_report(bundle: Path, out: Path, *, key_paths: Sequence[Path] = (),
                  policy_path: Path | None = None, default_policy: bool = False,
                  approver_key_paths: Sequence[Path] = (),
-                 artifacts: Sequence[Path] = ()) -> AuditView:
+                 artifacts: Sequence[Path] = (),
+                 now: datetime | None = None) -> AuditView:
     """Verify ``bundle``, render its report to ``out``; return the view (for the verdict)."""
     from aitrace.report.audit import audit_bundle
 
     view = audit_bundle(bundle, key_paths=key_paths, policy_path=policy_path,
                         default_policy=default_policy, approver_key_paths=approver_key_paths,
-                        artifacts=artifacts)
+                        artifacts=artifacts, now=now)
     write_output(out, render_report(view).encode("utf-8"), mode=0o644)
     return view

@@ -90,6 +90,9 @@ def inspect_text(view: AuditView, *, width: int = 100) -> str:
             status = (a.decision or "?") if a.ok else f"NOT VERIFIED ({clean(a.problem or '')})"
             lines.append(f"  {clean(a.stage or '?')}: {status} by {clean(a.reviewer or '?')}"
                          f" {clean(a.time or '')} — {clean(a.comment or '')}")
+    from aitrace.report.monitoring import monitoring_lines
+
+    lines += monitoring_lines(view.monitoring, clean)
     c = view.completeness
     score = c.get("score")
     lines += ["", f"Completeness: {score if score is not None else '-'} / 100"]

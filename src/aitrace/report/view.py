@@ -22,7 +22,9 @@ from aitrace.evidence.model.introspect import is_model_path
 from aitrace.record._model import to_json
 from aitrace.record.models import Artifact, EvidenceRef, Step
 from aitrace.record.stages import (
+    ALL_STAGES,
     EVIDENCE_SBOM,
+    POST_DEPLOYMENT,
     RELEASE_STAGES,
     STAGES,
 )
@@ -331,11 +333,14 @@ class AuditView:
     completeness: dict[str, Any]
     policy: str | None = None
     unreadable: list[UnreadableStep] = field(default_factory=list)
+    post_deployment: list[StageView] = field(default_factory=list)
+    monitoring: dict[str, Any] | None = None  # aitrace.report.monitoring.monitoring_view
 
     @property
     def steps(self) -> list[StepView]:
-        """All steps in chain order."""
-        return sorted((s for st in self.stages for s in st.steps), key=lambda s: s.step.seq)
+        """All steps in chain order (development stages and after deployment)."""
+        return sorted((s for st in (*self.stages, *self.post_deployment) for s in st.steps),
+                      key=lambda s: s.step.seq)
 
     def evidence_of(self, kind: str) -> list[tuple[StepView, EvidenceView]]:
         """Every piece of evidence of one kind, with its step, in chain order."""
@@ -455,7 +460,7 @@ def build_view(source: RecordSource, verification: VerificationView,
         if a.step_id:
             by_step.setdefault(a.step_id, []).append(a)
     stage_views: dict[str, StageView] = {
-        s.id: StageView(s.id, s.number, s.name, s.name_zh, []) for s in STAGES}
+        s.id: StageView(s.id, s.number, s.name, s.name_zh, []) for s in ALL_STAGES}
     for step in steps:
         trust = verification.trust(source.step_member(step))
         sv = StepView(step=step, trust=trust, approvals=by_step.get(step.id, []))
@@ -481,10 +486,16 @@ def build_view(source: RecordSource, verification: VerificationView,
     signers = [{"keyid": k, "verified": k in verification.signers,
                 "name": verification.signers.get(k) or reviewers.get(k) or None}
                for k in source.signer_keyids()]
+    from aitrace.report.monitoring import monitoring_view
+
+    freshness = [c for c in verification.checks if c.id.startswith("policy.monitoring")]
     return AuditView(label=source.label, record_id=source.record_id,
                      record_name=source.record_name, verification=verification,
-                     signers=signers, stages=list(stage_views.values()), approvals=approvals,
-                     completeness=_completeness(steps), policy=policy, unreadable=unreadable)
+                     signers=signers, stages=[stage_views[s.id] for s in STAGES],
+                     approvals=approvals, completeness=_completeness(steps), policy=policy,
+                     unreadable=unreadable,
+                     post_deployment=[stage_views[s.id] for s in POST_DEPLOYMENT],
+                     monitoring=monitoring_view(steps, source.object_bytes, keys, freshness))
 
 
 # --------------------------------------------------------------------------- JSON form
@@ -532,6 +543,11 @@ def view_json(view: AuditView) -> dict[str, Any]:
         "approvals": [vars(a) for a in view.approvals],
         "licences": view.licences(),
         "completeness": view.completeness,
+        "post_deployment": [{"id": st.id, "number": st.number, "name": st.name,
+                             "name_zh": st.name_zh, "status": st.status,
+                             "steps": [_step_json(s) for s in st.steps]}
+                            for st in view.post_deployment],
+        "monitoring": view.monitoring,
     }
 
 

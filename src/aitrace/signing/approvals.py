@@ -89,10 +89,11 @@ def approval_predicate_schema() -> dict[str, Any]:
 
 
 def _pick_step(workspace: Workspace, stage: str, step_ref: str | None) -> Step:
-    from aitrace.record.stages import STAGE_IDS
+    from aitrace.record.stages import ALL_STAGE_IDS
 
-    if stage not in STAGE_IDS:
-        raise InputError(f"unknown stage '{stage}'", hint=f"choose one of {', '.join(STAGE_IDS)}")
+    if stage not in ALL_STAGE_IDS:
+        raise InputError(f"unknown stage '{stage}'",
+                         hint=f"choose one of {', '.join(ALL_STAGE_IDS)}")
     if step_ref is not None:
         step = workspace.get_step(step_ref)
         if step.stage != stage:

@@ -1,4 +1,4 @@
-"""Where a record stands: each of the ten stages, the steps still running, the hash chain.
+"""Where a record stands: the ten stages, monitoring after them, running steps, the hash chain.
 
 ``aitrace status`` prints this; it is computed here, once, from one read of the chain and one
 look at the start markers, so every field describes the same moment (a marker's process is
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from aitrace.record.stages import STAGES, StageId
+from aitrace.record.stages import POST_DEPLOYMENT, STAGES, Stage, StageId
 from aitrace.store.workspace import ChainReport, Workspace
 
 PendingState = Literal["running", "interrupted"]
@@ -47,13 +47,18 @@ class StageStatus:
 
 @dataclass(frozen=True)
 class RecordStatus:
-    """The record's stages, its pending steps and whether its hash chain holds."""
+    """The record's stages, its pending steps and whether its hash chain holds.
+
+    ``stages`` are the ten development stages; ``post_deployment`` the stages after deployment
+    (``monitoring``), kept apart so "the ten stages" stays exactly that.
+    """
 
     record_id: str
     name: str
     chain: ChainReport
     stages: tuple[StageStatus, ...]
     pending: tuple[PendingStep, ...]
+    post_deployment: tuple[StageStatus, ...] = ()
 
     @property
     def intact(self) -> bool:
@@ -68,6 +73,7 @@ class RecordStatus:
             "chain_intact": self.chain.intact, "chain_head": self.chain.head,
             "broken": asdict(broken) if broken else None,
             "stages": [asdict(s) for s in self.stages],
+            "post_deployment": [asdict(s) for s in self.post_deployment],
             "pending": [asdict(p) for p in self.pending],
         }
 
@@ -78,20 +84,22 @@ def record_status(workspace: Workspace) -> RecordStatus:
     pending = tuple(PendingStep(p.step_id, p.stage, p.started_at, p.pid,
                                 "running" if p.alive else "interrupted")
                     for p in workspace.pending())
-    stages = []
-    for st in STAGES:
+
+    def of(st: Stage) -> StageStatus:
         of_stage = [s for s in chain.steps if s.stage == st.id]
         latest = of_stage[-1] if of_stage else None
         state = "missing" if latest is None else (
             "done" if latest.status == "succeeded" else latest.status)
         markers = [p for p in pending if p.stage == st.id]
-        stages.append(StageStatus(
+        return StageStatus(
             stage=st.id, name=st.name, name_zh=st.name_zh, state=state,
             latest_step=latest.seq if latest else None, steps=len(of_stage),
             running=sum(1 for p in markers if p.state == "running"),
-            interrupted_markers=sum(1 for p in markers if p.state == "interrupted")))
+            interrupted_markers=sum(1 for p in markers if p.state == "interrupted"))
+
     return RecordStatus(record_id=workspace.record.id, name=workspace.name, chain=chain,
-                        stages=tuple(stages), pending=pending)
+                        stages=tuple(of(st) for st in STAGES), pending=pending,
+                        post_deployment=tuple(of(st) for st in POST_DEPLOYMENT))
 
 
 __all__ = ["PendingStep", "RecordStatus", "StageStatus", "record_status"]

@@ -20,7 +20,8 @@
    (success criteria were recorded before the evaluation they judge) — see
    ``aitrace.verify.order``: what a re-linked, re-signed history cannot hide.
 6. ``evidence.objects``, ``evidence.gx-bound``, ``evidence.sbom-schema`` — see
-   ``aitrace.verify.evidence``.
+   ``aitrace.verify.evidence``; ``evidence.monitoring`` when the record holds monitoring
+   evidence — see ``aitrace.verify.monitoring``.
 7. ``artifact.matches`` — each ``--artifact`` file's (or folder's) sha256 is a statement subject.
 8. ``policy.*`` — see ``aitrace.verify.policy``.
 
@@ -42,6 +43,7 @@ from aitrace.verify._state import _member_digest, _safe_steps, _State
 from aitrace.verify.checks import Checks, VerifyReport, abbrev, check_kind, signer_label
 from aitrace.verify.custody import custody_gaps
 from aitrace.verify.evidence import _check_evidence
+from aitrace.verify.monitoring import check_monitoring
 from aitrace.verify.signature import check_signature
 from aitrace.verify.verdict import verdict_of
 
@@ -413,7 +415,9 @@ def verify_bundle(
             default policy when none is given).
         artifacts: files whose sha256 must be a statement subject.
         limits: archive limits (defaults are generous for bundles that embed weights).
-        now: the current time for ``max_age_days`` and the future-date checks (tests).
+        now: the instant time-dependent policy rules are judged at (``max_age_days``, the
+            ``monitoring`` freshness section, the future-date checks): ``verify --at``;
+            default now.
         approver_keys: trusted approver keys: what may sign approvals (``--approver-key``).
 
     Raises:
@@ -466,6 +470,7 @@ def verify_bundle(
         _check_custody(ob, c, st)
         _check_order(c, st, now)
         _check_evidence(ob, c, st)
+        check_monitoring(ob, c, st.steps)
         _check_artifacts(hashed, c, st)
         integrity_failed = any(x.status == "failed" and check_kind(x.id) == "integrity"
                                for x in c.items)

@@ -46,9 +46,10 @@ def custody_gaps(steps: Sequence[Step],
       folder's listing through ``read_object``, see ``aitrace.record.listing``), or took them
       in as a declared external source; or
     * it is itself a declared external source (``origin`` set) at ``problem``, ``collection``,
-      ``selection`` or ``design`` — where data, base models, documents and configuration
-      legitimately enter a record — or, at any stage, with role ``code``, ``config``,
-      ``document`` or ``guideline`` (scripts and settings are not data).
+      ``selection``, ``design`` or ``monitoring`` — where data, base models, documents,
+      configuration and production samples legitimately enter a record — or, at any stage,
+      with role ``code``, ``config``, ``document`` or ``guideline`` (scripts and settings
+      are not data).
 
     Anything else is a gap, named with the step that last produced that path, e.g.
     ``training input data/clean.csv sha256:ab12… was not produced by any earlier step
@@ -72,7 +73,7 @@ def custody_gaps(steps: Sequence[Step],
             if m.origin is not None:
                 why = (f"{label} declares an external origin ({m.origin!r}), but external "
                        f"data and models must enter the record at problem, collection, "
-                       f"selection or design (or be role code/config/document)")
+                       f"selection, design or monitoring (or be role code/config/document)")
             elif m.content_id is None:
                 why = f"{label} has no digest and declares no external origin"
             else:

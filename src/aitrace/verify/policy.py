@@ -29,6 +29,14 @@ A policy file (``schemas/policy.schema.json``)::
     min_completeness: 80          # aitrace.record.completeness score, 0-100
     refuse_unsafe_models: true    # released model files must not be flagged by the model scan
     allow_unsafe_pickles: [models/legacy.pkl]   # explicit, visible exceptions (globs)
+    monitoring:                   # after deployment, as of now or `verify --at TIMESTAMP`
+      max_age_days: 30
+      require: [traces, review, gx-validation]
+      min_review_correct: 0.9
+      max_open_high_feedback: 0
+
+**Monitoring** (freshness) is described in ``aitrace.verify.freshness``: the record goes stale
+unless traces, reviews, feedback and drift checks keep being recorded after the release.
 
 **Success criteria** are recorded at the problem stage as step params named
 ``success.<metric>`` whose value is a comparison, e.g. ``success.accuracy: ">= 0.85"``
@@ -74,8 +82,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from aitrace.errors import InputError
 from aitrace.record._model import field, from_json, json_schema, model
 from aitrace.record.jsonio import brief
-from aitrace.record.stages import STAGE_IDS, StageId
+from aitrace.record.stages import ALL_STAGE_IDS, StageId
 from aitrace.verify.checks import Check
+from aitrace.verify.criteria import MetricThresholds, SuccessCriteria
+from aitrace.verify.freshness import REQUIREMENT_ALIASES, Freshness, MonitoringRules
 from aitrace.verify.roles import KeyRoles, RolesRespected
 from aitrace.verify.rules import (
     _COMPARISON,
@@ -87,13 +97,11 @@ from aitrace.verify.rules import (
     Licenses,
     MaxAge,
     MetricThreshold,
-    MetricThresholds,
     MinCompleteness,
     PolicyContext,
     RequiredEvidence,
     RequiredStages,
     Rule,
-    SuccessCriteria,
 )
 from aitrace.verify.scan_rule import UnsafeModels
 
@@ -150,6 +158,8 @@ class Policy:
         default=(), description="recorded paths (globs) of deployment model files allowed "
                                 "despite the model scan: explicit exceptions, named in every "
                                 "verification")
+    monitoring: MonitoringRules | None = field(
+        default=None, description="freshness after deployment (aitrace.verify.freshness)")
 
     def rule(self) -> AllOf:
         """The composite rule this policy asks for."""
@@ -185,6 +195,8 @@ class Policy:
             rules.append(MinCompleteness(self.min_completeness))
         if self.refuse_unsafe_models:
             rules.append(UnsafeModels(self.allow_unsafe_pickles))
+        if self.monitoring is not None:
+            rules.append(Freshness(self.monitoring))
         return AllOf(tuple(rules))
 
     def evaluate(self, ctx: PolicyContext) -> list[Check]:
@@ -225,9 +237,9 @@ def parse_policy(data: Any, source: str) -> Policy:
         return InputError(f"invalid policy in {source}: field '{where}' {what}", hint=hint)
 
     for stage, kinds in pol.required_evidence.items():
-        if stage not in STAGE_IDS:
+        if stage not in ALL_STAGE_IDS:
             raise bad(f"required_evidence.{stage}", "is not a stage",
-                      "use one of: " + ", ".join(STAGE_IDS))
+                      "use one of: " + ", ".join(ALL_STAGE_IDS))
         if not kinds:
             raise bad(f"required_evidence.{stage}", "is empty", "list evidence kinds")
     for k, v in pol.metrics.items():
@@ -255,7 +267,31 @@ def parse_policy(data: Any, source: str) -> Policy:
     if pol.max_age_days is not None and pol.max_age_days <= 0:
         raise bad("max_age_days", f"must be positive (got {pol.max_age_days:g})",
                   "give a number of days")
+    if pol.monitoring is not None:
+        _check_monitoring(pol.monitoring, bad)
     return pol
+
+
+def _check_monitoring(m: MonitoringRules, bad: Any) -> None:
+    from aitrace.record.stages import EVIDENCE_KINDS
+
+    if m.max_age_days is not None and m.max_age_days <= 0:
+        raise bad("monitoring.max_age_days", f"must be positive (got {m.max_age_days})",
+                  "give a number of days")
+    known = (*REQUIREMENT_ALIASES, *EVIDENCE_KINDS)
+    for i, name in enumerate(m.require):
+        if name not in known and not re.fullmatch(r"[a-z0-9][a-z0-9.-]*", name):
+            raise bad(f"monitoring.require[{i}]", f"is not an evidence kind ({name!r})",
+                      "use traces, review, feedback, drift or an evidence kind such as "
+                      "gx-validation")
+    for key in ("min_review_correct", "min_review_appropriate"):
+        value = getattr(m, key)
+        if value is not None and not 0 <= value <= 1:
+            raise bad(f"monitoring.{key}", f"must be a rate from 0 to 1 (got {value})",
+                      "e.g. 0.9 for 90%")
+    if m.max_open_high_feedback is not None and m.max_open_high_feedback < 0:
+        raise bad("monitoring.max_open_high_feedback",
+                  f"must be 0 or more (got {m.max_open_high_feedback})", "e.g. 0")
 
 
 SHIPPED_POLICIES = {"default": DEFAULT_POLICY_FILE, "complete-record": DEFAULT_POLICY_FILE,

@@ -30,10 +30,6 @@ if TYPE_CHECKING:
     from aitrace.signing.keys import PublicKey
 
 
-SUCCESS_PREFIX = "success."
-
-
-
 Op = Literal[">=", ">", "<=", "<", "==", "!="]
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
@@ -47,6 +43,11 @@ def parse_comparison(text: str) -> tuple[str, float] | None:
     """``(op, value)`` of a comparison such as ``">= 0.85"``, or None when malformed."""
     m = _COMPARISON.match(text)
     return (m.group(1), float(m.group(2))) if m else None
+
+
+def compare(op: str, value: float, bound: float) -> bool:
+    """Whether ``value op bound`` holds (``op`` from ``parse_comparison``)."""
+    return _OPS[op](value, bound)
 
 
 # =========================================================================== loading
@@ -342,89 +343,6 @@ class GxPassed:
         return _check("policy.gx-passed", "Great Expectations checks passed", fails, passed)
 
 
-@dataclass(frozen=True)
-class MetricThresholds:
-    """Each metric of the latest succeeded step of its stage meets its bound."""
-
-    thresholds: tuple[MetricThreshold, ...]
-
-    def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """One check per threshold."""
-        out: list[Check] = []
-        title = "Metric thresholds are met"
-        for t in self.thresholds:
-            want = f"{t.stage} {t.metric} {t.op} {t.value:g}"
-            got = ctx.latest_metric(t.stage, t.metric)
-            if got is None:
-                out.append(Check("policy.metrics", title, "failed",
-                                 f"{want}: no succeeded {t.stage} step logged {t.metric}"))
-                continue
-            step, value = got
-            status: Literal["passed", "failed"] = (
-                "passed" if _OPS[t.op](value, t.value) else "failed")
-            out.append(Check("policy.metrics", title, status,
-                             f"{want}: step {step.seq} has {t.metric} = {value:g}",
-                             ctx.step_member(step)))
-        return out
-
-
-@dataclass(frozen=True)
-class SuccessCriteria:
-    """Evaluation metrics meet the success criteria registered before them at the problem stage.
-
-    Each ``success.<metric>`` is the one recorded before the evaluation that logged the metric
-    (``aitrace.verify.order.registered_criteria``): criteria set or changed afterwards do not
-    count, and verification's ``chain.preregistration`` check names them.
-    """
-
-    def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """One check per criterion; a failure when none is recorded."""
-        from aitrace.verify.order import metric_value, registered_criteria
-
-        cid, title = "policy.success-criteria", "Evaluation meets the problem's success criteria"
-        reg = registered_criteria(ctx.steps)
-        if not reg.criteria:
-            problems = ctx.succeeded("problem")
-            if not problems:
-                return [Check(cid, title, "failed", "no succeeded problem step records success "
-                              "criteria")]
-            return [Check(cid, title, "failed",
-                          f"problem step {problems[-1].seq} records no success criteria "
-                          f"(params '{SUCCESS_PREFIX}<metric>' such as '{SUCCESS_PREFIX}"
-                          "accuracy: \">= 0.9\"')", ctx.step_member(problems[-1]))]
-        out = []
-        for c in reg.criteria:
-            if c.problem is None or c.text is None:
-                seq = c.evaluation.seq if c.evaluation else "?"
-                out.append(Check(cid, title, "failed",
-                                 f"success criterion {c.metric}: none was recorded before "
-                                 f"evaluation step {seq}, which it would judge (set afterwards:"
-                                 " not pre-registered)",
-                                 ctx.step_member(c.evaluation) if c.evaluation else None))
-                continue
-            member = ctx.step_member(c.problem)
-            parsed = parse_comparison(c.text)
-            if parsed is None:
-                out.append(Check(cid, title, "failed",
-                                 f"problem step {c.problem.seq} param '{SUCCESS_PREFIX}"
-                                 f"{c.metric}' = {c.text!r} is not a comparison like '>= 0.9'",
-                                 member))
-                continue
-            op, bound = parsed
-            value = metric_value(c.evaluation, c.metric) if c.evaluation else None
-            if c.evaluation is None or value is None:
-                out.append(Check(cid, title, "failed",
-                                 f"success criterion {c.metric} {op} {bound:g}: no succeeded "
-                                 f"evaluation step logged {c.metric}"))
-                continue
-            ok = _OPS[op](value, bound)
-            out.append(Check(cid, title, "passed" if ok else "failed",
-                             f"success criterion {c.metric} {op} {bound:g}: evaluation step "
-                             f"{c.evaluation.seq} has {value:g}",
-                             ctx.step_member(c.evaluation)))
-        return out
-
-
 def _matches(lic: str, patterns: Sequence[str]) -> str | None:
     for p in patterns:
         if fnmatch.fnmatchcase(lic.casefold(), p.casefold()):
@@ -432,16 +350,37 @@ def _matches(lic: str, patterns: Sequence[str]) -> str | None:
     return None
 
 
+def superseded(steps: Sequence[Step]) -> set[str]:
+    """Ids of succeeded steps a later succeeded step of the same stage replaced.
+
+    A step is replaced when a later one of its stage wrote all of its outputs again (the same
+    paths): the re-run wins, as in the views. Steps without outputs are never replaced.
+    """
+    out: set[str] = set()
+    ok = [s for s in steps if s.status == "succeeded"]
+    for i, s in enumerate(ok):
+        paths = {a.path for a in s.products}
+        if paths and any(t.stage == s.stage and paths <= {a.path for a in t.products}
+                         for t in ok[i + 1:]):
+            out.add(s.id)
+    return out
+
+
 @dataclass(frozen=True)
 class Licenses:
-    """Declared licences of data and models respect the allow and deny lists."""
+    """Declared licences of data and models respect the allow and deny lists.
+
+    Licences of steps a re-run replaced (``superseded``) no longer count: replacing a base
+    model whose licence is denied, by re-running its stage, clears the finding.
+    """
 
     rules: LicenseRules
 
     def _declared(self, ctx: PolicyContext) -> list[tuple[str, str | None, str, Step]]:
         found: list[tuple[str, str | None, str, Step]] = []
+        replaced = superseded(ctx.steps)
         for s in ctx.steps:
-            if s.status != "succeeded":
+            if s.status != "succeeded" or s.id in replaced:
                 continue
             for a in s.materials:
                 if a.license is not None or a.origin is not None:

@@ -22,10 +22,10 @@ The counts of checks come from the same list everywhere, so every view says the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from aitrace.verify.checks import Check, check_kind
+from aitrace.verify.checks import Check, VerifyReport, check_kind, signer_label
 
 IntegrityState = Literal["trusted", "untrusted", "not verified"]
 CompletenessState = Literal["complete", "partial", "incomplete", "unknown"]
@@ -200,3 +200,21 @@ def verdict_of(checks: Sequence[Check], *, policy: str | None,
         passed=sum(1 for c in checks if c.status == "passed"),
         failed=sum(1 for c in checks if c.status == "failed"),
         skipped=sum(1 for c in checks if c.status == "skipped"))
+
+
+def with_checks(report: VerifyReport, front: Sequence[Check] = (), back: Sequence[Check] = (),
+                *, path: str | None = None) -> VerifyReport:
+    """``report`` with more checks around its own, and its three answers taken again.
+
+    Checks made outside ``verify_bundle`` (a registry's digest and files, ``--previous``) are
+    judged like the bundle's: a registered file that no longer matches its signed subject, or a
+    bundle that rewrites its predecessor's chain, must make the answers say so — the answers
+    are recomputed over every check, never kept from the bundle alone.
+    """
+    checks = (*front, *report.checks, *back)
+    signers = [signer_label(keyid, name)
+               for keyid, name in zip(report.signers, report.signer_names, strict=False)]
+    answers = verdict_of(checks, policy=report.policy, completeness=report.completeness,
+                         signers=signers)
+    return replace(report, path=report.path if path is None else path, checks=checks,
+                   answers=answers)

@@ -27,7 +27,7 @@ from aitrace.evidence.governance.models import (
     StrategyAspect,
 )
 from aitrace.record.refs import SHA256_HEX, is_uri
-from aitrace.record.stages import STAGE_IDS, is_stage
+from aitrace.record.stages import ALL_STAGE_IDS, is_stage
 
 if TYPE_CHECKING:
     pass
@@ -106,7 +106,7 @@ def _link(doc: _Doc, value: Any, path: str) -> EvidenceLink:
         kind, _, stage = text.partition("@")
         if stage and not is_stage(stage):
             raise doc.error(path, f"names unknown stage '{stage}'",
-                            hint="write KIND@STAGE with one of: " + ", ".join(STAGE_IDS))
+                            hint="write KIND@STAGE with one of: " + ", ".join(ALL_STAGE_IDS))
         if not kind:
             raise doc.error(path, "is empty")
         return EvidenceLink(kind=kind, stage=stage or None)
@@ -115,7 +115,7 @@ def _link(doc: _Doc, value: Any, path: str) -> EvidenceLink:
     kind_s = doc.text(m_.get("kind"), f"{path}.kind") or None
     stage_s = doc.text(m_.get("stage"), f"{path}.stage") or None
     if stage_s and not is_stage(stage_s):
-        raise doc.error(f"{path}.stage", f"must be one of {', '.join(STAGE_IDS)} "
+        raise doc.error(f"{path}.stage", f"must be one of {', '.join(ALL_STAGE_IDS)} "
                         f"(got {stage_s!r})")
     sha = doc.text(m_.get("sha256"), f"{path}.sha256") or None
     if sha:

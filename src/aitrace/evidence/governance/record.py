@@ -15,7 +15,7 @@ from aitrace.evidence.governance.models import (
     risk_summary,
 )
 from aitrace.record._model import to_json
-from aitrace.record.stages import EVIDENCE_CHECKLIST, EVIDENCE_RISK, STAGE_IDS, is_stage
+from aitrace.record.stages import ALL_STAGE_IDS, EVIDENCE_CHECKLIST, EVIDENCE_RISK, is_stage
 
 if TYPE_CHECKING:
     from aitrace.record.models import EvidenceRef, Step
@@ -47,7 +47,7 @@ def record_governance(
     from aitrace.hooks.tracker import stage as record_stage
 
     if not is_stage(stage):
-        raise InputError(f"unknown stage '{stage}'", hint="use one of: " + ", ".join(STAGE_IDS))
+        raise InputError(f"unknown stage '{stage}'", hint="use one of: " + ", ".join(ALL_STAGE_IDS))
     if isinstance(document, RiskRegister):
         kind, media, name, summary = (EVIDENCE_RISK, RISK_MEDIA_TYPE, "risk-register",
                                       risk_summary(document))

@@ -5,7 +5,8 @@ the suite runs through GX like any user suite (``aitrace.evidence.gx.quality``).
 imports neither GX nor pandas at module level, so the pure helpers below stay cheap.
 
 ``privacy`` — one expectation per (string column, detector), each a GX expectation that every
-value *does not contain* that kind of personal data:
+value *does not contain* that kind of personal data (the detectors live in
+``aitrace.evidence.pii``, shared with redaction of monitored prompts and feedback):
 
 =============  ==============================================================================
 detector       GX expectation
@@ -43,11 +44,25 @@ observed minimum and maximum, which then documents rather than constrains); at m
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aitrace.errors import InputError
+
+# The detectors are shared with redaction of monitored text (aitrace.evidence.pii); re-exported
+# here because the pack's suites and expectations are built from them.
+from aitrace.evidence.pii import (
+    CARD_CANDIDATE_RE,
+    EMAIL_RE,
+    IPV4_RE,
+    IPV6_RE,
+    PHONE_RE,
+    TW_ID_CANDIDATE_RE,
+    contains_card_number,
+    contains_tw_id,
+    luhn_ok,
+    tw_id_ok,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,40 +74,6 @@ LABELS_SUITE = "aitrace.labels"
 CARD_EXPECTATION = "expect_column_values_to_not_contain_payment_card_number"
 TW_ID_EXPECTATION = "expect_column_values_to_not_contain_taiwan_national_id"
 NOT_MATCH_REGEX = "expect_column_values_to_not_match_regex"
-
-# Regexes are written for both Python ``re`` (pandas) and Java (Spark ``rlike``): no
-# look-behind, boundaries as "start or a non-digit" groups, no capturing groups (pandas warns).
-# IPv6 needs eight groups or "::" and alphanumeric boundaries, so "std::bad_alloc",
-# "12:30:45" and MAC addresses are not addresses.
-EMAIL_RE = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
-PHONE_RE = (
-    r"(?:^|[^0-9])(?:"
-    r"09[0-9]{2}[- ]?[0-9]{3}[- ]?[0-9]{3}"                       # TW mobile 0912-345-678
-    r"|\+886[- ]?\(?0?\)?[- ]?9[0-9]{2}[- ]?[0-9]{3}[- ]?[0-9]{3}"  # +886 912 345 678
-    r"|\+886[- ]?\(?0?\)?[- ]?[2-8][- ]?[0-9]{3,4}[- ]?[0-9]{4}"    # +886 2 2345 6789
-    r"|\+[1-9][0-9]{0,2}[- ]?[0-9]{2,4}[- ]?[0-9]{3,4}[- ]?[0-9]{3,4}"  # other +CC numbers
-    r"|\([0-9]{3}\) ?[0-9]{3}-[0-9]{4}"                           # (555) 123-4567
-    r")(?:[^0-9]|$)"
-)
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-IPV4_RE = rf"(?:^|[^0-9.]){_OCTET}(?:\.{_OCTET}){{3}}(?:[^0-9.]|$)"
-_H = r"[0-9A-Fa-f]{1,4}"
-IPV6_RE = (
-    r"(?:^|[^0-9A-Za-z:])(?:"
-    rf"(?:{_H}:){{7}}{_H}"
-    rf"|(?:{_H}:){{2,7}}:"
-    rf"|(?:{_H}:){{1,6}}:{_H}"
-    rf"|(?:{_H}:){{1,5}}(?::{_H}){{1,2}}"
-    rf"|(?:{_H}:){{1,4}}(?::{_H}){{1,3}}"
-    rf"|(?:{_H}:){{1,3}}(?::{_H}){{1,4}}"
-    rf"|(?:{_H}:){{1,2}}(?::{_H}){{1,5}}"
-    rf"|{_H}:(?::{_H}){{1,6}}"
-    rf"|:(?::{_H}){{1,7}}"
-    r")(?:[^0-9A-Za-z:]|$)"
-)
-# Candidates for the checksum detectors (the checksum then rules most of them out).
-CARD_CANDIDATE_RE = r"(?:^|[^0-9])[0-9](?:[ -]?[0-9]){12,18}(?:[^0-9]|$)"
-TW_ID_CANDIDATE_RE = r"(?:^|[^A-Za-z0-9])[A-Z][1289][0-9]{8}(?:[^0-9]|$)"
 
 # detector -> (expectation type, extra kwargs, description)
 DETECTORS: dict[str, tuple[str, dict[str, Any], str]] = {
@@ -113,54 +94,6 @@ TASKS = ("classification", "regression")
 
 NumericStats = tuple[float, float, float, float]
 """``(minimum, maximum, first quartile, third quartile)`` of a numeric column."""
-
-_CARD_CANDIDATE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
-_TW_ID_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])([A-Z])([1289][0-9]{8})(?![0-9])")
-# Letter values of the Taiwan ID check-digit algorithm (I, O, W... are out of order).
-_TW_LETTER = dict(zip("ABCDEFGHJKLMNPQRSTUVXYWZIO", range(10, 36), strict=True))
-
-
-# ---------------------------------------------------------------------------- checksums
-
-
-def luhn_ok(digits: str) -> bool:
-    """Whether a string of digits passes the Luhn (mod 10) check used by payment cards."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-def contains_card_number(text: str) -> bool:
-    """Whether ``text`` holds a 13–19 digit number (spaces/dashes allowed) with a valid Luhn sum."""
-    for m in _CARD_CANDIDATE.finditer(text):
-        digits = m.group(0).replace(" ", "").replace("-", "")
-        # Runs of one digit ("0000 0000 0000 0") pass Luhn but are placeholders, not cards.
-        if 13 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn_ok(digits):
-            return True
-    return False
-
-
-def tw_id_ok(value: str) -> bool:
-    """Whether ``value`` (``A123456789``) is a Taiwan ID number with a valid check digit."""
-    if len(value) != 10 or value[0] not in _TW_LETTER or not value[1:].isdigit():
-        return False
-    code = _TW_LETTER[value[0]]
-    total = code // 10 + (code % 10) * 9
-    total += sum(int(d) * w for d, w in zip(value[1:9], range(8, 0, -1), strict=True))
-    total += int(value[9])
-    return total % 10 == 0
-
-
-def contains_tw_id(text: str) -> bool:
-    """Whether ``text`` holds a Taiwan national ID / resident certificate number."""
-    return any(tw_id_ok(m.group(1) + m.group(2)) for m in _TW_ID_CANDIDATE.finditer(text))
-
 
 # ---------------------------------------------------------------------------- privacy
 
@@ -348,3 +281,13 @@ def class_shares(results: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, fl
         out[str(meta.get("class"))] = {"count": count,
                                        "share": round(count / total, 6) if total else 0.0}
     return out
+
+
+__all__ = [
+    "CARD_CANDIDATE_RE", "CARD_EXPECTATION", "DEFAULT_MIN_CLASS_SHARE", "DETECTORS", "EMAIL_RE",
+    "IPV4_RE", "IPV6_RE", "LABELS_SUITE", "LABEL_COLUMN_NAMES", "MAX_INFERRED_CLASSES",
+    "NOT_MATCH_REGEX", "PACKS", "PHONE_RE", "PRIVACY_SUITE", "TW_ID_CANDIDATE_RE",
+    "TW_ID_EXPECTATION", "class_shares", "contains_card_number", "contains_tw_id",
+    "infer_label_column", "labels_suite", "luhn_ok", "privacy_findings", "privacy_suite",
+    "string_columns", "tw_id_ok",
+]

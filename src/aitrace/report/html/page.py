@@ -339,10 +339,11 @@ def page(view: AuditView, *, lineage: str, annex: Sequence[Mapping[str, Any]],
          h.e(x["license"]) if x["license"] else h.pill("unknown", "warn"), h.trust(x["trust"]))
         for x in view.licences()])
     stages = "".join(stage_section(st, view) for st in view.stages)
+    after = _after_deployment(view)
     toc = "".join(f'<a href="#{a}">{h.e(t)}</a>' for a, t in (
         ("overview", "Overview"), ("lineage", "Lineage"), ("stages", "Stages"),
-        ("governance", "Governance"), ("completeness", "Completeness"),
-        ("annex-iv", "Annex IV map"), ("checks", "Checks")))
+        ("monitoring", "After deployment"), ("governance", "Governance"),
+        ("completeness", "Completeness"), ("annex-iv", "Annex IV map"), ("checks", "Checks")))
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -372,6 +373,8 @@ declared external sources; red ones are inputs no recorded step produced.</p>
 <div class="lineage">{lineage}</div>
 <h2 id="stages">The ten stages</h2>
 {stages}
+<h2 id="monitoring">After deployment: monitoring 監控</h2>
+{after}
 <h2 id="governance">Governance evidence</h2>
 <section class="panel">{''.join(governance)}</section>
 <h2 id="licences">Licences</h2>
@@ -391,6 +394,14 @@ shown as recorded; trust labels say whether verification vouches for them.</foot
 </body>
 </html>
 """
+
+
+def _after_deployment(view: AuditView) -> str:
+    """The monitoring section, then each post-deployment stage's steps in detail."""
+    from aitrace.report.html.monitoring import monitoring_section
+
+    body = f'<section class="panel">{monitoring_section(view)}</section>'
+    return body + "".join(stage_section(st, view) for st in view.post_deployment if st.steps)
 
 
 def _css() -> str:
