@@ -218,8 +218,12 @@ class Workspace(RecordStore):
     def _remote(self) -> SpoolingStore | None:
         """The shared store, checked once to hold this workspace's record."""
         s = self.shared
-        if s is not None and not getattr(s, "checked", False):
-            if s.remote.record.id != self.record.id:
+        if s is not None and not s.checked:
+            try:
+                remote_id = s.remote.record.id
+            except StoreUnavailable:
+                return s  # checked once it is reachable; until then appends are spooled
+            if remote_id != self.record.id:
                 raise WorkspaceError(
                     f"{s.location} holds record {self.name!r} as {s.remote.record.id}, but this "
                     f"workspace is record {self.record.id}",
@@ -398,7 +402,10 @@ class Workspace(RecordStore):
 
     def require_intact(self) -> None:
         """Refuse to start recording on a damaged chain (before the user's work runs)."""
-        broken = self.chain().broken
+        try:
+            broken = self.chain().broken
+        except StoreUnavailable:
+            return  # offline: the step is spooled and checked against the chain when it syncs
         if broken is not None:
             raise IntegrityError(f"refusing to append: {broken.file}: {broken.reason}",
                                  hint=DOCTOR_HINT)
@@ -438,7 +445,8 @@ class Workspace(RecordStore):
         Dangling start markers (their process is gone) are first written as interrupted steps.
         """
         with self.lock():
-            self._reap_locked()
+            with contextlib.suppress(StoreUnavailable):  # markers wait for a reachable store
+                self._reap_locked()
             return self._append_locked(build)
 
     def _append_locked(self, build: Callable[[int, str | None], Step]) -> Step:
