@@ -45,6 +45,8 @@ class PgServer:
     port: int
     user: str
     as_postgres: bool
+    durable: bool = False
+    """fsync on (a production setting); tests run with fsync off, which is faster."""
 
     @property
     def data(self) -> Path:
@@ -65,7 +67,8 @@ class PgServer:
 
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
-        opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base} -c fsync=off " \
+        fsync = "on" if self.durable else "off"
+        opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base} -c fsync={fsync} " \
                "-c max_connections=60"
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l",
                   str(self.base / "log"), "-w", "-t", "30", "-o", opts, "start")
@@ -86,7 +89,7 @@ class PgServer:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-def start_server() -> PgServer:
+def start_server(durable: bool = False) -> PgServer:
     """initdb + start a cluster in a fresh temp dir; the caller stops it (``cleanup``)."""
     bindir = pg_bindir()
     if bindir is None:
@@ -97,7 +100,7 @@ def start_server() -> PgServer:
     if as_postgres:
         pw = pwd.getpwnam("postgres")
         os.chown(base, pw.pw_uid, pw.pw_gid)
-    server = PgServer(bindir, base, _free_port(), user, as_postgres)
+    server = PgServer(bindir, base, _free_port(), user, as_postgres, durable)
     server._run(str(bindir / "initdb"), "--no-sync", "-A", "trust", "-U", user, "-E", "UTF8",
                 "-D", str(server.data))
     server.start()

@@ -99,7 +99,7 @@ class PostgresStore(RecordStore):
             from aitrace.errors import MissingDependencyError
 
             raise MissingDependencyError("the PostgreSQL store needs psycopg 3",
-                                         hint="pip install 'psycopg[binary]'") from None
+                                         hint="pip install 'aitrace[postgres]'") from None
         try:
             self._conn = psycopg.connect(self.url, connect_timeout=5, autocommit=True,
                                          application_name="aitrace")
