@@ -121,11 +121,11 @@ def bench_scale(url: str, steps: int) -> None:
         digest = hashlib.sha256(data).hexdigest()
         rows.append((rid, seq, step.id, digest, prev, step.stage, "succeeded", data))
         prev = digest
-    with psycopg.connect(url) as conn, conn.cursor() as cur:
-        with cur.copy("COPY aitrace_steps (record_id, seq, step_id, digest, prev, stage, status, "
-                      "body) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row(r)
+    copy_sql = ("COPY aitrace_steps (record_id, seq, step_id, digest, prev, stage, status, body) "
+                "FROM STDIN")
+    with psycopg.connect(url) as conn, conn.cursor() as cur, cur.copy(copy_sql) as copy:
+        for r in rows:
+            copy.write_row(r)
     print(f"scale: {steps} steps generated and COPYed in {time.perf_counter() - t0:.1f} s")
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp) / "ws"

@@ -191,6 +191,11 @@ def show_cmd(step_ref: str, as_json: bool) -> None:
     click.echo(f"  stage      {t(step.stage)}\n  status     {t(step.status)}")
     click.echo(f"  time       {t(step.started_at)} → {t(step.ended_at)}")
     click.echo(f"  actor      {t(step.actor.user)}@{t(step.actor.host)}")
+    if step.origin:
+        waited = (f" (spooled {t(step.origin.spooled_at)}, synced {t(step.origin.synced_at)})"
+                  if step.origin.spooled_at else "")
+        click.echo(f"  origin     workspace {t(step.origin.workspace)} on "
+                   f"{t(step.origin.host)}{waited}")
     if step.command:
         click.echo(f"  command    {t(shell_join(step.command.argv))}  "
                    f"(exit {step.command.exit_code}, cwd {t(step.command.cwd)})")

@@ -412,6 +412,10 @@ class Workspace(RecordStore):
 
     def get_step(self, ref: str) -> Step:
         """A step by sequence number, full id or unique id prefix (≥ 4 characters)."""
+        if ref.isdigit() and len(ref) < 7 and int(ref) >= 1 and self.shared is not None:
+            found = self.page(int(ref), 1).steps  # one row, not the whole shared chain
+            if found and found[0].seq == int(ref):
+                return found[0]
         steps = self.steps()
         if ref.isdigit() and len(ref) < 7:
             n = int(ref)

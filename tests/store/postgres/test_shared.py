@@ -142,3 +142,23 @@ def test_unreachable_store_error_names_it_without_password(tmp_path: Path) -> No
         _ = store.record
     text = f"{err.value.message} {err.value.hint}"
     assert "hunter2" not in text and "127.0.0.1:1" in text
+
+
+def test_start_markers_are_seen_from_every_workspace(tmp_path: Path, db_url: str) -> None:
+    from aitrace.record.models import Actor
+
+    a = shared_workspace(tmp_path / "a", db_url)
+    b = shared_workspace(tmp_path / "b", db_url)
+    a.begin("0123456789abcdef", "training", "2025-01-01T00:00:00Z", Actor(user="u", host="gpu"),
+            ("python", "train.py"), ())
+    seen = [p for p in Workspace(b.root).pending() if p.step_id == "0123456789abcdef"]
+    assert len(seen) == 1 and seen[0].host == "gpu" and seen[0].stage == "training"
+    a.end("0123456789abcdef")
+    assert not Workspace(b.root).pending()
+
+
+def test_show_by_number_reads_one_row(tmp_path: Path, db_url: str) -> None:
+    a = shared_workspace(tmp_path / "a", db_url)
+    steps = [append_simple(a) for _ in range(3)]
+    assert Workspace(a.root).get_step("2").id == steps[1].id
+    assert Workspace(a.root).get_step(steps[2].id[:12]).seq == 3
