@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "digest": ("record", "digest_cmd", "Print digests exactly as the record computes them."),
     "migrate": ("migrate", "migrate_cmd", "Carry a format v1 record over into format v2."),
     "doctor": ("record", "doctor_cmd", "Explain damage to the workspace and repair it safely."),
+    "sync": ("shared", "sync_cmd", "Append spooled steps to the shared record store."),
     "check": ("quality", "check_cmd", "Validate data with Great Expectations as evidence."),
     "suite": ("quality", "suite_group", "Scaffold Great Expectations suites from data."),
     "sbom": ("sbom", "sbom_cmd", "Write a CycloneDX 1.6 ML-BOM."),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,25 +17,34 @@ from aitrace.report.terminal import terminal_safe as t
 
 @click.command("init", short_help="Create aitrace.yaml and the .aitrace/ workspace.")
 @click.option("--name", help="Record (project) name; default: the directory name.")
+@click.option("--store", metavar="URL",
+              help="A shared record store, postgresql://USER@HOST:PORT/DB: create the record "
+                   "NAME there or join it (AITRACE_STORE overrides; no password is kept).")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
 @json_option
-def init_cmd(name: str | None, directory: Path, as_json: bool) -> None:
-    """Create aitrace.yaml and the .aitrace/ workspace (idempotent)."""
+def init_cmd(name: str | None, store: str | None, directory: Path, as_json: bool) -> None:
+    """Create aitrace.yaml and the .aitrace/ workspace (idempotent).
+
+    With --store, the record lives in a shared database: every directory (on any machine)
+    that runs `aitrace init --store URL --name NAME` appends to the same chain.
+    """
     from aitrace.store.workspace import Workspace
 
     directory.mkdir(parents=True, exist_ok=True)
-    ws, created = Workspace.init(directory, name=name)
+    ws, created = Workspace.init(directory, name=name, store=store)
     ignored = name is not None and name != ws.name
     note = (f"--name {name!r} was not applied: this workspace exists and its record is named "
             f"{ws.name!r}; to rename it, edit record.name in {ws.root / 'aitrace.yaml'}"
             if ignored else None)
+    shared = ws.shared
+    where = shared.location if shared is not None else None
     if as_json:
         emit_json({"root": str(ws.root), "record_id": ws.record.id, "name": ws.name,
-                   "created": created, "note": note})
+                   "created": created, "note": note, "store": where})
         return
     verb = "Initialised" if created else "Already initialised:"
     click.echo(f"{verb} aitrace workspace in {t(ws.dir)} (record {t(ws.record.id)}, "
-               f"'{t(ws.name)}')")
+               f"'{t(ws.name)}')" + (f", shared in {t(where)}" if where else ""))
     if note:
         click.echo(f"aitrace: note: {t(note)}", err=True)
 
@@ -91,40 +101,72 @@ def _step_row(step: Any) -> dict[str, Any]:
         "seq": step.seq, "id": step.id, "stage": step.stage, "status": step.status,
         "started_at": step.started_at, "ended_at": step.ended_at,
         "actor": f"{step.actor.user}@{step.actor.host}",
+        "workspace": step.origin.workspace if step.origin else None,
+        "commit": step.code.commit if step.code else None,
         "inputs": len(step.materials), "outputs": len(step.products),
         "evidence": len(step.evidence),
         "mlflow_run": next((m.run_id for m in step.mlflow if m.role == "step"), None),
     }
 
 
+def _log_steps(ws: Any, start: int, limit: int | None) -> tuple[Iterator[Any], Any]:
+    """The steps to list (a shared store is read page by page) and the chain's first break."""
+    from aitrace.store.postgres.store import PAGE_ROWS
+
+    shared = ws.shared
+    if shared is None:
+        report = ws.chain()
+        end = None if limit is None else start - 1 + limit
+        return iter(report.steps[start - 1:end]), report.broken
+    shared.sync_quietly()
+    _count, _head, broken = shared.remote.quick_check()
+
+    def pages() -> Iterator[Any]:
+        at, left = start, limit
+        while left is None or left > 0:
+            page = shared.remote.page(at, PAGE_ROWS if left is None else min(left, PAGE_ROWS))
+            if not page.steps:
+                return
+            yield from page.steps
+            at = page.steps[-1].seq + 1
+            left = None if left is None else left - len(page.steps)
+
+    return pages(), broken
+
+
 @click.command("log", short_help="List the record's steps.")
 @stage_option("Only steps of this stage.")
+@click.option("--from", "start", type=click.IntRange(min=1), default=1,
+              help="Start at this step number.")
+@click.option("--limit", type=click.IntRange(min=0), default=None,
+              help="List at most this many steps (a big shared record is read page by page).")
 @json_option
-def log_cmd(stage: str | None, as_json: bool) -> int:
+def log_cmd(stage: str | None, start: int, limit: int | None, as_json: bool) -> int:
     """List the record's steps, oldest first."""
     from aitrace.store.workspace import Workspace
 
     ws = Workspace.find()
-    report = ws.chain()
-    steps = [s for s in report.steps if stage is None or s.stage == stage]
-    rows = [_step_row(s) for s in steps]
+    found, broken = _log_steps(ws, start, limit)
+    rows = (_step_row(s) for s in found if stage is None or s.stage == stage)
     if as_json:
-        emit_json({"record_id": ws.record.id, "steps": rows,
-                   "chain_intact": report.intact,
-                   "broken": asdict(report.broken) if report.broken else None})
-        return 0 if report.intact else 1
-    if not rows:
-        click.echo("no steps recorded yet — try `aitrace run --stage problem -- ...`")
+        emit_json({"record_id": ws.record.id, "steps": list(rows),
+                   "chain_intact": broken is None,
+                   "broken": asdict(broken) if broken else None})
+        return 0 if broken is None else 1
     header = f"{'#':>3}  {'stage':<12} {'status':<11} {'started (UTC)':<19} {'actor':<18} " \
              f"{'in':>3} {'out':>3}  mlflow run"
-    if rows:
-        click.echo(header)
+    any_rows = False
     for r in rows:
+        if not any_rows:
+            click.echo(header)
+            any_rows = True
         click.echo(f"{r['seq']:>3}  {t(r['stage']):<12} {t(r['status']):<11} "
                    f"{t(r['started_at'][:19].replace('T', ' ')):<19} {t(r['actor'][:18]):<18} "
                    f"{r['inputs']:>3} {r['outputs']:>3}  {t(short(r['mlflow_run'], 32))}")
-    if report.broken:
-        b = report.broken
+    if not any_rows:
+        click.echo("no steps recorded yet — try `aitrace run --stage problem -- ...`")
+    if broken:
+        b = broken
         click.echo(f"chain BROKEN at step {b.seq} ({t(b.file)}): {t(b.reason)}", err=True)
         click.echo("  hint: `aitrace doctor` explains it and how to recover", err=True)
         return 1
@@ -149,6 +191,11 @@ def show_cmd(step_ref: str, as_json: bool) -> None:
     click.echo(f"  stage      {t(step.stage)}\n  status     {t(step.status)}")
     click.echo(f"  time       {t(step.started_at)} → {t(step.ended_at)}")
     click.echo(f"  actor      {t(step.actor.user)}@{t(step.actor.host)}")
+    if step.origin:
+        waited = (f" (spooled {t(step.origin.spooled_at)}, synced {t(step.origin.synced_at)})"
+                  if step.origin.spooled_at else "")
+        click.echo(f"  origin     workspace {t(step.origin.workspace)} on "
+                   f"{t(step.origin.host)}{waited}")
     if step.command:
         click.echo(f"  command    {t(shell_join(step.command.argv))}  "
                    f"(exit {step.command.exit_code}, cwd {t(step.command.cwd)})")
@@ -208,8 +255,8 @@ def status_cmd(as_json: bool) -> int:
     if as_json:
         emit_json(status.to_dict())
         return 0 if status.intact else 1
-    click.echo(f"record {t(status.record_id)} '{t(status.name)}': {len(status.chain.steps)} "
-               "step(s)")
+    click.echo(f"record {t(status.record_id)} '{t(status.name)}': {status.step_count} "
+               "step(s)" + (f" in {t(status.store)}" if status.store else ""))
     monitored = [st for st in status.post_deployment if st.steps]
     for st in (*status.stages, *monitored):
         if monitored and st is monitored[0]:

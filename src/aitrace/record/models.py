@@ -268,6 +268,25 @@ class Migration:
 
 
 @model
+class Origin:
+    """Which workspace of a shared record recorded a step, and whether it waited in a spool.
+
+    A record shared through a database (``aitrace.store.postgres``) has steps from many
+    directories on many machines; ``workspace`` is the id ``aitrace init --store`` gave the
+    directory, ``host`` its machine (the git remote and commit are in ``code``). A step that ended
+    while the database was unreachable was kept in the local spool and appended later:
+    ``synced_at`` says when, so its predecessor may have ended after it did.
+    """
+
+    workspace: str
+    host: str
+    spooled_at: str | None = field(default=None, description="UTC, RFC 3339: when the step was "
+                                                              "kept locally, the store unreachable")
+    synced_at: str | None = field(default=None, description="UTC, RFC 3339: when a spooled step "
+                                                             "was appended")
+
+
+@model
 class Step:
     """One immutable execution of a stage."""
 
@@ -296,6 +315,8 @@ class Step:
     error: str | None = field(default=None, description="why a step failed, when known")
     migration: Migration | None = field(
         default=None, description="only on the step `aitrace migrate` appends (stage migration)")
+    origin: Origin | None = field(
+        default=None, description="shared records only: the workspace and host that recorded it")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON form (what is written to disk)."""

@@ -59,6 +59,15 @@ class RecordStatus:
     stages: tuple[StageStatus, ...]
     pending: tuple[PendingStep, ...]
     post_deployment: tuple[StageStatus, ...] = ()
+    total: int | None = None
+    """The number of steps when ``chain`` holds none of them (a shared store counts them)."""
+    store: str | None = None
+    """The shared store holding the record (password hidden), None for the file store."""
+
+    @property
+    def step_count(self) -> int:
+        """How many steps the record holds."""
+        return self.total if self.total is not None else len(self.chain.steps)
 
     @property
     def intact(self) -> bool:
@@ -69,37 +78,52 @@ class RecordStatus:
         """The ``aitrace status --json`` document (documented, stable)."""
         broken = self.chain.broken
         return {
-            "record_id": self.record_id, "name": self.name, "steps": len(self.chain.steps),
+            "record_id": self.record_id, "name": self.name, "steps": self.step_count,
             "chain_intact": self.chain.intact, "chain_head": self.chain.head,
             "broken": asdict(broken) if broken else None,
             "stages": [asdict(s) for s in self.stages],
             "post_deployment": [asdict(s) for s in self.post_deployment],
             "pending": [asdict(p) for p in self.pending],
+            "store": self.store,
         }
 
 
 def record_status(workspace: Workspace) -> RecordStatus:
-    """Read the chain and the start markers once and say where each stage stands."""
-    chain = workspace.chain()
+    """Read the chain and the start markers once and say where each stage stands.
+
+    A shared store answers from its indexes (counts, latest step per stage, the chain checked
+    in the database), so a record of 100,000 steps is not parsed to say where it stands.
+    """
+    shared = workspace.shared
+    summary: dict[str, tuple[int, str, int]] = {}
+    total = None
+    if shared is None:
+        chain = workspace.chain()
+        for s in chain.steps:
+            summary[s.stage] = (s.seq, s.status, summary.get(s.stage, (0, "", 0))[2] + 1)
+    else:
+        shared.sync_quietly()
+        total, head, broken = shared.remote.quick_check()
+        chain = ChainReport((), head, broken)
+        summary = shared.remote.stage_summary()
     pending = tuple(PendingStep(p.step_id, p.stage, p.started_at, p.pid,
                                 "running" if p.alive else "interrupted")
                     for p in workspace.pending())
 
     def of(st: Stage) -> StageStatus:
-        of_stage = [s for s in chain.steps if s.stage == st.id]
-        latest = of_stage[-1] if of_stage else None
-        state = "missing" if latest is None else (
-            "done" if latest.status == "succeeded" else latest.status)
+        latest_seq, status, count = summary.get(st.id, (0, "", 0))
+        state = "missing" if not count else ("done" if status == "succeeded" else status)
         markers = [p for p in pending if p.stage == st.id]
         return StageStatus(
             stage=st.id, name=st.name, name_zh=st.name_zh, state=state,
-            latest_step=latest.seq if latest else None, steps=len(of_stage),
+            latest_step=latest_seq or None, steps=count,
             running=sum(1 for p in markers if p.state == "running"),
             interrupted_markers=sum(1 for p in markers if p.state == "interrupted"))
 
     return RecordStatus(record_id=workspace.record.id, name=workspace.name, chain=chain,
                         stages=tuple(of(st) for st in STAGES), pending=pending,
-                        post_deployment=tuple(of(st) for st in POST_DEPLOYMENT))
+                        post_deployment=tuple(of(st) for st in POST_DEPLOYMENT), total=total,
+                        store=shared.location if shared is not None else None)
 
 
 __all__ = ["PendingStep", "RecordStatus", "StageStatus", "record_status"]

@@ -31,9 +31,8 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aitrace.errors import InputError, IntegrityError, WorkspaceError
 from aitrace.record.chain import (
@@ -65,6 +64,14 @@ from aitrace.record.refs import bytes_match, file_uri_path
 from aitrace.record.times import utc_now
 from aitrace.store.config import CONFIG_NAME, DEFAULT_CONFIG, Config, load_config
 from aitrace.store.files import atomic_write, create_exclusive
+from aitrace.store.interface import (
+    ChainBreak,
+    ChainReport,
+    RecordStore,
+    StepPage,
+    StoreUnavailable,
+    validated_step,
+)
 from aitrace.store.markers import (
     Pending,
     marker_materials,
@@ -72,6 +79,12 @@ from aitrace.store.markers import (
     remove_marker,
     write_marker,
 )
+
+if TYPE_CHECKING:
+    from aitrace.store.spool import SpoolingStore
+
+__all__ = ["ChainBreak", "ChainReport", "StepPage", "Workspace", "digest_cache_path", "new_id",
+           "validated_step"]
 
 WORKSPACE_DIR = ".aitrace"
 ENV_WORKSPACE = "AITRACE_WORKSPACE"
@@ -86,63 +99,66 @@ def new_id() -> str:
     return f"{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
 
 
-@dataclass(frozen=True)
-class ChainBreak:
-    """Where and why the hash chain does not hold."""
+class Workspace(RecordStore):
+    """An ``.aitrace/`` directory and its project root; the embedded file store of its record.
 
-    seq: int
-    step_id: str | None
-    file: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    """Result of recomputing the hash chain over the stored steps."""
-
-    steps: tuple[Step, ...]
-    head: str | None
-    broken: ChainBreak | None
-    stored: tuple[StoredStep, ...] = ()
-    """The intact steps with the exact bytes read (bundling copies these, never re-reads)."""
-
-    @property
-    def intact(self) -> bool:
-        """Whether every step parsed and linked to its predecessor."""
-        return self.broken is None
-
-
-class Workspace:
-    """An ``.aitrace/`` directory and its project root."""
+    With ``store:`` in ``aitrace.yaml`` (or ``AITRACE_STORE``) the record's steps live in a
+    shared store instead (``aitrace.store.shared``): chain, append, markers and evidence reads go
+    there, and ``.aitrace/`` keeps what is local (identity copy, markers, objects, spool).
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.dir = root / WORKSPACE_DIR
         self._config: Config | None = None
         self._record: Record | None = None
+        self._shared: SpoolingStore | None | bool = False
 
     # ------------------------------------------------------------------ locating / creating
 
     @classmethod
-    def init(cls, root: Path, name: str | None = None) -> tuple[Workspace, bool]:
+    def init(cls, root: Path, name: str | None = None,
+             store: str | None = None) -> tuple[Workspace, bool]:
         """Create ``aitrace.yaml`` and ``.aitrace/`` under ``root``; return (workspace, created).
 
-        Idempotent: an existing workspace and configuration are left untouched.
+        Idempotent: an existing workspace and configuration are left untouched. With ``store``
+        (or ``AITRACE_STORE``), the record named ``name`` in that shared store is created or
+        joined, and ``aitrace.yaml`` keeps the store's URL without its password.
         """
+        from aitrace.store import shared
+
         root = root.resolve()
         ws = cls(root)
         created = False
-        name = name or root.name or "model"
+        url = store or os.environ.get(shared.ENV_STORE) or None
         cfg = root / CONFIG_NAME
+        if name is None and cfg.exists():
+            name = ws.config.record_name
+        name = name or root.name or "model"
+        record = Record(format=RECORD_FORMAT, id=new_id(), name=name, created_at=utc_now())
+        header = b""
+        if url is not None:
+            header = (f"# The shared record store (README \"Sharing a record\"); no password is "
+                      f"kept here.\nstore: {shared.kept_url(url)}\n\n").encode()
+            record, _ = shared.join(url, name, ws.dir, record)
+            existing = ws.dir / "record.json"
+            if existing.exists() and ws.record.id != record.id:
+                raise WorkspaceError(
+                    f"{ws.dir} already holds record {ws.record.id}, not {name!r} "
+                    f"({record.id}) of the shared store",
+                    hint="join a shared record from a directory of its own")
         if not cfg.exists():
-            atomic_write(cfg, DEFAULT_CONFIG.format(name=json.dumps(name)).encode())
+            atomic_write(cfg, header + DEFAULT_CONFIG.format(name=json.dumps(name)).encode())
             created = True
+        elif url is not None and ws.config.data.get("store") in (None, ""):
+            atomic_write(cfg, header + cfg.read_bytes())
+            ws._config = None
         for sub in ("steps", "objects/sha256", "pending", "cache"):
             (ws.dir / sub).mkdir(parents=True, exist_ok=True)
-        record = Record(format=RECORD_FORMAT, id=new_id(), name=name, created_at=utc_now())
         if create_exclusive(ws.dir / "record.json", record.file_bytes):
             created = True
-        (ws.dir / ".gitignore").write_text("cache/\npending/\nlock\nmlflow.db\nmlruns/\n")
+        (ws.dir / ".gitignore").write_text("cache/\npending/\nlock\nmlflow.db\nmlruns/\nspool/\n"
+                                           "workspace-id\n")
         return ws, created
 
     @classmethod
@@ -188,6 +204,33 @@ class Workspace:
     def name(self) -> str:
         """The record's human name (config wins over the name chosen at init)."""
         return self.config.record_name or self.record.name
+
+    @property
+    def shared(self) -> SpoolingStore | None:
+        """The shared store holding this record's steps, or None for the embedded file store."""
+        if self._shared is False:
+            from aitrace.store import shared
+
+            url = shared.configured_url(self.config.data.get("store"))
+            self._shared = None if url is None else shared.open_shared(url, self.name, self.dir)
+        return self._shared if self._shared is not True else None
+
+    def _remote(self) -> SpoolingStore | None:
+        """The shared store, checked once to hold this workspace's record."""
+        s = self.shared
+        if s is not None and not s.checked:
+            try:
+                remote_id = s.remote.record.id
+            except StoreUnavailable:
+                return s  # checked once it is reachable; until then appends are spooled
+            if remote_id != self.record.id:
+                raise WorkspaceError(
+                    f"{s.location} holds record {self.name!r} as {s.remote.record.id}, but this "
+                    f"workspace is record {self.record.id}",
+                    hint="run `aitrace init --store URL --name NAME` in a new directory to join "
+                         "the shared record")
+            s.checked = True
+        return s
 
     @property
     def digest_cache_path(self) -> Path:
@@ -247,6 +290,10 @@ class Workspace:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
+            if (s := self._remote()) is not None:  # made on another machine: fetch and keep it
+                data = s.remote.read_object(sha256)
+                create_exclusive(path, data, mode=0o444)
+                return data
             raise WorkspaceError(
                 f"evidence object {sha256} is missing from {path.parent}",
                 hint="the workspace lost a file; restore it from a backup") from None
@@ -276,6 +323,9 @@ class Workspace:
         its link to the previous step's digest, the format sequence (v1 → migration → v2), and
         what a migration step pins.
         """
+        if (s := self._remote()) is not None:
+            s.sync_quietly()  # safe unlocked: appends are idempotent per step id
+            return s.remote.chain()
         stored: list[StoredStep] = []
         prev_digest: str | None = None
 
@@ -322,6 +372,8 @@ class Workspace:
         Read from the last step file alone (cheap, for a step about to start); the append
         itself checks it again under the lock. An empty chain follows ``record.json``.
         """
+        if self.shared is not None:
+            return STEP_FORMAT_V2
         files = self._step_files()
         if files:
             try:
@@ -341,15 +393,29 @@ class Workspace:
             raise IntegrityError(f"{b.file}: {b.reason}", hint=DOCTOR_HINT)
         return report.steps
 
+    def page(self, start: int, limit: int) -> StepPage:
+        """Steps ``start`` .. ``start + limit - 1`` in chain order (a shared store pages)."""
+        if (s := self._remote()) is not None:
+            return s.remote.page(start, limit)
+        steps = self.steps()
+        return StepPage(steps[max(start - 1, 0):max(start - 1, 0) + limit], len(steps))
+
     def require_intact(self) -> None:
         """Refuse to start recording on a damaged chain (before the user's work runs)."""
-        broken = self.chain().broken
+        try:
+            broken = self.chain().broken
+        except StoreUnavailable:
+            return  # offline: the step is spooled and checked against the chain when it syncs
         if broken is not None:
             raise IntegrityError(f"refusing to append: {broken.file}: {broken.reason}",
                                  hint=DOCTOR_HINT)
 
     def get_step(self, ref: str) -> Step:
         """A step by sequence number, full id or unique id prefix (≥ 4 characters)."""
+        if ref.isdigit() and len(ref) < 7 and int(ref) >= 1 and self.shared is not None:
+            found = self.page(int(ref), 1).steps  # one row, not the whole shared chain
+            if found and found[0].seq == int(ref):
+                return found[0]
         steps = self.steps()
         if ref.isdigit() and len(ref) < 7:
             n = int(ref)
@@ -383,10 +449,13 @@ class Workspace:
         Dangling start markers (their process is gone) are first written as interrupted steps.
         """
         with self.lock():
-            self._reap_locked()
+            with contextlib.suppress(StoreUnavailable):  # markers wait for a reachable store
+                self._reap_locked()
             return self._append_locked(build)
 
     def _append_locked(self, build: Callable[[int, str | None], Step]) -> Step:
+        if (s := self._remote()) is not None:
+            return s.append(build)
         report = self.chain()
         if report.broken:
             b = report.broken
@@ -416,16 +485,34 @@ class Workspace:
 
     def begin(self, step_id: str, stage: str, started_at: str, actor: Actor,
               argv: tuple[str, ...] | None, materials: tuple[Artifact, ...]) -> Path:
-        """Write the start marker of a step in progress (``aitrace.store.markers``)."""
-        return write_marker(self.dir / "pending", step_id, stage, started_at, actor, argv,
+        """Write the start marker of a step in progress (``aitrace.store.markers``).
+
+        A shared record also gets it in the store (best effort), so other machines see it.
+        """
+        path = write_marker(self.dir / "pending", step_id, stage, started_at, actor, argv,
                             materials)
+        if (s := self.shared) is not None:
+            with contextlib.suppress(StoreUnavailable):
+                s.remote.begin(step_id, stage, started_at, actor, argv, materials)
+        return path
 
     def end(self, step_id: str) -> None:
         """Remove a start marker once its step is written (or abandoned)."""
         remove_marker(self.dir / "pending", step_id)
+        if (s := self.shared) is not None:
+            with contextlib.suppress(StoreUnavailable):
+                s.remote.end(step_id)
 
     def pending(self) -> list[Pending]:
-        """Start markers currently on disk (unreadable ones are skipped, never fatal)."""
+        """Start markers on disk (unreadable ones skipped), and other machines' in the store."""
+        local = read_markers(self.dir / "pending")
+        if (s := self.shared) is not None:
+            seen = {p.step_id for p in local}
+            with contextlib.suppress(StoreUnavailable):
+                local += [p for p in s.remote.pending() if p.step_id not in seen]
+        return local
+
+    def _local_markers(self) -> list[Pending]:
         return read_markers(self.dir / "pending")
 
     def _reap_locked(self) -> None:
@@ -434,7 +521,7 @@ class Workspace:
 
         written: set[str] | None = None
         fmt: StepFormat = STEP_FORMAT_V2
-        for p in self.pending():
+        for p in self._local_markers():  # this workspace reaps its own markers only
             stage = p.stage
             if p.alive or not is_stage(stage):
                 continue
@@ -490,22 +577,6 @@ def _read_bounded(path: Path) -> bytes:
     except OSError as exc:
         raise IntegrityError(f"the file cannot be read ({exc.strerror or exc})",
                              hint="check its permissions") from None
-
-
-def validated_step(step: Step) -> Step:
-    """``step`` as every reader will parse it, or ``InputError`` before anything is written.
-
-    The record is append-only: a step that its own readers would refuse (a malformed digest, a
-    value of the wrong type) would make the whole history unreadable from then on. So each
-    step is parsed back from the JSON it is about to be written as — the same parse ``chain()``
-    and ``verify`` apply — and refused here instead.
-    """
-    try:
-        return Step.from_dict(step.to_dict(), source=f"step {step.seq} ({step.stage})")
-    except InputError as exc:
-        raise InputError(f"refusing to record {exc.message.removeprefix('invalid document in ')}",
-                         hint="nothing was written and the record is intact; correct the value "
-                              "named above and record the step again") from None
 
 
 def digest_cache_path(start: Path | None = None) -> Path:

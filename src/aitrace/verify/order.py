@@ -73,7 +73,9 @@ def time_anomalies(steps: Sequence[Step], now: datetime | None = None) -> list[A
             out.append(Anomaly(s.seq, f"{_label(s)} is dated {s.ended_at}, {_span(latest - now)} "
                                       f"in the future (now {now:%Y-%m-%dT%H:%M:%SZ}): a "
                                       "post-dated step, or this machine's clock is behind"))
-        if prev is not None and end < prev[1] - CONCURRENCY_WINDOW:
+        # A step kept in a spool while a shared store was unreachable is appended when it syncs.
+        synced = parse_utc(s.origin.synced_at) if s.origin and s.origin.synced_at else None
+        if prev is not None and max(end, synced or end) < prev[1] - CONCURRENCY_WINDOW:
             p = prev[0]
             out.append(Anomaly(s.seq, f"{_label(s)} ended at {s.ended_at}, {_span(prev[1] - end)} "
                                       f"before {_label(p)} that precedes it in the chain ended "
