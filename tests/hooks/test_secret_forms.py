@@ -185,7 +185,11 @@ def test_step_params_named_secret_never_reach_mlflow(mlflow_workspace: Workspace
     from mlflow.tracking import MlflowClient
 
     link = next(m for m in step.mlflow if m.role == "step")
-    client = MlflowClient(tracking_uri=link.tracking_uri)
+    # The recorded URI is relative to the project; MLflow caches stores by URI string, so a
+    # relative one could reach another test's database from this long-lived process.
+    uri = link.tracking_uri.replace("sqlite:///", f"sqlite:///{mlflow_workspace.root}/", 1) \
+        if link.tracking_uri.startswith("sqlite:///.") else link.tracking_uri
+    client = MlflowClient(tracking_uri=uri)
     assert client.get_run(link.run_id).data.params["api_key"] == REDACTED
 
 

@@ -10,6 +10,7 @@ and evidence are copied byte for byte as the workspace holds them, whatever thei
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import tempfile
 from collections.abc import Sequence
@@ -246,8 +247,11 @@ def build_bundle(
             raise WorkspaceError(f"cannot bundle: step {step.seq} ({step.stage}) references "
                                  f"{exc.message}", hint=exc.hint) from None
     for sha in sorted(listing_objects(steps)):
-        if object_member(sha) not in members and ws.object_path(sha).is_file():
-            members[object_member(sha)] = ws.read_object(sha)
+        # Optional (chain of custody inside folders uses them); on a shared record a listing
+        # recorded on another machine is fetched from the store like any object.
+        if object_member(sha) not in members:
+            with contextlib.suppress(WorkspaceError):
+                members[object_member(sha)] = ws.read_object(sha)
     for name, data in list_approvals(ws):
         members[APPROVALS_PREFIX + name] = data
     sbom = release_sbom_ref(steps)

@@ -192,24 +192,32 @@ def _from_terminal() -> bool:
 def _run_child(argv: list[str], env: dict[str, str]) -> tuple[int, int | None]:
     """Run the child; pass termination signals on instead of dying first.
 
+    The handlers are in place before the child starts: a signal that arrives while it starts
+    (the child may already run and print before ``Popen`` returns) is passed on as soon as it
+    exists, instead of interrupting aitrace and leaving the child running on its own.
+
     Returns the child's return code and the interrupting signal this process received, if any.
     """
-    try:
-        proc = subprocess.Popen(argv, env=env)
-    except OSError as exc:
-        raise InputError(f"cannot start {argv[0]}: {exc.strerror}",
-                         hint="check that it is an executable program") from None
     received: list[int] = []
+    started: list[subprocess.Popen[bytes]] = []
 
     def forward(signum: int, _frame: FrameType | None) -> None:
         received.append(signum)
         # Ctrl-C in a terminal already reached the child (same process group): sending it
         # again would interrupt the child's own clean-up.
-        if signum != signal.SIGINT or not _from_terminal():
-            proc.send_signal(signum)
+        if started and (signum != signal.SIGINT or not _from_terminal()):
+            started[0].send_signal(signum)
 
     previous = {s: signal.signal(s, forward) for s in _INTERRUPT_SIGNALS}
     try:
+        try:
+            proc = subprocess.Popen(argv, env=env)
+        except OSError as exc:
+            raise InputError(f"cannot start {argv[0]}: {exc.strerror}",
+                             hint="check that it is an executable program") from None
+        started.append(proc)
+        if received:  # told to stop while the child was starting: it has not heard it yet
+            proc.send_signal(received[0])
         while True:
             try:
                 return proc.wait(), (received[0] if received else None)

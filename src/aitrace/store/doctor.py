@@ -118,8 +118,23 @@ def _tail(ws: Workspace, broken: ChainBreak | None) -> tuple[tuple[Path, SetAsid
     return tuple(out)
 
 
+def refuse_shared(ws: Workspace, command: str) -> None:
+    """Refuse ``command`` (a repair of files) on a record kept in a shared store.
+
+    Its steps are immutable database rows whose digests the database checks on insert: there is
+    no damaged file tail to set aside, and objects fetched on demand are not missing.
+    """
+    if ws.shared is not None:
+        raise InputError(f"`aitrace {command}` works on a record kept in files; this record is "
+                         f"kept in {ws.shared.location}",
+                         hint="the database refuses damage itself (immutable rows, digests "
+                              "checked on insert): `aitrace status` checks the chain there, "
+                              "`aitrace sync` appends steps spooled while it was unreachable")
+
+
 def diagnose(ws: Workspace) -> Diagnosis:
     """Read the workspace and say what, if anything, is damaged (changes nothing)."""
+    refuse_shared(ws, "doctor")
     report = ws.chain()
     missing = tuple((s.seq, e.sha256) for s in report.steps for e in s.evidence
                     if not ws.object_path(e.sha256).is_file())

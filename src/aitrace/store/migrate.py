@@ -116,6 +116,9 @@ def migrate(ws: Workspace, actor: Actor) -> MigrationResult:
             would be recorded in v1 after the migration and refused).
         IntegrityError: the chain is broken (nothing is appended to damaged history).
     """
+    from aitrace.store.doctor import refuse_shared
+
+    refuse_shared(ws, "migrate")  # a shared record is format v2 from its first step
     with ws.lock():
         ws._reap_locked()  # dead markers become v1 interrupted steps first
         running = [p for p in ws.pending() if p.alive]

@@ -162,3 +162,19 @@ def test_show_by_number_reads_one_row(tmp_path: Path, db_url: str) -> None:
     steps = [append_simple(a) for _ in range(3)]
     assert Workspace(a.root).get_step("2").id == steps[1].id
     assert Workspace(a.root).get_step(steps[2].id[:12]).seq == 3
+
+
+def test_doctor_and_migrate_say_a_shared_record_is_not_theirs_to_repair(
+        tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from aitrace.cli import main
+
+    ws = shared_workspace(tmp_path / "a", db_url)
+    append_simple(ws)
+    monkeypatch.chdir(ws.root)
+    for command in ("doctor", "migrate"):
+        assert main([command]) == 2
+        err = capsys.readouterr().err
+        assert f"`aitrace {command}` works on a record kept in files" in err
+        assert "aitrace sync" in err and "Traceback" not in err
+    assert [s.seq for s in ws.chain().steps] == [1]  # nothing was changed
