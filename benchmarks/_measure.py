@@ -46,6 +46,7 @@ class Run:
     """One measured process."""
 
     seconds: float
+    cpu: float  # user + system seconds of the child itself (steadier than wall when loaded)
     peak_rss: int  # bytes (the child's own VmHWM, from wait4)
     returncode: int
     stdout: str
@@ -71,7 +72,8 @@ def run(cmd: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] |
         text = out.read().decode(errors="replace")
         err.seek(0)
         errors = err.read().decode(errors="replace")
-    return Run(seconds=elapsed, peak_rss=usage.ru_maxrss * 1024, returncode=proc.returncode,
+    return Run(seconds=elapsed, cpu=usage.ru_utime + usage.ru_stime,
+               peak_rss=usage.ru_maxrss * 1024, returncode=proc.returncode,
                stdout=text, stderr=errors)
 
 
@@ -91,12 +93,16 @@ class Series:
         return min(r.seconds for r in self.runs)
 
     @property
+    def cpu(self) -> float:
+        return statistics.median(r.cpu for r in self.runs)
+
+    @property
     def peak_rss(self) -> int:
         return max(r.peak_rss for r in self.runs)
 
     def line(self, baseline: Series | None = None) -> str:
-        text = (f"{self.name:<58} median {self.median:7.3f} s  min {self.best:7.3f} s  "
-                f"peak {self.peak_rss / 2**20:6.0f} MiB")
+        text = (f"{self.name:<52} median {self.median:7.3f} s  min {self.best:7.3f} s  "
+                f"cpu {self.cpu:7.3f} s  peak {self.peak_rss / 2**20:5.0f} MiB")
         if baseline is not None and baseline is not self:
             text += (f"   {self.median - baseline.median:+7.3f} s vs {baseline.name!s:.24}"
                      f" ({self.median / baseline.median:.2f}x)")
