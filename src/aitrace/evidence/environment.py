@@ -57,10 +57,17 @@ def _sys_path_state() -> list[Any]:
     directory that holds it.
     """
     state: list[Any] = [sys.executable, sys.version]
+    cwd = os.getcwd()
     for entry in sys.path:
         try:
             st = os.stat(entry or ".")
         except OSError:
+            continue
+        if os.path.abspath(entry or ".") == cwd and os.path.isdir(cwd):
+            # The working directory (on sys.path under ``python -m``) changes whenever a step
+            # writes a file there; only the metadata directories in it matter.
+            state.append([entry, sorted(n for n in os.listdir(cwd)
+                                        if n.endswith((".dist-info", ".egg-info", ".egg")))])
             continue
         state.append([entry, st.st_mtime_ns, st.st_ino])
     return state
