@@ -57,6 +57,16 @@ def test_fragment_errors_are_relative_to_the_fragment() -> None:
     assert err is not None and err.startswith("at data/0/type: ")
 
 
+def test_python_values_are_checked_as_the_json_they_become() -> None:
+    """A plug-in's fragment may hold tuples or non-string keys; JSON would hold lists/strings."""
+    assert model_card_error({"modelParameters": {"task": "classification",
+                                                 "datasets": ({"ref": "d"},)}}) is None
+    err = model_card_error({"properties": {1: "x"}})
+    assert err is not None and err.startswith("at modelCard/properties: ")
+    assert model_card_error({"userz": {1, 2}}) == \
+        "at $: not JSON (Object of type set is not JSON serializable)"
+
+
 def test_an_invalid_generated_bom_is_a_bug() -> None:
     with pytest.raises(RuntimeError, match=r"internal error: .*\(at components/0/type: "):
         check_bom(_bom(components=[{"type": "not-a-type", "name": "x"}]))

@@ -58,7 +58,16 @@ def bom_text_error(text: str) -> str | None:
 
 def validate_bom(doc: Mapping[str, Any]) -> str | None:
     """The first CycloneDX 1.6 schema violation of ``doc`` (with its JSON path), or ``None``."""
-    return first_error(_validator(), doc if isinstance(doc, dict) else dict(doc))
+    try:
+        return first_error(_validator(), doc if isinstance(doc, dict) else dict(doc))
+    except (TypeError, ValueError):
+        # Not plain JSON values (a plug-in's fragment with non-string keys, say): check the
+        # JSON it would be written as.
+        try:
+            plain = json.loads(json.dumps(doc))
+        except (TypeError, ValueError) as exc:
+            return f"at $: not JSON ({exc})"
+        return first_error(_validator(), plain)
 
 
 def model_card_error(fragment: Mapping[str, Any]) -> str | None:
