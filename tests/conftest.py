@@ -60,8 +60,9 @@ class GoldenCheck:
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's MLflow server, workspace or caches."""
-    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID",
-                 "AITRACE_WORKSPACE", "AITRACE_STEP_ID", "AITRACE_RECORD_ID", "AITRACE_STAGE"):
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID",
+                 "MLFLOW_RUN_ID", "AITRACE_MLFLOW_TRACKING_URI", "AITRACE_WORKSPACE",
+                 "AITRACE_STEP_ID", "AITRACE_RECORD_ID", "AITRACE_STAGE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / ".xdg-cache"))
 

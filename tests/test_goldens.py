@@ -1,15 +1,21 @@
-"""Formats aitrace emits stay byte-identical across versions (goldens, --update-goldens)."""
+"""Formats aitrace emits stay byte-identical across versions (goldens, --update-goldens).
+
+Format v2 goldens are the files as written (RFC 8785 bytes, dirHash listings); the ``-v1``
+goldens pin what a workspace not yet migrated still writes, so its chain never changes meaning.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 
-from aitrace.record.jsonio import canonical_bytes, pretty_bytes
+from aitrace.record.jsonio import canonical_bytes, legacy_canonical_bytes
 from aitrace.record.models import (
-    STEP_FORMAT,
+    STEP_FORMAT_V1,
+    STEP_FORMAT_V2,
     Actor,
     Artifact,
     CodeVersion,
@@ -29,9 +35,10 @@ ASSETS = Path(__file__).resolve().parent / "assets" / "goldens"
 HEX = "ab" * 32
 
 
-def _step() -> Step:
+def _step(fmt: str = STEP_FORMAT_V2) -> Step:
+    v1 = fmt == STEP_FORMAT_V1
     return Step(
-        format=STEP_FORMAT, id="0190aaaabbbbccccdddd0000", record_id="0190aaaa00000000ffff0000",
+        format=fmt, id="0190aaaabbbbccccdddd0000", record_id="0190aaaa00000000ffff0000",  # type: ignore[arg-type]
         seq=2, stage="training", status="succeeded", started_at="2026-01-02T03:04:05.000006Z",
         ended_at="2026-01-02T03:04:07.500000Z", actor=Actor(user="ana", host="lab-01"),
         prev="cd" * 32, command=Command(argv=("python", "train.py", "--password", "[REDACTED]"),
@@ -45,7 +52,8 @@ def _step() -> Step:
                             license="CC-BY-4.0", role="dataset"),
                    Artifact(path="https://example.org/base", type="uri", origin="vendor",
                             license="Apache-2.0")),
-        products=(Artifact(path="models", type="directory", sha256="02" * 32, size=4096),),
+        products=(Artifact(path="models", type="directory", sha256="02" * 32 if v1 else None,
+                           dirHash=None if v1 else "02" * 32, size=4096),),
         evidence=(EvidenceRef(kind="gx-validation", media_type="application/json", sha256=HEX,
                               size=10, name="gx:clean", summary={"success": True, "rows": 3},
                               subject=Subject(path="data/clean.csv", sha256="01" * 32),
@@ -57,24 +65,49 @@ def _step() -> Step:
         description="golden step")
 
 
-def test_step_canonical_form_and_digest(golden: Golden) -> None:
+def test_step_file_and_digest(golden: Golden) -> None:
+    """Format v2: the file is the RFC 8785 form; its plain sha256 is the digest."""
     step = _step()
-    golden("step.canonical.json", canonical_bytes(step.to_dict()))
+    golden("step.json", step.file_bytes)
     golden("step.digest.txt", (step.digest + "\n").encode())
-    assert Step.from_dict(json.loads(pretty_bytes(step.to_dict()))) == step
+    assert step.file_bytes == canonical_bytes(step.to_dict())
+    assert step.digest == hashlib.sha256(step.file_bytes).hexdigest()
+    assert Step.from_dict(json.loads(step.file_bytes)) == step
 
 
-def test_directory_manifest_and_digest(golden: Golden, tmp_path: Path) -> None:
-    root = tmp_path / "d"
+def test_v1_step_canonical_form_and_digest_are_unchanged(golden: Golden) -> None:
+    step = _step(STEP_FORMAT_V1)
+    golden("step-v1.canonical.json", legacy_canonical_bytes(step.to_dict()))
+    golden("step-v1.digest.txt", (step.digest + "\n").encode())
+    assert Step.from_dict(json.loads(step.file_bytes)) == step
+
+
+def _golden_tree(root: Path) -> None:
     (root / "sub").mkdir(parents=True)
     (root / "b.csv").write_bytes(b"x,y\n1,2\n")
     (root / "sub" / "é.txt").write_bytes("ünïcode\n".encode())
     (root / "a.bin").write_bytes(bytes(range(256)))
+    os.symlink("b.csv", root / "inside")
+
+
+def test_directory_listing_and_dirhash(golden: Golden, tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    _golden_tree(root)
+    d = Hasher().digest(root)
+    assert d.listing is not None
+    golden("dir.listing.txt", d.listing)
+    golden("dir.dirhash.txt", (d.ref + "\n").encode())
+
+
+def test_v1_directory_manifest_and_digest_are_unchanged(golden: Golden, tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    _golden_tree(root)
+    (root / "inside").unlink()
     os.symlink("/etc/hostname", root / "outside")
-    hasher = Hasher()
+    hasher = Hasher(legacy_dirs=True)
     manifest = hasher.manifest(root)
-    golden("dir.manifest.json", canonical_bytes(manifest))
-    golden("dir.digest.txt", (hasher.digest(root).ref + "\n").encode())
+    golden("dir-v1.manifest.json", legacy_canonical_bytes(manifest))
+    golden("dir-v1.digest.txt", (hasher.digest(root).ref + "\n").encode())
 
 
 def test_dsse_envelope_with_a_fixed_key(golden: Golden) -> None:
@@ -83,4 +116,4 @@ def test_dsse_envelope_with_a_fixed_key(golden: Golden) -> None:
     statement = make_statement([("model.pkl", "04" * 32)], "https://aitrace.dev/test/v1",
                                {"note": "golden"})
     envelope = dsse_sign(canonical_bytes(statement), IN_TOTO_PAYLOAD_TYPE, [signer])
-    golden("envelope.dsse.json", pretty_bytes(envelope))
+    golden("envelope.dsse.json", canonical_bytes(envelope))

@@ -81,7 +81,7 @@ def test_every_step_written_validates(workspace: Workspace,
         out = Path("clean")
         (out / "sub").mkdir(parents=True)
         (out / "sub" / "part.csv").write_text("a\n1\n")
-        (out / "link").symlink_to("/etc/hostname")
+        (out / "link").symlink_to("sub/part.csv")  # a link inside: hashed as that file
         rec.output(out, role="dataset")
         rec.log_params({"drop": True, "n": 3})
         rec.log_metrics({"rows": 1})

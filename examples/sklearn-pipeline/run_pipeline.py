@@ -4,14 +4,16 @@ Usage: python examples/sklearn-pipeline/run_pipeline.py [--workdir DIR]
 
 The pipeline's scripts are copied into a fresh work directory (a git repository, so the record
 shows a code version), and each stage is recorded either with ``aitrace run -- cmd`` or with the
-Python hooks inside the script. Everything runs offline on the embedded defaults: MLflow in
-``.aitrace/mlflow.db``, a local ECDSA P-256 key.
+Python hooks inside the script. Everything runs offline on the embedded defaults: aitrace's step
+runs in ``.aitrace/mlflow.db`` (the training script's own run goes where MLflow puts it by
+default, ``./mlflow.db``, and is linked from there), a local ECDSA P-256 key.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -26,7 +28,7 @@ def sh(*argv: str, cwd: Path, check: bool = True) -> int:
     """Run one command, echoing it like a shell session would."""
     words = list(argv[3:]) if list(argv[:3]) == AITRACE else list(argv)
     prefix = "aitrace " if list(argv[:3]) == AITRACE else ""
-    shown = prefix + " ".join("python" if w == PY else w for w in words)
+    shown = prefix + shlex.join("python" if w == PY else w for w in words)
     print(f"\n$ {shown}", flush=True)
     rc = subprocess.run(list(argv), cwd=cwd, check=False).returncode
     if check and rc != 0:
@@ -87,12 +89,12 @@ def main() -> None:
     sh(*a, "sbom", "-o", "dist/bom.cdx.json", cwd=work)
     sh(*a, "bundle", "--key", "keys/release.key", "-o", "wine-classifier-1.0.0.aitrace", cwd=work)
     sh(*a, "verify", "wine-classifier-1.0.0.aitrace", "--key", "keys/release.pub",
-       "--key", "keys/reviewer.pub",
+       "--approver-key", "keys/reviewer.pub",
        "--artifact", "dist/wine-classifier.pkl", cwd=work)
     sh(*a, "inspect", "wine-classifier-1.0.0.aitrace", "--key", "keys/release.pub",
-       "--key", "keys/reviewer.pub", cwd=work)
+       "--approver-key", "keys/reviewer.pub", cwd=work)
     sh(*a, "report", "wine-classifier-1.0.0.aitrace", "--key", "keys/release.pub",
-       "--key", "keys/reviewer.pub",
+       "--approver-key", "keys/reviewer.pub",
        "-o", "report.html", cwd=work)
     print(f"\nexample: done. Work directory: {work}\n"
           f"  bundle  {work / 'wine-classifier-1.0.0.aitrace'}\n"

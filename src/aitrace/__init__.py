@@ -28,12 +28,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aitrace._version import __version__
+from aitrace.errors import user_facing as _user_facing
 from aitrace.hooks import handle as _handle
 
 if TYPE_CHECKING:
     from aitrace.hooks.child import ChildStep
     from aitrace.hooks.handle import StepContributor
-    from aitrace.hooks.tracker import StageContext, StepRecorder
+    from aitrace.hooks.recorder import StepRecorder
+    from aitrace.hooks.tracker import StageContext
 
 
 def _contributors() -> Sequence[StepContributor]:
@@ -48,9 +50,17 @@ def _check(step: Any, data: Any, suite: Any = None, **options: Any) -> Any:
     return check_into_step(step, data, suite, **options)
 
 
-_handle.wire(contributors=_contributors, checker=_check)
+def _license(text: str) -> tuple[str, str | None]:
+    from aitrace.evidence.licenses import read_license
+
+    reading = read_license(text)
+    return reading.value, reading.problem
 
 
+_handle.wire(contributors=_contributors, checker=_check, licenses=_license)
+
+
+@_user_facing
 def stage(stage: str, **kwargs: Any) -> StageContext:
     """Record a stage; see ``aitrace.hooks.tracker.stage``."""
     from aitrace.hooks.tracker import stage as _stage
@@ -58,6 +68,7 @@ def stage(stage: str, **kwargs: Any) -> StageContext:
     return _stage(stage, **kwargs)
 
 
+@_user_facing
 def current_step() -> StepRecorder | ChildStep | None:
     """The step being recorded here, or, under ``aitrace run``, the parent's step; else None."""
     from aitrace.hooks.tracker import current_step as _current

@@ -7,6 +7,10 @@ no traceback ever reaches a user for a problem they can fix.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 # Documented, stable exit codes (README "Exit codes").
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -56,3 +60,46 @@ class StepFailed(AitraceError):
     """A recorded step ended badly (e.g. a declared output was never produced)."""
 
     exit_code = EXIT_CHECK_FAILED
+
+
+class WriteError(AitraceError, OSError):
+    """A file could not be written: a full disk, a quota, a file-size limit, a permission.
+
+    Raised by the crash-safe writers (``aitrace.store.files``) after removing their temporary
+    file, so nothing half-written is left. It is also an ``OSError``, so code that tolerates a
+    failed write (a cache) keeps doing so.
+    """
+
+
+class StepNotRecorded(AitraceError):
+    """``aitrace run`` ran the command but could not record its step (e.g. a full disk).
+
+    Its exit code is the command's own: a failure to record never hides the command's result.
+    """
+
+    def __init__(self, message: str, *, exit_code: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = exit_code
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def user_facing(func: _F) -> _F:
+    """Raise this library's errors from the caller's frame, with the hint as a note.
+
+    Used on the Python hooks (``aitrace.stage()``, the step handle): a user whose script names
+    a missing input should see their own line and aitrace's message and hint — not a dozen
+    frames of aitrace's internals that end in the same message without the hint.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AitraceError as exc:
+            if exc.hint and not any("hint:" in n for n in getattr(exc, "__notes__", ())):
+                exc.add_note(f"  hint: {exc.hint}")
+            raise exc.with_traceback(None) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -153,3 +153,57 @@ def test_two_signers_threshold(project: Path, keys: Keys, tmp_path: Path) -> Non
     assert verify_bundle(out, both, threshold=2).ok
     one = verify_bundle(out, both[:1], threshold=2)
     assert [c.id for c in one.failed] == ["signature.trusted"]
+
+
+def test_a_workspace_step_with_a_duplicate_key_is_never_signed(
+        project: Path, keys: Keys, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A last-value-wins parser sees the genuine step (same digest, chain intact); we refuse."""
+    from aitrace.cli import main
+    from tests.helpers.bundle import copy_project
+
+    root = copy_project(project, tmp_path / "dup")
+    path = root / ".aitrace" / "steps" / "000003.json"
+    text = path.read_bytes()
+    at = text.index(b'"stage":')
+    forged = text[:at] + b'"stage": "deployment",\n  ' + text[at:]
+    assert json.loads(forged) == json.loads(text)
+    path.chmod(0o644)
+    path.write_bytes(forged)
+    monkeypatch.chdir(root)
+    out = tmp_path / "dup.aitrace"
+    assert main(["bundle", "--key", str(keys.key), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "repeats the key 'stage'" in err and "000003.json" in err
+    assert not out.exists()
+    assert main(["status"]) == 1
+    assert "BROKEN at step 3" in capsys.readouterr().out
+
+
+def test_include_through_a_symlinked_parent_is_refused(project: Path, keys: Keys,
+                                                       tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ln -s /etc linkdir; aitrace bundle --include linkdir/passwd` must not embed it."""
+    from aitrace.cli import main
+    from tests.helpers.bundle import copy_project
+
+    root = copy_project(project, tmp_path / "p")
+    outside = tmp_path / "etc"
+    outside.mkdir()
+    (outside / "passwd").write_text("root:x:0:0:secret\n")
+    (root / "linkdir").symlink_to(outside)
+    real = root / "realdir"
+    real.mkdir()
+    (real / "ok.bin").write_bytes(b"kept")
+    (real / "escape").symlink_to(outside)  # a symlinked directory below: never walked
+    monkeypatch.chdir(root)
+    out = tmp_path / "x.aitrace"
+    for given in ("linkdir/passwd", "./linkdir/passwd", str(root / "linkdir/passwd")):
+        assert main(["bundle", "--key", str(keys.key), "-o", str(out), "--include", given]) == 2
+        err = capsys.readouterr().err
+        assert "through a symbolic link" in err and str(outside / "passwd") in err, err
+        assert not out.exists()
+    assert main(["bundle", "--key", str(keys.key), "-o", str(out), "--include", "realdir"]) == 0
+    assert sorted(n for n in read_members(out) if n.startswith("artifacts/")) == [
+        "artifacts/realdir/ok.bin"]

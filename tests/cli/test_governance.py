@@ -69,7 +69,7 @@ def test_policy_requiring_approval_and_governance(pipeline: Pipeline, tmp_path: 
         "format: aitrace.policy/v1\nname: release-gate\n"
         "required_evidence:\n  problem: [risk-register, self-check]\n"
         f"approvals:\n  - {{stage: deployment, count: 1, keyids: [{reviewer}]}}\n")
-    keys = ["--key", str(pipeline.release_pub), "--key", str(pipeline.reviewer_pub)]
+    keys = ["--key", str(pipeline.release_pub), "--approver-key", str(pipeline.reviewer_pub)]
     # v1: its deployment step was approved by the reviewer
     assert main(["inspect", str(pipeline.bundle_a), *keys, "--policy", str(policy),
                  "--json"]) == 0

@@ -105,6 +105,45 @@ def test_labels_pack_balance(data_dir: Path, capsys: pytest.CaptureFixture[str])
     assert ("class_share", "c") in failed
 
 
+def test_labels_pack_regression_target(data_dir: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """A numeric target with many values: range, missing labels and outliers, not classes."""
+    prices = [100_000 + 1_000 * i for i in range(300)]
+    Path("houses.csv").write_text("sqft,price\n" + "".join(
+        f"{i},{p}\n" for i, p in enumerate(prices)))
+    rc, out = _run(capsys, ["check", "houses.csv", "--pack", "labels", "--label-column",
+                            "price", "--stage", "labeling"])
+    assert rc == 0, out
+    s = out["checks"][0]["summary"]
+    assert s["task"] == "regression" and s["range"] == [100_000.0, 399_000.0]
+    assert "classes" not in s and s["failed"] == 0
+
+    # A declared range the data leaves, far-out values and a missing label all fail.
+    bad = [*prices[:-5], 10_000_000, 11_000_000, 12_000_000, 13_000_000, None]  # 4 far out
+    Path("bad.csv").write_text("sqft,price\n" + "".join(
+        f"{i},{'' if p is None else p}\n" for i, p in enumerate(bad)))
+    rc, out = _run(capsys, ["check", "bad.csv", "--pack", "labels", "--label-column", "price",
+                            "--task", "regression", "--label-range", "0,2000000",
+                            "--stage", "labeling"])
+    assert rc == 1
+    failed = {f.get("check") for f in out["checks"][0]["summary"]["failed_expectations"]}
+    assert failed == {"missing_labels", "range", "outliers"}
+
+    # The default policy's labelling requirement is met by it (the failed check aside).
+    from aitrace.verify.policy import default_policy
+    from aitrace.verify.rules import PolicyContext
+
+    first = [st for st in Workspace.find().steps() if st.stage == "labeling"][:1]
+    checks = {c.id: c for c in default_policy().evaluate(PolicyContext(steps=first))}
+    assert checks["policy.gx-passed"].status == "passed"
+    assert "labeling" not in checks["policy.required-evidence"].message
+
+    # Text labels cannot be a regression target.
+    rc, _ = _run(capsys, ["check", "clean.csv", "--pack", "labels", "--label-column", "label",
+                          "--task", "regression", "--stage", "labeling"])
+    assert rc == 2
+
+
 def test_suite_init_round_trip(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from aitrace.evidence.gx.profile import check_round_trip
 

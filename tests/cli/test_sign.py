@@ -47,8 +47,9 @@ def test_keygen_bundle_verify_unpack(project: Path, tmp_path: Path,
                  "--artifact", str(project / "dist/model.bin")]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["format"] == "aitrace.verify/v1" and doc["ok"] is True
-    assert set(doc) == {"format", "bundle", "ok", "verdict", "record", "signers", "policy",
-                        "subjects", "checks", "failed"}
+    assert set(doc) == {"format", "bundle", "ok", "authentic", "verdict", "record", "signers",
+                        "policy", "subjects", "checks", "failed", "answers", "completeness"}
+    assert doc["authentic"] is True
     assert set(doc["checks"][0]) == {"id", "title", "status", "message", "member"}
     assert any(c["id"] == "artifact.matches" and c["status"] == "passed" for c in doc["checks"])
 
@@ -96,3 +97,16 @@ def test_completeness(project: Path) -> None:
     assert "mlflow" in result.per_stage["training"].missing
     assert "training: mlflow" in result.missing
     assert completeness([]).score == 0
+
+
+def test_verify_needs_a_release_key_and_names_the_roles(bundle_path: Path, keys: Keys,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    assert main(["verify", str(bundle_path), "--approver-key", str(keys.other_pub)]) == 2
+    err = capsys.readouterr().err
+    assert "no trusted release key given" in err and "--approver-key" in err
+    assert main(["verify", str(bundle_path), "--key", str(keys.pub), "--approver-key",
+                 str(keys.other_pub), "--no-policy"]) == 0
+    assert main(["verify", str(bundle_path), "--key", str(keys.other_pub), "--approver-key",
+                 str(keys.pub), "--no-policy"]) == 1
+    assert "given as an approver key" in capsys.readouterr().out  # the signer, in the wrong role

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from aitrace.cli import main
+from aitrace.record.jsonio import canonical_bytes
 from aitrace.store.workspace import Workspace
 
 PY = sys.executable
@@ -103,7 +104,7 @@ def test_status_names_the_first_edited_step(workspace: Workspace,
     os.chmod(path, 0o644)
     doc = json.loads(path.read_text())
     doc["actor"]["user"] = "mallory"
-    path.write_text(json.dumps(doc))
+    path.write_bytes(canonical_bytes(doc))  # re-encoded as aitrace would: only the chain tells
     rc, status = _json(capsys, ["status", "--json"])
     assert rc == 1 and status["chain_intact"] is False  # type: ignore[index]
     assert status["broken"]["seq"] == 3  # type: ignore[index]
@@ -128,11 +129,13 @@ def test_digest_matches_sha256sum_and_directory_format(
     out = subprocess.run(["sha256sum", "d/b.txt"], capture_output=True, text=True,
                          check=True).stdout.split()[0]
     assert lines[0] == f"sha256:{out}  d/b.txt"
-    entries = [{"path": "b.txt", "sha256": hashlib.sha256(b"bee").hexdigest(), "size": 3},
-               {"path": "sub/a.txt", "sha256": hashlib.sha256(b"ay").hexdigest(), "size": 2}]
-    manifest = json.dumps({"format": "aitrace.dir/v1", "entries": entries}, sort_keys=True,
-                          separators=(",", ":")).encode()
-    assert lines[1] == f"sha256:{hashlib.sha256(manifest).hexdigest()}  d"
+    # in-toto dirHash: sha256 of the sorted "<sha256>  <path>\n" listing of the files.
+    listing = (f"{hashlib.sha256(b'bee').hexdigest()}  b.txt\n"
+               f"{hashlib.sha256(b'ay').hexdigest()}  sub/a.txt\n").encode()
+    assert lines[1] == f"dirHash:{hashlib.sha256(listing).hexdigest()}  d"
+    rc, rows = _json(capsys, ["digest", "d", "--json"])
+    assert rows == [{"path": "d", "dirHash": hashlib.sha256(listing).hexdigest(), "size": 5,
+                     "type": "directory"}]
     assert main(["digest", "missing.bin"]) == 2
     assert "missing.bin" in capsys.readouterr().err
 

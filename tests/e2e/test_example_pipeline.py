@@ -61,18 +61,22 @@ def test_evidence_on_the_stages_that_need_it(example: Path) -> None:
 
 
 def test_mlflow_runs_exist_with_our_tags(example: Path) -> None:
-    from mlflow.tracking import MlflowClient
+    from aitrace.evidence.mlflow.stores import open_store
 
     ws = Workspace(example)
-    client = MlflowClient(tracking_uri=f"sqlite:///{example / '.aitrace' / 'mlflow.db'}")
     linked = [(s, m) for s in ws.steps() for m in s.mlflow]
     assert {s.stage for s, _ in linked} >= {"training", "evaluation", "deployment"}
     for step, link in linked:
-        run = client.get_run(link.run_id)
-        assert run.data.tags["aitrace.step_id"] == step.id
-        assert run.data.tags["aitrace.record_id"] == ws.record.id
+        store = open_store(link.tracking_uri, example)  # aitrace's store, or the user's
+        assert store is not None
+        run = store.get(link.run_id)
+        assert run is not None
+        assert run.tags["aitrace.step_id"] == step.id
+        assert run.tags["aitrace.record_id"] == ws.record.id
     user_runs = [m for s, m in linked if s.stage == "training" and m.role == "user"]
     assert user_runs, "the training script's own MLflow run was not linked"
+    # The script's own run is where MLflow put it (its default store), not in aitrace's.
+    assert {m.tracking_uri for m in user_runs} == {"sqlite:///mlflow.db"}
 
 
 def test_bundle_verifies_under_the_default_policy_and_is_deterministic(
@@ -80,7 +84,8 @@ def test_bundle_verifies_under_the_default_policy_and_is_deterministic(
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(example)
     capsys.readouterr()
-    rc = main(["verify", BUNDLE, "--key", "keys/release.pub", "--key", "keys/reviewer.pub",
+    rc = main(["verify", BUNDLE, "--key", "keys/release.pub",
+               "--approver-key", "keys/reviewer.pub",
                "--artifact", "dist/wine-classifier.pkl", "--json"])
     report = json.loads(capsys.readouterr().out)
     assert rc == 0, [c for c in report["checks"] if c["status"] == "failed"]
@@ -115,11 +120,62 @@ def test_a_changed_artifact_is_not_the_released_one(
 
 
 def test_old_bundles_keep_verifying(asset: object, capsys: pytest.CaptureFixture[str]) -> None:
-    """A bundle of format v1, made by aitrace 0.1.0, verifies with today's code."""
+    """A bundle of format v1, made by aitrace 0.1.0, verifies with today's code.
+
+    Its integrity and signature hold; today's stricter default policy judges its content
+    (a privacy check of nothing, a self-check aspect left unassessed) and says so.
+    """
     base = ROOT / "tests" / "assets" / "bundles" / "v1"
-    rc = main(["verify", str(base / BUNDLE), "--key", str(base / "release.pub"),
-               "--key", str(base / "reviewer.pub"),
-               "--artifact", str(base / "wine-classifier.pkl")])
+    args = ["verify", str(base / BUNDLE), "--key", str(base / "release.pub"),
+            "--approver-key", str(base / "reviewer.pub"),
+            "--artifact", str(base / "wine-classifier.pkl")]
+    rc = main([*args, "--no-policy"])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "VERIFIED" in out
+    assert out.strip().splitlines()[-1].startswith("VERIFIED: trusted")
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "Integrity and signature: TRUSTED" in out
+    assert "checked nothing (0 expectations evaluated)" in out
+    assert "strategy.policy: not assessed" in out
+
+
+def test_v2_bundles_keep_verifying(capsys: pytest.CaptureFixture[str]) -> None:
+    """The kept format v2 bundle (tests/assets/bundles/v2, a model file and a model folder
+    released) verifies with today's code; the default policy, stricter since, says why it fails."""
+    base = ROOT / "tests" / "assets" / "bundles" / "v2"
+    args = ["verify", str(base / "wine-classifier-2.0.0.aitrace"), "--key",
+            str(base / "release.pub"), "--approver-key", str(base / "reviewer.pub"),
+            "--artifact", str(base / "wine-classifier.pkl"), "--json"]
+    rc = main([*args, "--no-policy"])
+    report = json.loads(capsys.readouterr().out)
+    assert rc == 0, [c for c in report["checks"] if c["status"] == "failed"]
+    assert {"name": "dist/wine-classifier-model",
+            "dirHash": "f43915444a6f9f309238164f736408cb50757fa947db7b887f38051de840fd27"
+            } in report["subjects"]
+    assert {c["id"] for c in report["checks"] if c["status"] == "passed"} >= {
+        "members.canonical", "evidence.dir-listings", "signature.trusted"}
+    assert main(args) == 1
+    judged = json.loads(capsys.readouterr().out)
+    assert judged["answers"]["integrity"]["state"] == "trusted"
+    assert {c["id"] for c in judged["failed"]} == {
+        "policy.required-evidence", "policy.gx-passed", "policy.assessments"}
+
+
+def test_v2_model_signatures_are_accepted_by_model_signing(tmp_path: Path) -> None:
+    """`model_signing verify` accepts the kept v2 bundle's .sig for the file and the folder."""
+    import zipfile
+
+    cli = Path(sys.executable).parent / "model_signing"
+    if not cli.exists():
+        pytest.skip("model_signing CLI not installed")
+    base = ROOT / "tests" / "assets" / "bundles" / "v2"
+    with zipfile.ZipFile(base / "wine-classifier-2.0.0.aitrace") as zf:
+        zf.extractall(tmp_path)
+    for sig, model in (("wine-classifier.pkl.sig", "wine-classifier.pkl"),
+                       ("wine-classifier-model.sig", "wine-classifier-model")):
+        proc = subprocess.run([str(cli), "verify", "key", "--signature",
+                               str(tmp_path / "signatures" / "dist" / sig), "--public_key",
+                               str(base / "release.pub"), str(base / model)],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 0 and "succeeded" in proc.stdout.lower(), proc.stderr

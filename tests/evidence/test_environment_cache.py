@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aitrace.evidence.environment import _sys_path_state
+from aitrace.evidence._probe import state as _sys_path_state
 
 
 def test_files_written_in_the_working_directory_keep_the_key(

@@ -21,7 +21,7 @@ import pytest
 import aitrace
 from aitrace.bundle._zip.writer import write_deterministic_zip
 from aitrace.bundle.format import ATTESTATION_MEMBER, MANIFEST_MEMBER
-from aitrace.record.jsonio import canonical_bytes, pretty_bytes
+from aitrace.record.jsonio import canonical_bytes, document_bytes
 from aitrace.record.stages import EVIDENCE_GX, EVIDENCE_SBOM
 from aitrace.signing.dsse import dsse_sign
 from aitrace.signing.keys import Signer, generate_keypair
@@ -70,7 +70,7 @@ def small_sbom(model_name: str, sha256: str, licence: str = "MIT") -> bytes:
     doc.pop("serialNumber", None)
     doc["metadata"].pop("timestamp", None)
     doc["metadata"].pop("tools", None)
-    return pretty_bytes(doc)
+    return document_bytes(doc)
 
 
 def gx_result(success: bool = True) -> dict[str, Any]:
@@ -150,12 +150,16 @@ def statement_of(members: dict[str, bytes]) -> dict[str, Any]:
 def resign(members: dict[str, bytes], signer: Signer,
            edit_statement: Callable[[dict[str, Any]], None] | None = None,
            payload_type: str = "application/vnd.in-toto+json") -> dict[str, bytes]:
-    """Recompute the manifest's member list and re-sign the (kept) statement with ``signer``."""
+    """Recompute the manifest's member list and re-sign the (kept) statement with ``signer``.
+
+    Written as a genuine format v2 signer would: manifest, statement and envelope in RFC 8785
+    form, so only the check the forgery targets can fail.
+    """
     manifest = json.loads(members[MANIFEST_MEMBER])
     manifest["members"] = [
         {"path": n, "size": len(d), "sha256": hashlib.sha256(d).hexdigest()}
         for n, d in sorted(members.items()) if n not in (MANIFEST_MEMBER, ATTESTATION_MEMBER)]
-    mbytes = pretty_bytes(manifest)
+    mbytes = canonical_bytes(manifest)
     statement = statement_of(members)
     for subj in statement["subject"]:
         if subj["name"] == MANIFEST_MEMBER:
@@ -165,7 +169,7 @@ def resign(members: dict[str, bytes], signer: Signer,
     env = dsse_sign(canonical_bytes(statement), payload_type, [signer])
     out = dict(members)
     out[MANIFEST_MEMBER] = mbytes
-    out[ATTESTATION_MEMBER] = pretty_bytes(env)
+    out[ATTESTATION_MEMBER] = canonical_bytes(env)
     return out
 
 
@@ -199,3 +203,46 @@ def bundle_path(project: Path, keys: Keys, tmp_path_factory: pytest.TempPathFact
     out = tmp_path_factory.mktemp("bundle-out") / "model.aitrace"
     build_bundle(Workspace(project), [load_signer(keys.key)], out, model_signing_key=keys.key)
     return out
+
+
+# ----------------------------------------------------------------------------- insiders
+
+
+def rewrite_history(root: Path, edit: Callable[[list[dict[str, Any]]], None]) -> Workspace:
+    """What an insider with write access does: edit the step files, then re-link the chain.
+
+    ``edit`` changes the list of step documents in place (values, order); every step is then
+    renumbered and its ``prev`` recomputed, so the workspace's own chain check passes again.
+    Old approvals are dropped (they no longer match). The ``.tampered`` marker tells the
+    schema fixture that invalid steps are intended.
+    """
+    import hashlib
+    import shutil
+
+    from aitrace.record.jsonio import canonical_bytes
+
+    steps_dir = root / ".aitrace" / "steps"
+    files = sorted(steps_dir.glob("*.json"))
+    docs = [json.loads(f.read_bytes()) for f in files]
+    edit(docs)
+    for f in files:
+        f.chmod(0o644)
+        f.unlink()
+    prev = None
+    for i, doc in enumerate(docs, start=1):
+        doc["seq"] = i
+        doc["prev"] = prev
+        data = canonical_bytes(doc)  # format v2: the file is its digest's bytes
+        (steps_dir / f"{i:06d}.json").write_bytes(data)
+        prev = hashlib.sha256(data).hexdigest()
+    shutil.rmtree(root / ".aitrace" / "approvals", ignore_errors=True)
+    ws = Workspace(root)
+    assert ws.chain().intact, ws.chain().broken
+    return ws
+
+
+def copy_project(project: Path, dest: Path) -> Path:
+    import shutil
+
+    shutil.copytree(project, dest, symlinks=True)
+    return dest

@@ -17,7 +17,7 @@ from aitrace.store.workspace import Workspace
 
 _SCRUBBED_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID",
                  "MLFLOW_RUN_ID", "AITRACE_WORKSPACE", "AITRACE_STEP_ID", "AITRACE_RECORD_ID",
-                 "AITRACE_STAGE")
+                 "AITRACE_STAGE", "AITRACE_MLFLOW_TRACKING_URI")
 
 
 class Store:
@@ -38,7 +38,7 @@ class Store:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """A workspace named ``test-model`` with MLflow on; its SQLite store is created here."""
-    from aitrace.evidence.mlflow.link import run_env
+    from aitrace.evidence.mlflow.link import prepare_store
 
     with pytest.MonkeyPatch.context() as mp:
         for name in _SCRUBBED_ENV:
@@ -47,7 +47,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
         root.mkdir()
         ws, _ = Workspace.init(root, name="test-model")
         t = time.perf_counter()
-        run_env(ws)  # imports MLflow, creates the DB and the experiment
+        prepare_store(ws)  # imports MLflow, creates the DB and the experiment
         yield Store(Workspace(root), time.perf_counter() - t)
 
 

@@ -88,8 +88,10 @@ def test_environment_document_and_redacted_variables(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("UNLISTED", "not recorded")
     env, doc = capture_environment(["MY_SERVICE_TOKEN", "TEAM_URL"])
     assert doc["format"] == ENVIRONMENT_FORMAT
-    assert set(doc) == {"format", "python", "implementation", "executable", "platform",
-                        "machine", "cpu_count", "memory_bytes", "distributions"}
+    assert set(doc) == {"format", "python", "implementation", "executable", "detected_by",
+                        "interpreter", "platform", "machine", "cpu_count", "memory_bytes",
+                        "distributions"}
+    assert doc["detected_by"] == "process" and doc["executable"].startswith("file:///")
     assert env.python == doc["python"] and env.cpu_count == doc["cpu_count"] >= 1
     assert env.variables["OMP_NUM_THREADS"] == "2"
     assert env.variables["MY_SERVICE_TOKEN"] == REDACTED

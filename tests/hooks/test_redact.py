@@ -46,12 +46,12 @@ def test_url_credentials_stripped(url: str, clean: str) -> None:
 
 
 def test_argv_flags_assignments_urls_and_known_values() -> None:
-    argv = ["python", "train.py", "--password", "pw1", "--api-key=k-2", "-p", "keep",
+    argv = ["python", "train.py", "--password", "pw1", "--api-key=k-2", "-p", "pw5",
             "TOKEN=t3", "--db", "https://u:pw4@db.example/x", "--epochs", "3",
             "--note=uses tok-123456 inside", "lr=0.1", "--secret-file", "/run/s"]
     out = redact_argv(argv, secrets=secret_values(ENV))
     assert out == ("python", "train.py", "--password", REDACTED, f"--api-key={REDACTED}", "-p",
-                   "keep", f"TOKEN={REDACTED}", "--db", "https://db.example/x", "--epochs", "3",
+                   REDACTED, f"TOKEN={REDACTED}", "--db", "https://db.example/x", "--epochs", "3",
                    f"--note=uses {REDACTED} inside", "lr=0.1", "--secret-file", REDACTED)
     joined = " ".join(out)
     for planted in ("pw1", "k-2", "t3", "pw4", "tok-123456"):

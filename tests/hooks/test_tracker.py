@@ -214,3 +214,125 @@ def test_directory_output(workspace: Workspace) -> None:
         rec.output("labels")
     (prod,) = workspace.steps()[0].products
     assert prod.type == "directory" and prod.size == 3
+    # Format v2: named by its in-toto dirHash; the listing is stored under that digest.
+    listing = (f"{hashlib.sha256(b'22').hexdigest()}  b.csv\n"
+               f"{hashlib.sha256(b'1').hexdigest()}  part/a.csv\n").encode()
+    assert prod.sha256 is None and prod.dirHash == hashlib.sha256(listing).hexdigest()
+    assert workspace.read_object(prod.dirHash) == listing
+
+
+def test_a_directory_output_with_a_link_out_of_it_is_refused(workspace: Workspace) -> None:
+    Path("outside.txt").write_text("x")
+    Path("labels").mkdir()
+    Path("labels/escape").symlink_to(Path("outside.txt").resolve())
+    with pytest.raises(InputError, match="leaves the directory"), \
+            aitrace.stage("labeling", outputs=["labels"]):
+        pass
+
+
+# ------------------------------------------------------------------ RFC 8785 at record time
+
+
+def test_a_summary_rfc8785_cannot_write_is_refused_when_attached(workspace: Workspace) -> None:
+    with aitrace.stage("cleaning") as rec:
+        before = _files(workspace)
+        with pytest.raises(InputError, match=r"field 'counts\.rows' holds the integer "
+                                             r"1152921504606846976"):
+            rec.attach("note", {"x": 1}, media_type="application/json",
+                       summary={"counts": {"rows": 2**60}})
+        assert _files(workspace) == before  # nothing stored for it
+    (step,) = workspace.steps()
+    assert [e.kind for e in step.evidence if e.kind == "note"] == []
+
+
+def test_a_command_line_that_is_not_unicode_is_refused_by_field(workspace: Workspace) -> None:
+    from aitrace.record.models import Command
+
+    with pytest.raises(InputError, match=r"cleaning step: field 'argv\[1\]' holds a lone surr"), \
+            aitrace.stage("cleaning", command=Command(argv=("python", "bad-\udcff.py"))):
+        pass
+    assert workspace.steps() == () and workspace.pending() == []  # refused before it starts
+
+
+def test_a_big_float_metric_round_trips(workspace: Workspace) -> None:
+    """JCS writes 1.5e18 as digits; reading them back as a double keeps the chain intact."""
+    with aitrace.stage("training") as rec:
+        rec.log_metrics({"flops": 1.5e18, "tiny": 1e-7, "one": 1.0})
+    raw = (workspace.dir / "steps" / "000001.json").read_bytes()
+    assert b'"metrics":{"flops":1500000000000000000,"one":1,"tiny":1e-7}' in raw
+    (step,) = workspace.steps()
+    assert step.metrics == {"flops": 1.5e18, "tiny": 1e-7, "one": 1.0}
+    assert workspace.chain().intact and step.digest == hashlib.sha256(raw).hexdigest()
+
+
+class _BigSummary:
+    """A plug-in whose evidence summary holds an integer RFC 8785 cannot write."""
+
+    kind = "plugin-evidence"
+
+    def begin(self, step: Any) -> dict[str, str]:
+        return {}
+
+    def applies(self, step: Any) -> bool:
+        return True
+
+    def contribute(self, step: Any) -> Any:
+        from aitrace.hooks.handle import Attachment, Contribution
+
+        return Contribution(evidence=(Attachment(kind=self.kind, data=b"{}",
+                                                 media_type="application/json",
+                                                 summary={"total": 10**20}),))
+
+    def warning(self, stage: str, error: str) -> str:
+        return f"{self.kind} evidence was not added to {stage}: {error}"
+
+
+def test_a_contribution_rfc8785_cannot_write_is_a_warning_not_a_lost_step(
+        workspace: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    with aitrace.stage("training", contributors=lambda: [_BigSummary()]):
+        pass
+    (step,) = workspace.steps()
+    assert step.status == "succeeded" and step.evidence == ()
+    err = capsys.readouterr().err
+    assert "plugin-evidence evidence was not added to training" in err
+    assert "field 'total' holds the integer 100000000000000000000" in err
+
+
+def test_inputs_through_links_out_of_the_project_are_refused(workspace: Workspace,
+                                                             tmp_path: Path) -> None:
+    """A project path that a link takes outside would record another file's bytes."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "passwd").write_text("root:x:0:0\n")
+    Path("data").mkdir()
+    Path("data/raw.csv").symlink_to(outside / "passwd")
+    Path("linkdir").symlink_to(outside)
+    Path("data/v3.csv").write_text("a\n1\n")
+    Path("data/latest.csv").symlink_to("v3.csv")  # inside the project: followed
+    before = _files(workspace)
+    for given in ("data/raw.csv", "linkdir/passwd", "linkdir"):
+        with pytest.raises(InputError) as info, aitrace.stage("training", inputs=[given]):
+            raise AssertionError("the body must not run")
+        assert f"a symbolic link takes it to {outside}" in info.value.message
+        assert info.value.exit_code == 2
+    assert workspace.steps() == () and _files(workspace) == before
+    with aitrace.stage("training", inputs=["data/latest.csv"]):
+        pass
+    [step] = workspace.steps()
+    assert step.materials[0].path == "data/latest.csv" and step.materials[0].size == 4
+
+
+def test_an_output_linking_out_of_the_project_is_not_recorded(workspace: Workspace,
+                                                               tmp_path: Path) -> None:
+    outside = tmp_path / "passwd"
+    outside.write_text("root:x:0:0\n")
+    Path("made.csv").write_text("x")
+    with pytest.raises(StepFailed) as info, aitrace.stage("cleaning",
+                                                           outputs=["made.csv", "out.csv"]):
+        Path("out.csv").symlink_to(outside)
+    assert f"out.csv → {outside}" in info.value.message
+    (step,) = workspace.steps()
+    assert step.status == "failed"
+    assert step.error == ("declared output(s) not recorded, a symbolic link takes them out of "
+                          f"the project: out.csv → {outside}")
+    assert [p.path for p in step.products] == ["made.csv"]

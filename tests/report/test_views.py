@@ -22,7 +22,7 @@ def _inspect(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]
 
 def test_inspect_json_shape(pipeline: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
     rc, doc = _inspect(capsys, str(pipeline.bundle_a), "--key", str(pipeline.release_pub),
-                       "--key", str(pipeline.reviewer_pub))
+                       "--approver-key", str(pipeline.reviewer_pub))
     assert rc == 0
     assert doc["format"] == "aitrace.inspect/v1"
     assert set(doc) >= {"bundle", "verification", "record", "model", "signers", "stages",
@@ -61,14 +61,14 @@ def test_wrong_key_marks_content_untrusted(pipeline: Pipeline, tmp_path: Path,
     rc = main(["inspect", str(pipeline.bundle_a), "--key", str(pipeline.reviewer_pub)])
     out = capsys.readouterr().out
     assert rc == 1
-    assert out.splitlines()[1].startswith("VERIFICATION FAILED")
+    assert out.splitlines()[1].startswith("NOT TRUSTED")
     assert "[untrusted]" in out and "Failed checks" in out
     html = tmp_path / "r.html"
     assert main(["report", str(pipeline.bundle_a), "--key", str(pipeline.reviewer_pub),
                  "-o", str(html)]) == 1
     page = html.read_text()
-    assert '<div class="banner bad"' in page and "VERIFICATION FAILED" in page
-    assert ">verified<" not in page  # no pill claims trust
+    assert '<div class="banner bad"' in page and "NOT TRUSTED" in page
+    assert ">trusted<" not in page  # no pill claims trust
 
 
 def test_report_escapes_untrusted_text(pipeline: Pipeline, tmp_path: Path) -> None:
@@ -93,7 +93,7 @@ def test_report_escapes_untrusted_text(pipeline: Pipeline, tmp_path: Path) -> No
 def test_inspect_text_neutralises_terminal_escapes() -> None:
     from aitrace.report.text import clean
 
-    assert clean("a\x1b[2Jb\u202ec\nd") == "a?[2Jb?c d"
+    assert clean("a\x1b[2Jb\u202ec\nd") == "a\\x1b[2Jb\\u202ec\\nd"
 
 
 def test_a_failed_policy_is_not_tampering(pipeline: Pipeline,
@@ -104,12 +104,12 @@ def test_a_failed_policy_is_not_tampering(pipeline: Pipeline,
     still shown as what the signer attested, not as untrusted.
     """
     rc = main(["inspect", str(pipeline.bundle_a), "--key", str(pipeline.release_pub),
-               "--key", str(pipeline.reviewer_pub), "--json"])
+               "--approver-key", str(pipeline.reviewer_pub), "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert rc == 1
     v = doc["verification"]
     assert v["ok"] is False
-    assert v["headline"].startswith("AUTHENTIC, BUT THE POLICY FAILED")
+    assert v["headline"].startswith("TRUSTED, BUT THE POLICY FAILED")
     failed = [c for c in v["checks"] if c["status"] == "failed"]
     assert failed and all(c["id"].startswith("policy.") for c in failed)
     trusts = {st["trust"] for s in doc["stages"] for st in s["steps"]}

@@ -46,6 +46,28 @@ def test_signature_is_a_sigstore_bundle_with_the_model_signing_predicate(signed:
     assert statement["subject"][0]["name"] == "model.pkl"
 
 
+def test_one_key_id_names_the_signer_and_the_hint_is_model_signings_own(
+        signed: Path, ec_keys: KeyFiles) -> None:
+    """The .sig's DSSE signature names the key by aitrace's key id (sha256 of the DER
+    SubjectPublicKeyInfo, as attestation.dsse.json does); the Sigstore hint stays model_signing's
+    rule, sha256 of the PEM file — both recomputable with openssl and sha256sum."""
+    import hashlib
+
+    import rfc8785
+
+    data = signed.read_bytes()
+    bundle = json.loads(data)
+    assert rfc8785.dumps(bundle) == data  # written as RFC 8785 canonical JSON
+    payload = base64.b64decode(bundle["dsseEnvelope"]["payload"])
+    assert rfc8785.dumps(json.loads(payload)) == payload
+    (sig,) = bundle["dsseEnvelope"]["signatures"]
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-in", str(ec_keys.public), "-outform",
+                          "DER"], capture_output=True, check=True).stdout
+    assert sig["keyid"] == hashlib.sha256(der).hexdigest() == load_signer(ec_keys.private).keyid
+    hint = bundle["verificationMaterial"]["publicKey"]["hint"]
+    assert hint == hashlib.sha256(ec_keys.public.read_bytes()).hexdigest()
+
+
 def test_python_api_verifies_and_detects_a_changed_model(
         model_file: Path, signed: Path, ec_keys: KeyFiles, tmp_path: Path) -> None:
     assert verify_model_signature(model_file, signed, ec_keys.public)

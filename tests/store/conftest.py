@@ -10,6 +10,9 @@ import pytest
 from aitrace.record.models import STEP_FORMAT, Actor, Step
 from aitrace.record.times import utc_now
 from aitrace.store.workspace import Workspace, new_id
+from tests.helpers.bundle import bundle_path, keys, project
+
+__all__ = ["append_step", "bundle_path", "keys", "project"]
 
 AppendStep = Callable[..., Step]
 

@@ -74,8 +74,147 @@ def test_missing_and_dangling_inputs_are_input_errors(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- directories
 
-def _independent_dir_digest(root: Path) -> tuple[str, int, dict[str, object]]:
-    """The README's recipe, with nothing from aitrace: os.walk + hashlib + json."""
+def _independent_dirhash(root: Path) -> tuple[str, int, bytes]:
+    """in-toto's dirHash with nothing from aitrace: os.walk + hashlib (links to files opened)."""
+    lines: list[tuple[bytes, str]] = []
+    size = 0
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            full = os.path.join(dirpath, name)
+            if not os.path.isfile(full):  # fifos, sockets, devices
+                continue
+            rel = os.path.relpath(full, root).replace(os.sep, "/")
+            data = Path(full).read_bytes()
+            lines.append((rel.encode("utf-8"), hashlib.sha256(data).hexdigest()))
+            size += len(data)
+    listing = b"".join(f"{sha}  ".encode() + rel + b"\n" for rel, sha in sorted(lines))
+    return hashlib.sha256(listing).hexdigest(), size, listing
+
+
+def _spec_pipeline(root: Path, *, follow: bool = False) -> str:
+    """in-toto digest_set.md's shell recipe (``find -L`` where links are to be followed)."""
+    find = "find -L" if follow else "find"
+    cmd = (f"{find} . -type f | cut -c3- | LC_ALL=C sort | xargs -r sha256sum | sha256sum")
+    out = subprocess.run(["sh", "-c", cmd], cwd=root, capture_output=True, text=True,
+                         check=True, env={**os.environ, "LC_ALL": "C"})
+    return out.stdout.split()[0]
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A directory every dirHash recipe agrees on: no link leaves it, no name needs escaping."""
+    root = tmp_path / "data"
+    (root / "a" / "deep").mkdir(parents=True)
+    (root / "a" / "deep" / "x.csv").write_bytes(b"1,2\n")
+    (root / "a-b.txt").write_text("dash sorts before slash")
+    (root / "a" / "b.txt").write_text("b")
+    (root / "B.txt").write_text("upper case first")
+    (root / "é.txt").write_text("utf-8 name")
+    (root / "empty").write_bytes(b"")
+    (root / "big.bin").write_bytes(os.urandom(2 * CHUNK + 3))
+    (root / "emptydir").mkdir()
+    (root / "link-in").symlink_to("a/b.txt")  # followed: inside, a file
+    os.mkfifo(root / "fifo")                  # not data: skipped
+    return root
+
+
+def test_dirhash_recomputable_independently_and_by_the_spec_pipeline(tree: Path) -> None:
+    sha, size, listing = _independent_dirhash(tree)
+    d = Hasher().digest(tree)
+    assert (d.sha256, d.size, d.type, d.algorithm) == (sha, size, "directory", "dirHash")
+    assert d.ref == f"dirHash:{sha}"
+    assert d.listing == listing and hashlib.sha256(listing).hexdigest() == sha
+    assert _spec_pipeline(tree, follow=True) == sha
+    paths = [line.split(b"  ", 1)[1] for line in listing.splitlines()]
+    assert paths == [b"B.txt", b"a-b.txt", b"a/b.txt", b"a/deep/x.csv", b"big.bin", b"empty",
+                     b"link-in", "é.txt".encode()]
+    # Without links, the spec's own pipeline (find -type f, links skipped) agrees as it is.
+    (tree / "link-in").unlink()
+    assert Hasher().digest(tree).sha256 == _spec_pipeline(tree) == _independent_dirhash(tree)[0]
+
+
+def test_dirhash_of_an_empty_directory_is_sha256_of_nothing(tmp_path: Path) -> None:
+    (tmp_path / "e" / "sub").mkdir(parents=True)
+    d = Hasher().digest(tmp_path / "e")
+    assert d.sha256 == hashlib.sha256(b"").hexdigest() == _spec_pipeline(tmp_path / "e")
+    assert d.listing == b""
+
+
+def test_names_with_spaces_are_listed_as_they_are(tmp_path: Path) -> None:
+    root = tmp_path / "model dir"
+    root.mkdir()
+    (root / "weights part 1.bin").write_bytes(b"w")
+    (root / "config.json").write_bytes(b"{}")
+    d = Hasher().digest(root)
+    assert d.listing == (f"{hashlib.sha256(b'{}').hexdigest()}  config.json\n"
+                         f"{hashlib.sha256(b'w').hexdigest()}  weights part 1.bin\n").encode()
+    # The NUL-separated form of the pipeline copes with spaces (the spec's xargs does not).
+    out = subprocess.run(
+        ["sh", "-c", "find . -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 -r sha256sum"
+                     " | sha256sum"], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.split()[0] == d.sha256
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda r, t: (r / "out").symlink_to(t / "outside.txt"), "leaves the directory"),
+    (lambda r, t: (r / "up").symlink_to("../outside.txt"), "leaves the directory"),
+    (lambda r, t: (r / "dir").symlink_to("sub"), "points at a directory"),
+    (lambda r, t: (r / "gone").symlink_to("nowhere"), "dangles"),
+    (lambda r, t: (r / "two\nlines").write_text("x"), "control character"),
+    (lambda r, t: (r / "tab\there").write_text("x"), "control character"),
+    (lambda r, t: (r / "back\\slash").write_text("x"), "backslash"),
+    (lambda r, t: (r / os.fsdecode(b"bad-\xff")).write_text("x"), "not valid UTF-8"),
+])
+def test_trees_the_recipes_would_hash_differently_are_refused(
+        tmp_path: Path, make: object, message: str) -> None:
+    root = tmp_path / "d"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "ok.txt").write_text("ok")
+    (tmp_path / "outside.txt").write_text("data outside the tree")
+    make(root, tmp_path)  # type: ignore[operator]
+    with pytest.raises(InputError, match=message) as info:
+        Hasher().digest(root)
+    assert str(root) in info.value.message and info.value.hint
+
+
+def test_same_digest_with_any_worker_count_and_through_a_symlinked_root(tree: Path) -> None:
+    expected = Hasher(workers=1).digest(tree)
+    assert Hasher(workers=4).digest(tree) == expected
+    alias = tree.parent / "alias"
+    alias.symlink_to(tree)
+    assert Hasher().digest(alias) == expected
+
+
+def test_directory_digest_changes_with_content_and_name(tree: Path) -> None:
+    base = Hasher().digest(tree).sha256
+    (tree / "a" / "b.txt").write_text("c")
+    changed = Hasher().digest(tree).sha256
+    assert changed != base
+    (tree / "a" / "deep" / "x.csv").rename(tree / "a" / "deep" / "y.csv")
+    assert Hasher().digest(tree).sha256 != changed
+
+
+def test_digest_many_mixes_files_and_directories(tree: Path) -> None:
+    f = tree / "big.bin"
+    out = Hasher().digest_many([f, tree, f])
+    assert [d.type for d in out] == ["file", "directory", "file"]
+    assert out[0] == out[2] == Hasher().digest(f)
+    assert out[1] == Hasher().digest(tree)
+
+
+def test_progress_observer_reaches_the_total(tree: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    d = Hasher(progress=lambda done, total: seen.append((done, total))).digest(tree)
+    done, total = seen[-1]
+    # Every file's bytes counted once (the in-tree link's target is read once, listed twice).
+    assert done == total == d.size - len("b")
+    assert [s[0] for s in seen] == sorted(s[0] for s in seen)
+
+
+# ----------------------------------------------------------------------------- format v1 dirs
+
+def _independent_v1_digest(root: Path) -> tuple[str, int, dict[str, object]]:
+    """Format v1's recipe, with nothing from aitrace: os.walk + hashlib + json."""
     real_root = os.path.realpath(root)
     entries: list[dict[str, object]] = []
     size = 0
@@ -105,86 +244,49 @@ def _independent_dir_digest(root: Path) -> tuple[str, int, dict[str, object]]:
 
 
 @pytest.fixture
-def tree(tmp_path: Path) -> Path:
-    root = tmp_path / "data"
-    (root / "a" / "deep").mkdir(parents=True)
-    (root / "a" / "deep" / "x.csv").write_bytes(b"1,2\n")
-    (root / "a-b.txt").write_text("dash sorts before slash")
-    (root / "a" / "b.txt").write_text("b")
-    (root / "B.txt").write_text("upper case first")
-    (root / "é.txt").write_text("utf-8 name")
-    (root / "empty").write_bytes(b"")
-    (root / "big.bin").write_bytes(os.urandom(2 * CHUNK + 3))
-    (root / "emptydir").mkdir()
-    (tmp_path / "outside.txt").write_text("secret-ish data outside the tree")
-    (root / "link-in").symlink_to("a/b.txt")                 # followed: inside, a file
-    (root / "link-dir").symlink_to("a")                     # a directory: not followed
-    (root / "link-out").symlink_to(tmp_path / "outside.txt")  # leaves the tree: not followed
-    (root / "link-up").symlink_to("../outside.txt")          # relative escape: not followed
-    (root / "dangling").symlink_to("nowhere")
-    os.mkfifo(root / "fifo")                                  # not data: skipped
-    return root
+def v1_tree(tree: Path) -> Path:
+    """``tree`` plus the links format v1 lists without following (v2 refuses them)."""
+    outside = tree.parent / "outside.txt"
+    outside.write_text("secret-ish data outside the tree")
+    (tree / "link-dir").symlink_to("a")                # a directory: not followed
+    (tree / "link-out").symlink_to(outside)            # leaves the tree: not followed
+    (tree / "link-up").symlink_to("../outside.txt")    # relative escape: not followed
+    (tree / "dangling").symlink_to("nowhere")
+    return tree
 
 
-def test_directory_digest_recomputable_independently(tree: Path) -> None:
-    sha, size, manifest = _independent_dir_digest(tree)
-    d = Hasher().digest(tree)
-    assert (d.sha256, d.size, d.type) == (sha, size, "directory")
-    assert Hasher().manifest(tree) == manifest
+def test_v1_directory_digest_recomputable_independently(v1_tree: Path) -> None:
+    sha, size, manifest = _independent_v1_digest(v1_tree)
+    legacy = Hasher(legacy_dirs=True)
+    d = legacy.digest(v1_tree)
+    assert (d.sha256, d.size, d.type, d.algorithm, d.listing) == (
+        sha, size, "directory", "sha256", None)
+    assert legacy.manifest(v1_tree) == manifest
     paths = [e["path"] for e in manifest["entries"]]  # type: ignore[index]
     assert paths == ["B.txt", "a-b.txt", "a/b.txt", "a/deep/x.csv", "big.bin", "dangling",
                      "empty", "link-dir", "link-in", "link-out", "link-up", "é.txt"]
     by_path = {e["path"]: e for e in manifest["entries"]}  # type: ignore[index]
     assert by_path["link-in"]["sha256"] == hashlib.sha256(b"b").hexdigest()
-    assert by_path["link-out"] == {"path": "link-out", "symlink": str(tree.parent / "outside.txt")}
+    assert by_path["link-out"] == {"path": "link-out",
+                                   "symlink": str(v1_tree.parent / "outside.txt")}
     assert by_path["link-up"] == {"path": "link-up", "symlink": "../outside.txt"}
     assert by_path["link-dir"] == {"path": "link-dir", "symlink": "a"}
 
 
-def test_same_digest_with_any_worker_count_and_through_a_symlinked_root(tree: Path) -> None:
-    expected = Hasher(workers=1).digest(tree)
-    assert Hasher(workers=4).digest(tree) == expected
-    alias = tree.parent / "alias"
-    alias.symlink_to(tree)
-    assert Hasher().digest(alias) == expected
+def test_v1_directory_digest_changes_with_a_link_target(v1_tree: Path) -> None:
+    legacy = Hasher(legacy_dirs=True)
+    base = legacy.digest(v1_tree).sha256
+    (v1_tree / "link-out").unlink()
+    (v1_tree / "link-out").symlink_to("/etc/hostname")
+    assert legacy.digest(v1_tree).sha256 != base
 
 
-def test_directory_digest_changes_with_content_name_and_link_target(tree: Path) -> None:
-    base = Hasher().digest(tree).sha256
-    (tree / "link-out").unlink()
-    (tree / "link-out").symlink_to("/etc/hostname")
-    repointed = Hasher().digest(tree).sha256
-    assert repointed != base
-    (tree / "a" / "b.txt").write_text("c")
-    changed = Hasher().digest(tree).sha256
-    assert changed not in (base, repointed)
-    (tree / "a" / "b.txt").rename(tree / "a" / "c.txt")
-    assert Hasher().digest(tree).sha256 != changed
-
-
-def test_digest_many_mixes_files_and_directories(tree: Path) -> None:
-    f = tree / "big.bin"
-    out = Hasher().digest_many([f, tree, f])
-    assert [d.type for d in out] == ["file", "directory", "file"]
-    assert out[0] == out[2] == Hasher().digest(f)
-    assert out[1] == Hasher().digest(tree)
-
-
-def test_progress_observer_reaches_the_total(tree: Path) -> None:
-    seen: list[tuple[int, int]] = []
-    d = Hasher(progress=lambda done, total: seen.append((done, total))).digest(tree)
-    done, total = seen[-1]
-    # Every file's bytes counted once (the in-tree link's target is read once, listed twice).
-    assert done == total == d.size - len("b")
-    assert [s[0] for s in seen] == sorted(s[0] for s in seen)
-
-
-def test_non_utf8_file_name_is_an_input_error(tmp_path: Path) -> None:
+def test_non_utf8_file_name_is_an_input_error_in_v1_too(tmp_path: Path) -> None:
     root = tmp_path / "d"
     root.mkdir()
     (root / os.fsdecode(b"bad-\xff")).write_text("x")
     with pytest.raises(InputError, match="not valid UTF-8"):
-        Hasher().digest(root)
+        Hasher(legacy_dirs=True).digest(root)
 
 
 # ----------------------------------------------------------------------------- cache

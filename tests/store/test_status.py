@@ -8,6 +8,7 @@ import socket
 import sys
 
 import pytest
+import rfc8785
 
 import aitrace
 from aitrace.cli import main
@@ -87,7 +88,7 @@ def test_broken_chain(workspace: Workspace, capsys: pytest.CaptureFixture[str]) 
     first = workspace.dir / "steps" / "000001.json"
     doc = json.loads(first.read_bytes())
     doc["description"] = "edited"
-    first.write_text(json.dumps(doc))
+    first.write_bytes(rfc8785.dumps(doc))  # as a careful forger would: canonical form
     status = record_status(workspace)
     assert not status.intact and status.chain.broken is not None
     assert status.chain.broken.seq == 2

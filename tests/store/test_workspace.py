@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from aitrace.errors import InputError, IntegrityError, WorkspaceError
-from aitrace.record.jsonio import canonical_digest, pretty_bytes
+from aitrace.record.jsonio import canonical_bytes, document_bytes, pretty_bytes
 from aitrace.record.models import Step
 from aitrace.store.workspace import Workspace
 
@@ -20,12 +20,15 @@ def _step_file(ws: Workspace, seq: int) -> Path:
     return ws.dir / "steps" / f"{seq:06d}.json"
 
 
-def _rewrite(path: Path, doc: dict[str, object]) -> None:
-    """Edit a stored step behind the workspace's back (tells the schema check it is on purpose)."""
+def _rewrite(path: Path, doc: dict[str, object], *, canonical: bool = True) -> None:
+    """Edit a stored step behind the workspace's back (tells the schema check it is on purpose).
+
+    A careful forger writes the edited step in RFC 8785 form, as aitrace would.
+    """
     _tampered(path)
     if path.exists():
         path.chmod(0o644)
-    path.write_bytes(pretty_bytes(doc))
+    path.write_bytes(canonical_bytes(doc) if canonical else pretty_bytes(doc))
 
 
 def _tampered(path: Path) -> None:
@@ -67,9 +70,11 @@ def test_append_builds_a_linear_hash_chain(workspace: Workspace,
     assert (s1.seq, s2.seq, s3.seq) == (1, 2, 3)
     assert s1.prev is None
     assert s2.prev == s1.digest and s3.prev == s2.digest
-    # The digest is over the stored bytes' canonical form, recomputable by anyone.
-    stored = json.loads(_step_file(workspace, 2).read_bytes())
-    assert s3.prev == canonical_digest(stored) == s2.digest
+    # Format v2: the digest is the plain sha256 of the file, and the file is its RFC 8785 form.
+    stored = _step_file(workspace, 2).read_bytes()
+    assert s3.prev == hashlib.sha256(stored).hexdigest() == s2.digest
+    assert stored == canonical_bytes(json.loads(stored)) == s2.file_bytes
+    assert json.loads(stored)["format"] == "aitrace.step/v2"
     report = workspace.chain()
     assert report.intact and report.head == s3.digest
     assert [s.id for s in report.steps] == [s1.id, s2.id, s3.id]
@@ -95,6 +100,31 @@ def test_edited_step_names_first_broken_step_and_file(workspace: Workspace,
     assert len(report.steps) == 2
     with pytest.raises(IntegrityError, match="000003.json"):
         workspace.steps()
+
+
+def test_a_step_file_not_in_canonical_form_is_named(workspace: Workspace,
+                                                     append_step: Callable[..., Step]) -> None:
+    """Re-encoding alone (same JSON, other bytes) changes the digest: the file itself is named."""
+    append_step("problem")
+    append_step("collection")
+    doc = json.loads(_step_file(workspace, 1).read_bytes())
+    _rewrite(_step_file(workspace, 1), doc, canonical=False)
+    b = workspace.chain().broken
+    assert b is not None and b.seq == 1 and b.file == ".aitrace/steps/000001.json"
+    assert "not in RFC 8785 canonical form" in b.reason
+
+
+def test_a_duplicated_key_in_a_stored_step_is_refused(workspace: Workspace,
+                                                      append_step: Callable[..., Step]) -> None:
+    append_step("problem")
+    path = _step_file(workspace, 1)
+    data = path.read_bytes()
+    _rewrite(path, {})
+    path.write_bytes(b'{"stage":"training",' + data[1:])  # the genuine "stage" comes later
+    b = workspace.chain().broken
+    assert b is not None and b.seq == 1 and "repeats the key 'stage'" in b.reason
+    with pytest.raises(IntegrityError, match="repeats the key 'stage'"):
+        append_step("collection")
 
 
 def test_edited_last_step_breaks_nothing_until_the_next_append(
@@ -210,9 +240,9 @@ def test_objects_are_content_addressed(workspace: Workspace) -> None:
     assert path.read_bytes() == data
     assert workspace.put_object(data) == sha  # idempotent
     assert workspace.read_object(sha) == data
-    sha2, size = workspace.put_json_object({"b": 1, "a": [1]})
-    assert workspace.read_object(sha2) == pretty_bytes({"a": [1], "b": 1})
-    assert size == len(pretty_bytes({"a": [1], "b": 1}))
+    sha2, size = workspace.put_json_object({"b": 1, "a": [1.0]})
+    assert workspace.read_object(sha2) == b'{"a":[1],"b":1}' == document_bytes({"a": [1], "b": 1})
+    assert size == len(b'{"a":[1],"b":1}')
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".tmp-")]
 
 
@@ -233,8 +263,14 @@ def test_read_object_detects_tamper_and_loss(workspace: Workspace) -> None:
 def test_relpath_and_resolve(workspace: Workspace) -> None:
     assert workspace.relpath("data/x.csv") == "data/x.csv"
     assert workspace.relpath(workspace.root / "a" / ".." / "b") == "b"
-    assert workspace.relpath("/etc/hosts") == "/etc/hosts"
+    # Outside the workspace: a file: URI, never a bare host path; read back as the same file.
+    assert workspace.relpath("/etc/hosts") == "file:///etc/hosts"
+    assert workspace.relpath("file:///etc/hosts") == "file:///etc/hosts"
+    assert workspace.relpath(f"file://{workspace.root}/data/x.csv") == "data/x.csv"
+    assert workspace.relpath("/tmp/a b#c") == "file:///tmp/a%20b%23c"
+    assert workspace.resolve("file:///tmp/a%20b%23c") == Path("/tmp/a b#c")
     assert workspace.resolve("data/x.csv") == workspace.root / "data" / "x.csv"
+    assert workspace.resolve("/old/absolute.csv") == Path("/old/absolute.csv")  # older records
 
 
 def test_unreadable_record_is_a_workspace_error(workspace: Workspace) -> None:

@@ -13,7 +13,7 @@ import pytest
 from aitrace.bundle.format import ATTESTATION_MEMBER
 from aitrace.bundle.read import OpenedBundle
 from aitrace.bundle.write import build_bundle
-from aitrace.record.jsonio import canonical_bytes, pretty_bytes
+from aitrace.record.jsonio import canonical_bytes
 from aitrace.signing.dsse import IN_TOTO_PAYLOAD_TYPE, dsse_sign
 from aitrace.signing.keys import load_public_key, load_signer
 from aitrace.store.workspace import Workspace
@@ -40,7 +40,7 @@ def _resigned_payload(bundle_path: Path, keys: Keys, tmp_path: Path, payload: by
     """The bundle with its attestation replaced by ``payload`` signed with the trusted key."""
     members = read_members(bundle_path)
     env = dsse_sign(payload, IN_TOTO_PAYLOAD_TYPE, [load_signer(keys.key)])
-    members[ATTESTATION_MEMBER] = pretty_bytes(env)
+    members[ATTESTATION_MEMBER] = canonical_bytes(env)
     return write_members(tmp_path / "t.aitrace", members)
 
 
@@ -109,7 +109,7 @@ def test_non_base64_attestation_fails_signature_trusted(bundle_path: Path, keys:
     else:
         env["signatures"][0]["sig"] = " " + env["signatures"][0]["sig"]
         field = "signatures[0].sig"
-    members[ATTESTATION_MEMBER] = pretty_bytes(env)
+    members[ATTESTATION_MEMBER] = canonical_bytes(env)
     report = _verify(write_members(tmp_path / "t.aitrace", members), keys)
     [failed] = [c for c in report.failed if c.id == "signature.trusted"]
     assert f"field '{field}' is not valid base64" in failed.message
@@ -123,10 +123,11 @@ def test_url_safe_encoding_verifies_and_the_reader_shows_the_verified_predicate(
     check had accepted, so ``statement.valid`` failed on a genuinely signed bundle.)
     """
     members = read_members(bundle_path)
-    # A field consumers ignore, holding '???', and leading whitespace to shift the alignment:
-    # one of three shifts puts '/' into the base64, so the two alphabets really differ.
-    statement = dict(statement_of(members), note="???")
-    payload = next(p for k in range(3) if (p := b" " * k + canonical_bytes(statement))
+    # A field consumers ignore, holding '???' after 0-2 padding characters to shift the
+    # alignment: one of three shifts puts '/' into the base64, so the two alphabets really
+    # differ (the payload stays RFC 8785 canonical, as format v2 requires).
+    payload = next(p for k in range(3)
+                   if (p := canonical_bytes(dict(statement_of(members), note="a" * k + "???")))
                    and base64.urlsafe_b64encode(p) != base64.b64encode(p))
     out = _resigned_payload(bundle_path, keys, tmp_path, payload)
     members = read_members(out)
@@ -134,7 +135,7 @@ def test_url_safe_encoding_verifies_and_the_reader_shows_the_verified_predicate(
     env["payload"] = base64.urlsafe_b64encode(payload).decode()
     for s in env["signatures"]:
         s["sig"] = base64.urlsafe_b64encode(base64.b64decode(s["sig"])).decode()
-    members[ATTESTATION_MEMBER] = pretty_bytes(env)
+    members[ATTESTATION_MEMBER] = canonical_bytes(env)
     out = write_members(tmp_path / "url.aitrace", members)
     report = _verify(out, keys)
     assert report.ok, [c.message for c in report.failed]
@@ -157,7 +158,7 @@ def test_threshold_counts_distinct_keys(project: Path, keys: Keys, tmp_path: Pat
     env = json.loads(members[ATTESTATION_MEMBER])
     mine = next(s for s in env["signatures"] if s["keyid"] == trusted[0].keyid)
     env["signatures"] = [mine, dict(mine), {"sig": mine["sig"]}]
-    members[ATTESTATION_MEMBER] = pretty_bytes(env)
+    members[ATTESTATION_MEMBER] = canonical_bytes(env)
     report = verify_bundle(write_members(tmp_path / "t.aitrace", members), trusted, threshold=2)
     assert [c.id for c in report.failed] == ["signature.trusted"]
     assert "1 of the required 2 trusted keys signed" in report.failed[0].message

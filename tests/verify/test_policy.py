@@ -24,7 +24,7 @@ def _ctx(project: Path, keys: Keys, **kw: Any) -> PolicyContext:
     ws = Workspace(project)
     steps = ws.steps()
     return PolicyContext(steps=steps, created_at=steps[-1].ended_at,
-                         keys=[load_public_key(keys.pub), load_public_key(keys.other_pub)],
+                         approver_keys=[load_public_key(keys.other_pub)],
                          approvals=dict(list_approvals(ws)), object_bytes=ws.read_object, **kw)
 
 
@@ -85,7 +85,7 @@ def test_approvals(project: Path, keys: Keys) -> None:
     assert _failed(_eval({"approvals": [{"stage": "training"}]}, ctx))
     # the reviewer's key is not trusted: the approval does not count
     untrusted = _ctx(project, keys)
-    untrusted.keys = [load_public_key(keys.pub)]
+    untrusted.approver_keys = [load_public_key(keys.pub)]
     msg = _failed(_eval({"approvals": [{"stage": "deployment"}]}, untrusted))[0]
     assert "0 of 1" in msg and "not counted" in msg
 

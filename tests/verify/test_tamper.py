@@ -169,7 +169,7 @@ def test_resigned_by_untrusted_key(bundle_path: Path, keys: Keys, tmp_path: Path
 
 def test_no_key_given(bundle_path: Path) -> None:
     report = verify_bundle(bundle_path, [])
-    assert any(c.id == "signature.trusted" and "no trusted public key" in c.message
+    assert any(c.id == "signature.trusted" and "no trusted release key" in c.message
                for c in report.failed)
 
 
@@ -231,3 +231,257 @@ def test_record_from_another_workspace_step(bundle_path: Path, keys: Keys,
 
 def test_workspace_unchanged(project: Path) -> None:
     assert Workspace(project).chain().intact
+
+
+# ----------------------------------------------------------------------------- ZIP differentials
+
+
+@pytest.mark.parametrize("shape", ["smuggled-local-header", "prepended-polyglot",
+                                   "end-record-comment", "decoy-directory", "local-header-lies"])
+def test_zip_differential(bundle_path: Path, keys: Keys, tmp_path: Path, shape: str) -> None:
+    """Bytes other ZIP readers accept but read differently: the archive check fails first."""
+    from tests.helpers.zip_forge import differentials
+
+    genuine = bundle_path.read_bytes()
+    step = json.loads(read_members(bundle_path)["steps/000005.json"])
+    step["metrics"]["accuracy"] = 0.999
+    forged = differentials(genuine, "steps/000005.json", json.dumps(step).encode())[shape]
+    path = tmp_path / f"{shape}.aitrace"
+    path.write_bytes(forged)
+    report = _verify(path, keys)
+    assert not report.ok
+    assert report.failed[0].id == "archive.safe", [c.message for c in report.failed]
+
+
+# ----------------------------------------------------------------------------- role confusion
+
+
+def _reviewer_forgery(project: Path, keys: Keys, tmp_path: Path) -> Path:
+    """A reviewer edits the evaluation's accuracy, re-links the chain, re-approves the new
+    deployment step and signs the whole release with the reviewer key."""
+    from aitrace.signing.approvals import create_approval
+    from tests.helpers.bundle import copy_project, rewrite_history
+
+    def edit(docs: list[dict[str, Any]]) -> None:
+        docs[4]["metrics"]["accuracy"] = 0.999
+
+    ws = rewrite_history(copy_project(project, tmp_path / "forged"), edit)
+    reviewer = load_signer(keys.other_key)
+    create_approval(ws, "deployment", reviewer, "Rae Viewer", "looks good")
+    out = tmp_path / "forged.aitrace"
+    build_bundle(ws, [reviewer], out)
+    return out
+
+
+def test_a_reviewer_key_cannot_sign_a_release(project: Path, keys: Keys,
+                                              tmp_path: Path) -> None:
+    from aitrace.verify.policy import parse_policy
+
+    forged = _reviewer_forgery(project, keys, tmp_path)
+    reviewer = load_public_key(keys.other_pub)
+    policy = parse_policy({"approvals": [{"stage": "deployment", "keyids": [reviewer.keyid]}]},
+                          "gate.yaml")
+    report = verify_bundle(forged, [load_public_key(keys.pub)], approver_keys=[reviewer],
+                           policy=policy)
+    assert not report.ok
+    [sig] = [c for c in report.failed if c.id == "signature.trusted"]
+    assert "given as an approver key (--approver-key)" in sig.message
+    assert "never the release" in sig.message
+
+
+def test_a_reviewer_key_given_as_release_key_breaks_the_policy_roles(
+        project: Path, keys: Keys, tmp_path: Path) -> None:
+    """The old habit (`--key release.pub --key reviewer.pub`): the policy's roles still hold."""
+    from aitrace.verify.policy import parse_policy
+
+    forged = _reviewer_forgery(project, keys, tmp_path)
+    release, reviewer = load_public_key(keys.pub), load_public_key(keys.other_pub)
+    for doc in ({"approvals": [{"stage": "deployment", "keyids": [reviewer.keyid]}]},
+                {"keys": {"release": [release.keyid]}},
+                {"keys": {"approvers": [reviewer.keyid]}}):
+        report = verify_bundle(forged, [release, reviewer], approver_keys=[reviewer],
+                               policy=parse_policy(doc, "gate.yaml"))
+        assert [c.id for c in report.failed] == ["policy.key-roles"], doc
+        assert f"signed by key {reviewer.keyid[:16]}…" in report.failed[0].message
+
+
+def test_approvals_count_only_from_approver_keys(project: Path, keys: Keys,
+                                                 bundle_path: Path) -> None:
+    """The release key cannot approve; a reviewer's approval needs --approver-key."""
+    from aitrace.verify.policy import parse_policy
+
+    release, reviewer = load_public_key(keys.pub), load_public_key(keys.other_pub)
+    policy = parse_policy({"approvals": [{"stage": "deployment"}]}, "gate.yaml")
+    good = verify_bundle(bundle_path, [release], approver_keys=[reviewer], policy=policy)
+    assert good.ok, [c.message for c in good.failed]
+    # the reviewer's key given in the release role only: its approval is not trusted
+    as_release = verify_bundle(bundle_path, [release, reviewer], policy=policy)
+    [fail] = as_release.failed
+    assert fail.id == "policy.approvals" and "--approver-key" in fail.message
+    # a policy naming the roles: the release key may not count as an approver
+    pinned = parse_policy({"keys": {"release": [release.keyid]},
+                           "approvals": [{"stage": "deployment"}]}, "gate.yaml")
+    assert verify_bundle(bundle_path, [release], approver_keys=[release, reviewer],
+                         policy=pinned).ok
+
+
+def test_a_release_key_cannot_approve(project: Path, keys: Keys, tmp_path: Path) -> None:
+    """A release manager approving their own release, and passing their key as an approver."""
+    import shutil
+
+    from aitrace.signing.approvals import create_approval
+    from aitrace.verify.policy import parse_policy
+    from tests.helpers.bundle import copy_project
+
+    root = copy_project(project, tmp_path / "self-approved")
+    shutil.rmtree(root / ".aitrace" / "approvals")
+    ws = Workspace(root)
+    create_approval(ws, "deployment", load_signer(keys.key), "Rel Manager", "ship it")
+    out = tmp_path / "self.aitrace"
+    build_bundle(ws, [load_signer(keys.key)], out)
+    release = load_public_key(keys.pub)
+    policy = parse_policy({"keys": {"release": [release.keyid]},
+                           "approvals": [{"stage": "deployment"}]}, "gate.yaml")
+    report = verify_bundle(out, [release], approver_keys=[release], policy=policy)
+    assert [c.id for c in report.failed] == ["policy.approvals"]
+    assert "0 of 1 approvals" in report.failed[0].message
+
+
+# ----------------------------------------------------------------------------- duplicate keys
+
+
+def _dup(text: bytes, key: bytes, decoy: bytes) -> bytes:
+    """``text`` with ``"key":decoy,`` inserted before the first ``"key":`` (the genuine one
+    stays last, so a last-value-wins parser sees exactly the genuine document)."""
+    at = text.index(b'"' + key + b'":')
+    return text[:at] + b'"' + key + b'":' + decoy + b"," + text[at:]
+
+
+@pytest.mark.parametrize(("key", "decoy"), [
+    (b"subject", b'[{"name":"dist/model.bin","digest":{"sha256":"' + b"ab" * 32 + b'"}}]'),
+    (b"chain_head", b'"' + b"cd" * 32 + b'"'),
+    (b"record", b'{"id":"another-record","name":"x"}'),
+])
+def test_duplicate_keys_in_the_signed_statement(bundle_path: Path, keys: Keys, tmp_path: Path,
+                                                key: bytes, decoy: bytes) -> None:
+    """Signed by the genuine key, valid to a last-value-wins parser: refused all the same."""
+    import base64
+
+    from aitrace.record.jsonio import canonical_bytes, pretty_bytes
+    from aitrace.signing.dsse import dsse_sign
+    from tests.helpers.bundle import statement_of
+
+    members = read_members(bundle_path)
+    payload = _dup(canonical_bytes(statement_of(members)), key, decoy)
+    assert json.loads(payload) == statement_of(members)  # what a lax verifier would see
+    env = dsse_sign(payload, "application/vnd.in-toto+json", [load_signer(keys.key)])
+    assert base64.b64decode(env["payload"]) == payload
+    members[ATTESTATION_MEMBER] = pretty_bytes(env)
+    report = _verify(write_members(tmp_path / "dup.aitrace", members), keys)
+    failed = {c.id: c.message for c in report.failed}
+    assert "statement.valid" in failed
+    assert f"repeats the key '{key.decode()}'" in failed["statement.valid"]
+
+
+def test_duplicate_key_in_a_bundled_step(bundle_path: Path, keys: Keys, tmp_path: Path) -> None:
+    members = read_members(bundle_path)
+    members["steps/000005.json"] = _dup(members["steps/000005.json"], b"metrics",
+                                        b'{"accuracy": 0.999}')
+    report = _verify(write_members(tmp_path / "dup.aitrace",
+                                   resign(members, load_signer(keys.key))), keys)
+    assert any(c.id == "steps.schema" and c.member == "steps/000005.json"
+               and "repeats the key 'metrics'" in c.message for c in report.failed)
+
+
+# ----------------------------------------------------------------------------- time and order
+
+
+def _shift(docs: list[dict[str, Any]], years: int) -> None:
+    for doc in docs:
+        for key in ("started_at", "ended_at"):
+            doc[key] = f"{int(doc[key][:4]) + years:04d}{doc[key][4:]}"
+
+
+def test_post_dated_record_fails_max_age_and_time(project: Path, keys: Keys,
+                                                  tmp_path: Path) -> None:
+    """Genuinely signed, every step dated ~75 years ahead: never 'fresh'."""
+    from aitrace.verify.policy import parse_policy
+    from tests.helpers.bundle import copy_project, rewrite_history
+
+    ws = rewrite_history(copy_project(project, tmp_path / "future"),
+                         lambda docs: _shift(docs, 2099 - int(docs[0]["started_at"][:4])))
+    out = tmp_path / "future.aitrace"
+    build_bundle(ws, [load_signer(keys.key)], out)
+    report = _verify(out, keys, policy=parse_policy({"max_age_days": 30}, "fresh.yaml"))
+    failed = {c.id: c.message for c in report.failed}
+    assert set(failed) == {"chain.time", "policy.max-age"}, failed
+    assert "days in the future" in failed["policy.max-age"]
+    assert "post-dated" in failed["chain.time"] and "2099-" in failed["chain.time"]
+
+
+def test_verifier_clock_before_creation(bundle_path: Path, keys: Keys, project: Path) -> None:
+    from datetime import timedelta
+
+    from aitrace.record.times import parse_utc
+    from aitrace.verify.policy import parse_policy
+
+    created = parse_utc(Workspace(project).steps()[-1].ended_at)
+    assert created is not None
+    policy = parse_policy({"max_age_days": 30}, "fresh.yaml")
+    early = _verify(bundle_path, keys, policy=policy, now=created - timedelta(days=3))
+    assert {c.id for c in early.failed} == {"chain.time", "policy.max-age"}
+    # within the clock tolerance (a few minutes of skew between machines) it passes
+    skewed = _verify(bundle_path, keys, policy=policy, now=created - timedelta(minutes=2))
+    assert skewed.ok, [c.message for c in skewed.failed]
+
+
+def test_problem_step_moved_after_deployment(project: Path, keys: Keys, tmp_path: Path) -> None:
+    """An insider moves the success criteria after the evaluation, re-chains and re-signs."""
+    from aitrace.verify.policy import parse_policy
+    from tests.helpers.bundle import copy_project, rewrite_history
+
+    def move(docs: list[dict[str, Any]]) -> None:
+        # the genuine pipeline took a working day: one hour per stage
+        for i, doc in enumerate(docs):
+            doc["started_at"] = f"2026-03-02T{8 + i:02d}:00:00.000000Z"
+            doc["ended_at"] = f"2026-03-02T{8 + i:02d}:40:00.000000Z"
+        docs.append(docs.pop(0))
+
+    ws = rewrite_history(copy_project(project, tmp_path / "moved"), move)
+    out = tmp_path / "moved.aitrace"
+    build_bundle(ws, [load_signer(keys.key)], out)
+    report = _verify(out, keys, policy=parse_policy({"meets_success_criteria": True}, "p.yaml"))
+    failed = {(c.id, c.member): c.message for c in report.failed}
+    assert set(failed) == {("chain.time", "steps/000006.json"),
+                           ("chain.preregistration", "steps/000006.json"),
+                           ("policy.success-criteria", None)}, failed
+    assert failed[("chain.time", "steps/000006.json")] == (
+        "step 6 (problem) ended at 2026-03-02T08:40:00.000000Z, 5.0 h before step 5 (deployment) "
+        "that precedes it in the chain ended (2026-03-02T13:40:00.000000Z): time runs backwards "
+        "(steps were reordered, or a clock was wrong)")
+    assert ("step 6 (problem)" in failed[("chain.preregistration", "steps/000006.json")]
+            and "only after evaluation step 4" in failed[("chain.preregistration",
+                                                           "steps/000006.json")])
+    assert "not pre-registered" in failed[("policy.success-criteria", None)]
+
+
+def test_success_criteria_changed_after_the_evaluation(tmp_path: Path, keys: Keys) -> None:
+    """A genuine, forward-running record: the target is lowered after a weak evaluation."""
+    import aitrace
+    from aitrace.verify.policy import parse_policy
+    from tests.helpers.bundle import new_workspace, record_pipeline
+
+    ws = new_workspace(tmp_path / "moved-goalposts")
+    record_pipeline(ws, accuracy=0.5)
+    with aitrace.stage("problem", workspace=ws, sbom=False) as s:
+        s.log_params({"success.accuracy": ">= 0.5"})
+    out = tmp_path / "g.aitrace"
+    build_bundle(ws, [load_signer(keys.key)], out)
+    report = _verify(out, keys, policy=parse_policy({"meets_success_criteria": True}, "p.yaml"))
+    failed = {c.id: c.message for c in report.failed}
+    assert set(failed) == {"chain.preregistration", "policy.success-criteria"}, failed
+    assert ("step 7 (problem)" in failed["chain.preregistration"] and
+            "changes success criterion success.accuracy from '>= 0.9' to '>= 0.5' after "
+            "evaluation step 5" in failed["chain.preregistration"])
+    assert failed["policy.success-criteria"] == (
+        "success criterion accuracy >= 0.9: evaluation step 5 has 0.5")

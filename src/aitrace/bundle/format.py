@@ -1,6 +1,6 @@
 """The bundle's format: member names and kinds, the manifest and the signed predicate.
 
-Layout of an ``.aitrace`` archive (format ``aitrace.bundle/v1``)::
+Layout of an ``.aitrace`` archive (format ``aitrace.bundle/v2``; v1 archives are read too)::
 
     manifest.json                 every other member (path, size, sha256) except the
                                   attestation; record id/name, tool, created_at, chain head
@@ -8,36 +8,48 @@ Layout of an ``.aitrace`` archive (format ``aitrace.bundle/v1``)::
     record.json                   the record's identity, as stored in the workspace
     steps/000001.json ...         every step, byte for byte as stored (hash-chained)
     objects/sha256/<hex>          every evidence object a step references (GX results, SBOMs,
-                                  environment captures, notes), content-addressed
+                                  environment captures, notes, directory listings),
+                                  content-addressed
     approvals/<sha256>.dsse.json  reviewers' signed approvals
     sbom.cdx.json                 the released model's CycloneDX ML-BOM, when one exists
     signatures/<model path>.sig   OpenSSF model-signing signatures of released model files
     artifacts/<path>              files embedded on request (``--include``)
 
-The statement's subjects are the *released artifacts* (``aitrace.bundle.release``) by path +
-sha256, and ``manifest.json`` by sha256, so the signature covers every member through the
-manifest. Its ``predicateType`` is ``PREDICATE_TYPE``; the predicate (``Predicate``) summarises
-the record: each step's digest in chain order, the chain head, stages present, tool version.
+The statement's subjects are the *released artifacts* (``aitrace.bundle.release``) by path and
+digest — ``sha256`` for a file, in-toto ``dirHash`` for a directory (v1: ``sha256`` of aitrace's
+directory manifest) — and ``manifest.json`` by sha256, so the signature covers every member
+through the manifest. Its ``predicateType`` is ``PREDICATE_TYPE``; the predicate
+(``Predicate``) summarises the record: each step's digest in chain order, the chain head, stages
+present, tool version.
+
+Format v2 writes every aitrace JSON member — manifest, envelope, statement payload, record,
+steps, approvals, and the JSON evidence it produces — as RFC 8785 canonical bytes, and every
+digest over a member is the SHA-256 of exactly those bytes.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from aitrace.record._model import field, json_schema, model
-from aitrace.record.models import StepStatus
-from aitrace.record.refs import SHA256_HEX
+from aitrace.record.models import StepStage, StepStatus
+from aitrace.record.refs import DIR_HASH, SHA256, SHA256_HEX, DigestAlgorithm
 from aitrace.record.stages import StageId
 
-if TYPE_CHECKING:
-    pass
-
-
-BUNDLE_FORMAT: Literal["aitrace.bundle/v1"] = "aitrace.bundle/v1"
-PREDICATE_TYPE = "https://aitrace.dev/production-record/v1"
-MANIFEST_SCHEMA = "https://aitrace.dev/schemas/bundle-manifest/v1"
-PREDICATE_SCHEMA = "https://aitrace.dev/schemas/production-record-predicate/v1"
+BundleFormat = Literal["aitrace.bundle/v1", "aitrace.bundle/v2"]
+BUNDLE_FORMAT_V1: BundleFormat = "aitrace.bundle/v1"
+BUNDLE_FORMAT_V2: BundleFormat = "aitrace.bundle/v2"
+BUNDLE_FORMAT: BundleFormat = BUNDLE_FORMAT_V2
+"""The format ``aitrace bundle`` writes."""
+PREDICATE_TYPE_V1 = "https://aitrace.dev/production-record/v1"
+PREDICATE_TYPE_V2 = "https://aitrace.dev/production-record/v2"
+PREDICATE_TYPE = PREDICATE_TYPE_V2
+PREDICATE_TYPE_FOR: dict[str, str] = {BUNDLE_FORMAT_V1: PREDICATE_TYPE_V1,
+                                      BUNDLE_FORMAT_V2: PREDICATE_TYPE_V2}
+"""The predicate type each bundle format signs."""
+MANIFEST_SCHEMA = "https://aitrace.dev/schemas/bundle-manifest/v2"
+PREDICATE_SCHEMA = "https://aitrace.dev/schemas/production-record-predicate/v2"
 TOOL_NAME = "aitrace"
 
 MANIFEST_MEMBER = "manifest.json"
@@ -116,7 +128,7 @@ class ManifestMember:
 class Manifest:
     """``manifest.json``: every member of the bundle except the attestation, with digests."""
 
-    format: Literal["aitrace.bundle/v1"]
+    format: BundleFormat
     record: RecordRef
     tool: ToolInfo
     created_at: str = field(description="the last step's ended_at (never the wall clock)")
@@ -131,17 +143,27 @@ class PredicateStep:
 
     seq: int
     id: str
-    stage: StageId
+    stage: StepStage
     status: StepStatus
-    digest: str = field(pattern=SHA256_HEX, description="sha256 of the step's canonical JSON")
+    digest: str = field(pattern=SHA256_HEX,
+                        description="the step's digest as its format defines it (v2: sha256 of "
+                                    "the step file)")
 
 
 @model
 class Released:
-    """A released model artifact (also a statement subject)."""
+    """A released model artifact (also a statement subject): a file's sha256 or a dirHash."""
 
     path: str
-    sha256: str = field(pattern=SHA256_HEX)
+    sha256: str | None = field(default=None, pattern=SHA256_HEX)
+    dirHash: str | None = field(default=None, pattern=SHA256_HEX)  # noqa: N815 - in-toto's key
+
+    @property
+    def digest(self) -> tuple[DigestAlgorithm, str]:
+        """``(algorithm, hex)``: the statement subject's digest-set entry."""
+        if self.dirHash is not None:
+            return DIR_HASH, self.dirHash
+        return SHA256, self.sha256 or ""
 
 
 @model
@@ -158,7 +180,7 @@ class ReleaseSource:
 
 @model
 class Predicate:
-    """The ``https://aitrace.dev/production-record/v1`` predicate: the record in summary."""
+    """The production-record predicate (``PREDICATE_TYPE_V2``; v1 alike): the record in summary."""
 
     record: RecordRef
     tool: ToolInfo

@@ -45,12 +45,18 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True)
 class StepEntry:
-    """One ``steps/NNNNNN.json`` member as read: its JSON and parsed step, or the problem."""
+    """One ``steps/NNNNNN.json`` member as read: bytes, JSON, parsed step, or the problem.
+
+    ``digest`` is what the member stands for in the chain (``aitrace.record.chain.step_digest``:
+    v2, the SHA-256 of ``raw``), set whenever the member parses as JSON.
+    """
 
     member: str
     data: Any = None
     step: Step | None = None
     problem: str | None = None
+    raw: bytes | None = None
+    digest: str | None = None
 
 
 class OpenedBundle:
@@ -152,19 +158,25 @@ class OpenedBundle:
     @cached_property
     def step_entries(self) -> tuple[StepEntry, ...]:
         """Every step member read and parsed; problems are reported, not raised."""
+        from aitrace.record.chain import parse_step, step_digest
+
         out = []
         for name in self.step_members:
             try:
-                data = self._json(name)
+                raw = self.archive.read(name, max_size=self.archive.limits.max_json_size)
+                data = parse_step(raw, f"{self.archive.path}: member '{name}'",
+                                  limits=self.archive.limits.json)
             except AitraceError as exc:
                 out.append(StepEntry(member=name, problem=exc.message))
                 continue
+            digest = step_digest(raw, data)
             try:
                 step = Step.from_dict(data, source=f"{self.label}: member '{name}'")
             except AitraceError as exc:
-                out.append(StepEntry(member=name, data=data, problem=exc.message))
+                out.append(StepEntry(member=name, data=data, problem=exc.message, raw=raw,
+                                     digest=digest))
                 continue
-            out.append(StepEntry(member=name, data=data, step=step))
+            out.append(StepEntry(member=name, data=data, step=step, raw=raw, digest=digest))
         return tuple(out)
 
     @property

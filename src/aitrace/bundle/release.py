@@ -50,9 +50,10 @@ def released_artifacts(step: Step | None) -> tuple[Released, ...]:
     out: list[Released] = []
     seen: set[tuple[str, str]] = set()
     for p in step.products:
-        if p.sha256 and (p.path, p.sha256) not in seen and p.path != MANIFEST_MEMBER:
-            seen.add((p.path, p.sha256))
-            out.append(Released(path=p.path, sha256=p.sha256))
+        cid = p.content_id
+        if cid and (p.path, cid) not in seen and p.path != MANIFEST_MEMBER:
+            seen.add((p.path, cid))
+            out.append(Released(path=p.path, sha256=p.sha256, dirHash=p.dirHash))
     return tuple(out)
 
 
@@ -71,13 +72,35 @@ def release_sbom_ref(steps: Sequence[Step]) -> tuple[Step, str] | None:
 
 
 def referenced_objects(steps: Sequence[Step]) -> dict[str, Step]:
-    """Every evidence object the steps reference, mapped to the first step referencing it."""
+    """Every evidence object the steps reference, mapped to the first step referencing it.
+
+    Evidence, environment captures, and (format v2) the listing of every directory artifact,
+    stored under its dirHash.
+    """
     out: dict[str, Step] = {}
     for s in steps:
         for e in s.evidence:
             out.setdefault(e.sha256, s)
         if s.environment is not None and s.environment.distributions_sha256:
             out.setdefault(s.environment.distributions_sha256, s)
+        for a in (*s.materials, *s.products):
+            if a.dirHash is not None:
+                out.setdefault(a.dirHash, s)
+    return out
+
+
+def listing_objects(steps: Sequence[Step]) -> dict[str, Step]:
+    """The folder listings a bundle carries when the workspace has them, by folder digest.
+
+    Each produced folder's manifest (``aitrace.dir/v1``) is an object named by the folder's own
+    digest (``aitrace.hooks.tracker``): chain of custody reads it to account for a file inside
+    the folder. Records made before listings were kept have none; that is not an error.
+    """
+    out: dict[str, Step] = {}
+    for s in steps:
+        for p in s.products:
+            if p.type == "directory" and p.sha256:
+                out.setdefault(p.sha256, s)
     return out
 
 

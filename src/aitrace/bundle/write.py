@@ -3,7 +3,9 @@
 The archive is deterministic: members sorted, fixed timestamps and modes
 (``aitrace.bundle._zip``), ``created_at`` taken from the last step (never the wall clock),
 deterministic signatures (``aitrace.signing``) — the same record gives the same bytes. Large
-files are streamed, never loaded whole.
+files are streamed, never loaded whole. Bundles are written in format v2 (RFC 8785 manifest,
+envelope and statement; ``production-record/v2`` predicate); steps, ``record.json``, approvals
+and evidence are copied byte for byte as the workspace holds them, whatever their format.
 """
 
 from __future__ import annotations
@@ -36,12 +38,17 @@ from aitrace.bundle.format import (
     object_member,
     step_member,
 )
-from aitrace.bundle.release import predicate_for, referenced_objects, release_sbom_ref
+from aitrace.bundle.release import (
+    listing_objects,
+    predicate_for,
+    referenced_objects,
+    release_sbom_ref,
+)
 from aitrace.errors import InputError, IntegrityError, WorkspaceError
 from aitrace.record._model import to_json
-from aitrace.record.jsonio import canonical_bytes, canonical_digest, parse_untrusted, pretty_bytes
-from aitrace.record.models import Step
-from aitrace.record.refs import is_uri
+from aitrace.record.jsonio import canonical_bytes
+from aitrace.record.models import STEP_FORMAT_V1, Step
+from aitrace.record.refs import DIR_HASH, is_uri
 
 if TYPE_CHECKING:
     from aitrace.signing.keys import Signer
@@ -92,21 +99,20 @@ def _hash_path(path: Path) -> tuple[str, int]:
 def _read_steps(ws: Workspace) -> tuple[tuple[Step, ...], list[bytes]]:
     """The chain and each step file's exact bytes, read under the append lock."""
     with ws.lock():
-        report = ws.chain()
+        report = ws.chain()  # reads each file once: the bytes checked are the bytes bundled
         if report.broken:
             b = report.broken
             raise IntegrityError(f"cannot bundle: {b.file}: {b.reason}",
                                  hint="the record's history is damaged; restore the step file")
         raw: list[bytes] = []
-        for step in report.steps:
-            path = ws.dir / "steps" / f"{step.seq:06d}.json"
-            data = path.read_bytes()
-            doc = parse_untrusted(data, str(path), error=IntegrityError,
-                                  hint="restore the step file, then run `aitrace bundle` again")
-            if canonical_digest(doc) != step.digest:
-                raise IntegrityError(f"{path} changed while it was being bundled",
-                                     hint="run `aitrace bundle` again")
-            raw.append(data)
+        for stored in report.stored:
+            if stored.digest != stored.step.digest:
+                path = ws.dir / "steps" / f"{stored.step.seq:06d}.json"
+                raise IntegrityError(
+                    f"{path} is not the step as aitrace writes it (its digest differs from the "
+                    "digest of its parsed content)",
+                    hint="restore the step file from a trusted copy, then bundle again")
+            raw.append(stored.data)
     if not report.steps:
         raise InputError(f"the record in {ws.root} has no steps to bundle",
                          hint="record at least one stage (`aitrace run --stage ... -- cmd`)")
@@ -114,6 +120,13 @@ def _read_steps(ws: Workspace) -> tuple[tuple[Step, ...], list[bytes]]:
 
 
 def _include_members(ws: Workspace, include: Sequence[Path]) -> dict[str, Path]:
+    """``artifacts/<path>`` members for ``--include``: files inside the project only.
+
+    Every path is resolved before the containment check, so neither ``..``, a link, nor a
+    symlinked parent directory (``linkdir/passwd`` with ``linkdir -> /etc``) reaches outside.
+    """
+    from aitrace.store.digest import link_escape
+
     out: dict[str, Path] = {}
     for given in include:
         p = Path(given)
@@ -121,12 +134,17 @@ def _include_members(ws: Workspace, include: Sequence[Path]) -> dict[str, Path]:
             raise InputError(f"--include {given}: no such file or directory",
                              hint="give a file or directory inside the project")
         rel = ws.relpath(p)
-        if rel.startswith("/") or rel == ".." or rel.startswith("../"):
+        if is_uri(rel) or rel.startswith("/") or rel == ".." or rel.startswith("../"):
             raise InputError(f"--include {given} lies outside the project {ws.root}",
                              hint="copy the file into the project, or record it by digest only")
         if p.is_symlink():
             raise InputError(f"--include {given} is a symbolic link",
                              hint="include the file it points to")
+        escape = link_escape(p, ws.root)
+        if escape is not None:
+            raise InputError(f"--include {given} leads outside the project {ws.root} through a "
+                             f"symbolic link in its path (to {escape})",
+                             hint="copy the file into the project, or record it by digest only")
         files = [p] if p.is_file() else sorted(
             f for f in p.rglob("*") if f.is_file() and not f.is_symlink())
         if p.is_dir() and not files:
@@ -151,6 +169,8 @@ def _model_signatures(ws: Workspace, released: Sequence[Released], key: Path,
         return {}
     out: dict[str, bytes] = {}
     hasher = Hasher(cache=None)
+    # A v1 record names a directory by its aitrace.dir/v1 digest.
+    legacy = Hasher(cache=None, legacy_dirs=True)
     with tempfile.TemporaryDirectory(prefix="aitrace-sig-") as tmp:
         for i, rel in enumerate(released):
             if is_uri(rel.path) or rel.path.startswith("/"):
@@ -160,7 +180,9 @@ def _model_signatures(ws: Workspace, released: Sequence[Released], key: Path,
             if not path.exists():
                 notes.append(f"no model signature for {rel.path}: the file is not present")
                 continue
-            if hasher.digest(path).sha256 != rel.sha256:
+            algorithm, value = rel.digest
+            current = (hasher if algorithm == DIR_HASH or path.is_file() else legacy)
+            if current.digest(path).sha256 != value:
                 notes.append(f"no model signature for {rel.path}: the file changed since it was "
                              "recorded (its sha256 differs)")
                 continue
@@ -223,12 +245,18 @@ def build_bundle(
         except WorkspaceError as exc:
             raise WorkspaceError(f"cannot bundle: step {step.seq} ({step.stage}) references "
                                  f"{exc.message}", hint=exc.hint) from None
+    for sha in sorted(listing_objects(steps)):
+        if object_member(sha) not in members and ws.object_path(sha).is_file():
+            members[object_member(sha)] = ws.read_object(sha)
     for name, data in list_approvals(ws):
         members[APPROVALS_PREFIX + name] = data
     sbom = release_sbom_ref(steps)
     if sbom is not None:
         members[SBOM_MEMBER] = members[object_member(sbom[1])]
 
+    if steps[-1].format == STEP_FORMAT_V1:
+        notes.append("the record's steps are format v1 (Python canonical JSON): run `aitrace "
+                     "migrate` so that the chain can be checked with sha256sum from here on")
     predicate = predicate_for(ref, steps)
     if predicate.released_from and predicate.released_from.note:
         notes.append(predicate.released_from.note)
@@ -258,14 +286,16 @@ def build_bundle(
                         tool=ToolInfo(name=TOOL_NAME, version=__version__),
                         created_at=steps[-1].ended_at, chain_head=steps[-1].digest,
                         members=tuple(entries))
-    manifest_bytes = pretty_bytes(to_json(manifest))
+    manifest_bytes = canonical_bytes(to_json(manifest), what=MANIFEST_MEMBER)
     manifest_sha = hashlib.sha256(manifest_bytes).hexdigest()
-    subjects = [(r.path, r.sha256) for r in predicate.released]
+    subjects: list[tuple[str, str | dict[str, str]]] = [
+        (r.path, dict([r.digest])) for r in predicate.released]
     subjects.append((MANIFEST_MEMBER, manifest_sha))
     statement = make_statement(subjects, PREDICATE_TYPE, to_json(predicate))
-    envelope = dsse_sign(canonical_bytes(statement), IN_TOTO_PAYLOAD_TYPE, signers)
+    envelope = dsse_sign(canonical_bytes(statement, what="the in-toto statement"),
+                         IN_TOTO_PAYLOAD_TYPE, signers)
     members[MANIFEST_MEMBER] = manifest_bytes
-    members[ATTESTATION_MEMBER] = pretty_bytes(envelope)
+    members[ATTESTATION_MEMBER] = canonical_bytes(envelope, what=ATTESTATION_MEMBER)
 
     out = Path(out)
     write_deterministic_zip(out, list(members.items()))

@@ -6,8 +6,8 @@ so ``aitrace --help`` never pays for mlflow, Great Expectations or cryptography.
 
 from __future__ import annotations
 
+import errno
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "show": ("record", "show_cmd", "Show one step in full."),
     "status": ("record", "status_cmd", "The ten stages and whether the hash chain holds."),
     "digest": ("record", "digest_cmd", "Print digests exactly as the record computes them."),
+    "migrate": ("migrate", "migrate_cmd", "Carry a format v1 record over into format v2."),
+    "doctor": ("record", "doctor_cmd", "Explain damage to the workspace and repair it safely."),
     "check": ("quality", "check_cmd", "Validate data with Great Expectations as evidence."),
     "suite": ("quality", "suite_group", "Scaffold Great Expectations suites from data."),
     "sbom": ("sbom", "sbom_cmd", "Write a CycloneDX 1.6 ML-BOM."),
@@ -79,6 +81,14 @@ def cli() -> None:
     """
 
 
+def _safe_diagnostics(exc: AitraceError) -> str:
+    """The error's message and hint, each neutralised: they may quote a hostile value."""
+    from aitrace.report.terminal import terminal_safe
+
+    text = terminal_safe(exc.message)
+    return f"{text}\n  hint: {terminal_safe(exc.hint)}" if exc.hint else text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the CLI and turn every ``AitraceError`` into a message and exit code.
 
@@ -108,12 +118,14 @@ def _ending() -> None:
 
 
 def _run(args: list[str]) -> int:
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("DO_NOT_TRACK", "true")
+    from aitrace.hooks.ownenv import set_own_default
+
+    set_own_default("MLFLOW_DISABLE_TELEMETRY", "true")
+    set_own_default("DO_NOT_TRACK", "true")
     try:
         rv: Any = cli.main(args=args, prog_name="aitrace", standalone_mode=False)
     except AitraceError as exc:
-        click.echo(f"aitrace: error: {exc.diagnostics()}", err=True)
+        click.echo(f"aitrace: error: {_safe_diagnostics(exc)}", err=True)
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("aitrace: aborted", err=True)
@@ -128,4 +140,12 @@ def _run(args: list[str]) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # A full disk or a size limit met where no writer turned it into an error of ours.
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        click.echo(f"aitrace: error: {exc.strerror}{where}\n  hint: free some space (or raise "
+                   "`ulimit -f`) and run the command again", err=True)
+        return EXIT_USAGE
     return int(rv) if isinstance(rv, int) else 0

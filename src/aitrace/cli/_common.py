@@ -6,16 +6,20 @@ The shared options live in :mod:`aitrace.cli.options`.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import click
 
 
 def emit_json(data: Any) -> None:
-    """Print ``data`` as pretty JSON on stdout."""
-    click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+    """Print ``data`` as pretty JSON on stdout (C1 controls and bidi overrides escaped)."""
+    from aitrace.report.terminal import json_safe
+
+    click.echo(json_safe(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)))
 
 
 class ProgressBar:
@@ -54,3 +58,9 @@ class ProgressBar:
 def short(digest: str | None, n: int = 12) -> str:
     """A short form of a hex digest for tables."""
     return digest[:n] if digest else "-"
+
+
+def shell_join(argv: Sequence[str]) -> str:
+    """A command as a POSIX shell would need it typed (paths with spaces are quoted)."""
+    return " ".join(shlex.quote(a) for a in argv)
+

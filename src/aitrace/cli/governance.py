@@ -126,12 +126,24 @@ def _record(kind: str, stage: str, file: Path | None, as_json: bool) -> None:
         answers = _prompt_risk() if kind == "risk" else _prompt_checklist()
         parse = parse_risk_register if kind == "risk" else parse_checklist
         document = parse(answers, source="your answers")
+    from aitrace.evidence.governance.models import checklist_gaps, risk_gaps
+
+    gaps = risk_gaps(document) if kind == "risk" else checklist_gaps(document)
     step, ref = record_governance(ws, stage, document, source_file=file)
+    if gaps:
+        what = "risk register" if kind == "risk" else "self-check table"
+        shown = "; ".join(gaps[:8]) + (" …" if len(gaps) > 8 else "")
+        click.echo(f"aitrace: warning: the {what} leaves {len(gaps)} item(s) open — {shown}. "
+                   "An unassessed item is not an assessment: the default policy fails until "
+                   + ("every risk is rated with a mitigation and an owner"
+                      if kind == "risk" else "every strategy aspect is assessed")
+                   + "; fill them in and record the file again", err=True)
     if as_json:
         emit_json({"step": {"seq": step.seq, "id": step.id, "stage": step.stage,
                             "digest": step.digest},
                    "evidence": {"kind": ref.kind, "sha256": ref.sha256, "size": ref.size,
-                                "summary": dict(ref.summary)}})
+                                "summary": dict(ref.summary)},
+                   "gaps": gaps})
         return
     click.echo(f"Recorded {ref.kind} on step {step.seq} ({step.stage}), evidence "
                f"{short(ref.sha256)}")

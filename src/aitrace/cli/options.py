@@ -3,10 +3,13 @@
 * ``--stage/-s STAGE`` is checked against the ten stage ids while the command line is parsed:
   an unknown id stops the command with ``unknown stage '…'`` and exit 2 before anything runs.
 * ``--key/-k FILE`` names a key file; the library opens it and names the file when it cannot.
+  For verification keys have roles: ``--key`` is a release key (it may sign the attestation),
+  ``--approver-key`` an approver key (it may sign approvals); neither acts in the other role.
 * ``--passphrase-env VAR`` unlocks encrypted private keys; without it the passphrase is asked on
   a terminal, and elsewhere the command stops with a hint. A passphrase is never an argument.
-* ``--policy/-p FILE`` / ``--no-policy``: a policy file, or none; with neither, aitrace's
-  default "complete record" policy. Giving both is an error.
+* ``--policy/-p FILE|NAME`` / ``--no-policy``: a policy file (or ``partial``, a policy shipped
+  with aitrace), or none; with neither, aitrace's default "complete record" policy. Giving
+  both is an error.
 * ``--json`` prints the command's documented JSON document instead of text.
 * ``--plain-http`` (OCI registries without TLS) and ``--tracking-uri URI`` (the MLflow server of
   ``models:/`` references) for the commands that talk to registries.
@@ -62,6 +65,15 @@ _KEY_FILE = click.Path(dir_okay=False, path_type=Path)
 def trusted_keys_option(help_text: str) -> Callable[[F], F]:
     """``--key/-k FILE`` (repeatable): trusted public keys, as the parameter ``keys``."""
     return click.option("--key", "-k", "keys", multiple=True, type=_KEY_FILE, help=help_text)
+
+
+def approver_keys_option(f: F) -> F:
+    """``--approver-key FILE`` (repeatable): keys trusted to sign approvals only."""
+    option = click.option(
+        "--approver-key", "approver_keys", multiple=True, type=_KEY_FILE,
+        help="A reviewer's public key, trusted to sign approvals (never the release); "
+             "repeatable.")
+    return option(f)
 
 
 def signing_keys_option(help_text: str) -> Callable[[F], F]:
@@ -151,7 +163,12 @@ class NewPassphrase:
         from aitrace.signing.keys import passphrase_from_env
 
         if self._env:
-            return passphrase_from_env(self._env)
+            try:
+                return passphrase_from_env(self._env)
+            except InputError as exc:  # keygen never prompts unless asked to
+                raise InputError(exc.message, hint=f"export {self._env}=... with the new key's "
+                                 "passphrase, or use --passphrase-prompt to type it, or leave "
+                                 "both out for an unencrypted key") from None
         if self._prompt:
             value: str = click.prompt(f"Passphrase for {what}", hide_input=True,
                                       confirmation_prompt=True)
@@ -221,8 +238,8 @@ def policy_options(f: F) -> F:
                            help="Check integrity and signatures only, no policy.")(wrapped)
     wrapped = click.option(
         "--policy", "-p", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
-        help="A policy file the record must satisfy (default: aitrace's 'complete record' "
-             "policy).")(wrapped)
+        help="A policy file the record must satisfy, or a shipped policy by name: 'partial' "
+             "(no stage required) (default: aitrace's 'complete record' policy).")(wrapped)
     return wrapped  # type: ignore[return-value]
 
 

@@ -26,7 +26,8 @@ import click
 
 from aitrace.cli._common import emit_json
 from aitrace.cli.options import json_option, stage_option
-from aitrace.errors import EXIT_CHECK_FAILED, EXIT_OK
+from aitrace.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
+from aitrace.report.terminal import terminal_safe
 
 if TYPE_CHECKING:
     from aitrace.evidence.gx.run import CheckOutcome
@@ -34,6 +35,18 @@ if TYPE_CHECKING:
 
 def _labels(text: str | None) -> tuple[str, ...] | None:
     return None if text is None else tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def _range(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        low, high = (float(p) for p in parts)
+    except ValueError:
+        raise InputError(f"--label-range {text!r} is not MIN,MAX",
+                         hint="write e.g. --label-range 0,2000000") from None
+    return low, high
 
 
 @click.command("check", short_help="Validate data with Great Expectations as evidence.")
@@ -48,6 +61,11 @@ def _labels(text: str | None) -> tuple[str, ...] | None:
 @click.option("--labels", "labels", help="labels pack: the expected classes, comma-separated.")
 @click.option("--min-class-share", type=float, default=0.05, show_default=True,
               help="labels pack: the smallest share of labels any class may have.")
+@click.option("--task", type=click.Choice(["classification", "regression"]), default=None,
+              help="labels pack: the kind of target (default: a numeric label with many "
+                   "values is a regression target).")
+@click.option("--label-range", metavar="MIN,MAX",
+              help="labels pack, regression: the allowed range of the target.")
 @click.option("--privacy-columns", help="privacy pack: columns to scan, comma-separated "
                                         "(default: every text column).")
 @click.option("--redact", is_flag=True,
@@ -61,7 +79,8 @@ def _labels(text: str | None) -> tuple[str, ...] | None:
 @json_option
 def check_cmd(data: Path, suites: tuple[Path, ...], packs: tuple[str, ...], stage: str,
               label_column: str | None, labels: str | None, min_class_share: float,
-              privacy_columns: str | None, redact: bool, engine: str, warn_only: bool,
+              task: str | None, label_range: str | None, privacy_columns: str | None,
+              redact: bool, engine: str, warn_only: bool,
               description: str | None, mlflow: bool | None, as_json: bool) -> int:
     """Validate DATA with Great Expectations and record the result as evidence.
 
@@ -73,7 +92,8 @@ def check_cmd(data: Path, suites: tuple[Path, ...], packs: tuple[str, ...], stag
 
     options = CheckOptions(label_column=label_column, labels=_labels(labels),
                            min_class_share=min_class_share,
-                           privacy_columns=_labels(privacy_columns), redact=redact)
+                           privacy_columns=_labels(privacy_columns), redact=redact, task=task,
+                           label_range=_range(label_range))
     run = check_data(Workspace.find(), data, stage=stage, suites=suites, packs=packs,
                      options=options, engine=engine, description=description, mlflow=mlflow)
     if as_json:
@@ -87,11 +107,15 @@ def check_cmd(data: Path, suites: tuple[Path, ...], packs: tuple[str, ...], stag
 
 
 def _print_check(check: CheckOutcome) -> None:
+    """One check's outcome; every value (suite names, columns, labels) comes from user data."""
+    t = terminal_safe
     s: Any = check.summary
     verdict = "PASSED" if check.success else "FAILED"
-    label = s["suite_name"] + (f" (pack {s['pack']})" if s.get("pack") else "")
+    if not s.get("evaluated"):
+        verdict = "NOTHING CHECKED"  # 0 expectations evaluated is no pass
+    label = t(s["suite_name"]) + (f" (pack {t(s['pack'])})" if s.get("pack") else "")
     click.echo(f"{verdict}  {label}: {s['successful']}/{s['evaluated']} expectations met, "
-               f"{s.get('rows', '?')} rows, data sha256:{str(s['data_sha256'])[:16]}")
+               f"{t(s.get('rows', '?'))} rows, data sha256:{t(str(s['data_sha256'])[:16])}")
     for f in s.get("failed_expectations", []):
         where = f.get("column") or ",".join(map(str, f.get("columns", []))) or "table"
         extra = ""
@@ -101,12 +125,17 @@ def _print_check(check: CheckOutcome) -> None:
             extra += f" — observed {f['observed_value']!r}"
         if f.get("detector"):
             extra += f" [{f['detector']}]"
-        click.echo(f"    ✗ {f['type']} on {where}{extra}")
+        click.echo(f"    ✗ {t(f['type'])} on {t(where)}{t(extra)}")
     for finding in s.get("findings", []):
-        click.echo(f"    personal data: {finding['count']} value(s) with {finding['detector']} "
-                   f"in column {finding['column']}")
+        click.echo(f"    personal data: {finding['count']} value(s) with "
+                   f"{t(finding['detector'])} in column {t(finding['column'])}")
     for cls, share in (s.get("classes") or {}).items():
-        click.echo(f"    class {cls}: {share['count']} ({share['share']:.1%})")
+        click.echo(f"    class {t(cls)}: {share['count']} ({share['share']:.1%})")
+    if not s.get("evaluated"):
+        why = (" (the data has no text columns to scan)" if s.get("pack") == "privacy"
+               and not s.get("columns_scanned") else "")
+        click.echo(f"    0 expectations were evaluated{why}: this result is recorded, but it is "
+                   "not evidence that the data passed — policies do not count it")
 
 
 @click.group("suite", short_help="Scaffold Great Expectations suites from data.")
@@ -136,7 +165,10 @@ def init_suite_cmd(data: Path, output: Path, name: str | None, max_categories: i
         emit_json({"output": str(output), "name": doc["name"],
                    "expectations": len(doc["expectations"]), "suite": doc})
         return
-    click.echo(f"wrote {output}: suite '{doc['name']}' with {len(doc['expectations'])} "
+    import shlex
+
+    click.echo(f"wrote {output}: suite '{terminal_safe(doc['name'])}' with "
+               f"{len(doc['expectations'])} "
                f"expectations over {len(doc['expectations'][0]['kwargs']['column_list'])} "
-               "columns — review it, then `aitrace check DATA --suite "
-               f"{output} --stage ...`")
+               f"columns — review it, then `aitrace check {shlex.quote(str(data))} --suite "
+               f"{shlex.quote(str(output))} --stage STAGE`")

@@ -9,6 +9,7 @@ import click
 
 from aitrace.cli._common import emit_json
 from aitrace.cli.options import json_option
+from aitrace.report.terminal import terminal_safe
 
 
 @click.command("sbom", short_help="Write a CycloneDX 1.6 ML-BOM.")
@@ -72,5 +73,5 @@ def sbom_cmd(output: str | None, step: str | None, models: tuple[str, ...], incl
     click.echo(f"wrote {target}: CycloneDX {summary['spec_version']} ML-BOM, "
                f"{comps['total']} components, {summary['serial_number']}", err=True)
     for f in summary["flagged_licenses"]:
-        click.echo(f"  licence needs review: {f['component']}: {f['license'] or '(none)'} "
-                   f"({f['reason']})", err=True)
+        click.echo(f"  licence needs review: {terminal_safe(f['component'])}: "
+                   f"{terminal_safe(f['license'] or '(none)')} ({f['reason']})", err=True)

@@ -80,6 +80,15 @@ class EvidenceSource(ABC):  # noqa: B024 - every method has a sensible default
         """The badge a view shows for one piece of this evidence (None: no badge)."""
         return (ref.kind, "info")
 
+    def emptiness(self, ref: EvidenceRef) -> str | None:
+        """Why this evidence, though attached, shows nothing (``None``: it holds something).
+
+        Empty is not evidence: a check that evaluated nothing or a template left unfilled is
+        listed as what it is, but never satisfies a required kind, a passing check or the
+        completeness score. Judged from the step's own (signed) summary of the document.
+        """
+        return None
+
     # ------------------------------------------------------------------ checking
 
     def validate(self, doc: Any) -> str | None:

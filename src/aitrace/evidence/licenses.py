@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 _NON_COMMERCIAL = re.compile(r"(^|[-_ ])NC([-_ ]|$)|non[- ]?commercial|research[- ]only",
@@ -21,9 +23,89 @@ _UNSPECIFIED = frozenset({"other", "unknown", "noassertion", "none", "proprietar
 LICENSE_WORDS = frozenset({"AND", "OR", "WITH"})
 
 
+# How people write Creative Commons licences on their own pages, as SPDX spells the parts.
+_CC_WORDS = ((r"\bcreative\s+commons\b", "CC"), (r"\battribution\b", "BY"),
+             (r"\bnon-?commercial\b", "NC"), (r"\bshare-?alike\b", "SA"),
+             (r"\bno-?deriv(?:ative)?s\b", "ND"), (r"\binternational\b", ""),
+             (r"\bpublic\s+license\b", ""), (r"\blicen[cs]e\b", ""), (r"\bversion\b", ""))
+
+
+@dataclass(frozen=True)
+class LicenseReading:
+    """A licence as written, and as an SPDX expression when it is one (or plainly spells one).
+
+    Attributes:
+        given: the text as recorded.
+        spdx: the normalised SPDX expression (``None``: the text is not one).
+    """
+
+    given: str
+    spdx: str | None
+
+    @property
+    def value(self) -> str:
+        """What to record and compare: the SPDX form when known, else the text as given."""
+        return self.spdx or self.given
+
+    @property
+    def problem(self) -> str | None:
+        """Why the text is not an SPDX licence, or ``None``."""
+        if self.spdx is not None:
+            return None
+        return (f"licence {self.given!r} is not an SPDX licence id or expression, so policies "
+                "cannot judge it reliably (e.g. CC-BY-4.0, MIT, Apache-2.0 OR MIT; "
+                "https://spdx.org/licenses/)")
+
+
+MAX_LICENSE_TEXT = 512  # longer values (from untrusted bundles) are not parsed
+
+
+def _spdx(text: str) -> str | None:
+    from license_expression import get_spdx_licensing
+
+    if len(text) > MAX_LICENSE_TEXT:
+        return None
+    licensing = _licensing(get_spdx_licensing)
+    try:
+        result = licensing.validate(text)
+    except Exception:  # noqa: BLE001 - license-expression 30.x raises on some bad characters
+        return None
+    return str(result.normalized_expression) if not result.errors else None
+
+
+@cache
+def _licensing(factory: Any) -> Any:
+    return factory()
+
+
+@cache
+def read_license(text: str) -> LicenseReading:
+    """Read a licence through ``license-expression``'s SPDX knowledge (ids, case, old aliases).
+
+    Before that, a single licence written as people write it on licence pages is spelled the
+    SPDX way: spaces become hyphens and Creative Commons' words become SPDX's parts, so
+    ``CC BY-NC 4.0`` and ``Creative Commons Attribution-NonCommercial 4.0 International`` are
+    ``CC-BY-NC-4.0``. Anything still not SPDX is kept as given (``spdx`` is ``None``).
+    """
+    given = text.strip()
+    if not given:
+        return LicenseReading(text, None)
+    found = _spdx(given)
+    if found is None and not re.search(r"\b(AND|OR|WITH)\b|[()]", given):
+        words = given
+        for pattern, replacement in _CC_WORDS:
+            words = re.sub(pattern, replacement, words, flags=re.IGNORECASE)
+        candidate = re.sub(r"[\s_,-]+", "-", words.strip(" -,")).strip("-")
+        for option in (candidate, re.sub(r"-v?(\d)", r"-\1", candidate)):
+            if option and (found := _spdx(option)) is not None:
+                break
+    return LicenseReading(given, found)
+
+
 def license_ids(expression: str) -> list[str]:
-    """The licence ids of an SPDX expression (``(MIT OR Apache-2.0)`` -> both)."""
-    tokens = re.split(r"[\s()]+", expression)
+    """The licence ids of an expression (``(MIT OR Apache-2.0)`` -> both), SPDX-spelt if known."""
+    normal = read_license(expression).value
+    tokens = re.split(r"[\s()]+", normal)
     return [t for t in tokens if t and t.upper() not in LICENSE_WORDS]
 
 
@@ -31,7 +113,7 @@ def flag_reason(license_text: str | None) -> str | None:
     """Why a data or base-model licence needs a human look, or ``None`` when it does not."""
     if license_text is None or not license_text.strip():
         return "unknown"
-    text = license_text.strip()
+    text = read_license(license_text).value
     if text.lower() in _UNSPECIFIED or text.lower().startswith("licenseref-"):
         return "unspecified"
     if _NON_COMMERCIAL.search(text):

@@ -9,7 +9,8 @@ A built-in source's module is imported when its kind is first asked for, so a co
 one source (``aitrace verify``: the ML-BOM's) does not load the others.
 
 Order matters for contributors: the environment first (the ML-BOM lists its libraries), the
-ML-BOM next, the model-file scans, the GX totals, and the MLflow link last (it records the final
+user's own MLflow runs next (their values and model folders feed the ML-BOM), the ML-BOM, the
+model-file scans, the GX totals, and aitrace's MLflow step run last (it records the final
 values).
 """
 
@@ -24,6 +25,7 @@ from aitrace.record.stages import (
     EVIDENCE_CONFIG,
     EVIDENCE_DOCUMENT,
     EVIDENCE_NOTE,
+    EVIDENCE_QUARANTINE,
     EvidenceKind,
 )
 
@@ -53,6 +55,14 @@ class ConfigSource(_PlainSource):
 
     kind = EVIDENCE_CONFIG
     title = "Configuration"
+
+
+class QuarantineSource(_PlainSource):
+    """Step files ``aitrace doctor --repair`` set aside, listed with their digests."""
+
+    kind = EVIDENCE_QUARANTINE
+    media_type = "application/vnd.aitrace.quarantine+json"
+    title = "Quarantined step files"
 
 
 class OpaqueSource(_PlainSource):
@@ -99,6 +109,8 @@ def _builtin_class(kind: EvidenceKind) -> type[EvidenceSource]:
         return NoteSource
     if kind == "config":
         return ConfigSource
+    if kind == "quarantine":
+        return QuarantineSource
     if kind == "mlflow-run":
         from aitrace.evidence.mlflow.source import MlflowSource
         return MlflowSource
@@ -125,7 +137,7 @@ class _Builtins(Mapping[EvidenceKind, type[EvidenceSource]]):
 
 _ORDER: tuple[EvidenceKind, ...] = (
     "environment", "model-description", "cyclonedx-sbom", "model-scan", "gx-validation",
-    "risk-register", "self-check", "document", "note", "config", "mlflow-run")
+    "risk-register", "self-check", "document", "note", "config", "quarantine", "mlflow-run")
 
 BUILTIN: Mapping[EvidenceKind, type[EvidenceSource]] = _Builtins()
 """Built-in kinds to sources, in contribution order (the MLflow link last)."""
@@ -170,12 +182,16 @@ def contributors() -> Sequence[EvidenceSource]:
     """Sources for one step, in contribution order (what the tracker is wired with).
 
     Built-in sources are fresh instances (they may keep state between ``begin`` and
-    ``contribute``); plug-in sources that add evidence to steps come before the MLflow link.
+    ``contribute``); the user's MLflow runs are observed right after the environment, and
+    plug-in sources that add evidence to steps come before aitrace's MLflow step run.
     """
-    built = [cls() for kind, cls in BUILTIN.items() if kind != "mlflow-run"]
+    built = [cls() for kind, cls in BUILTIN.items() if kind not in ("mlflow-run", "environment")]
     extra = [p for p in _Registry.plugins().values()
              if type(p).applies is not EvidenceSource.applies]
-    return [*built, *extra, BUILTIN["mlflow-run"]()]
+    from aitrace.evidence.environment import EnvironmentSource
+    from aitrace.evidence.mlflow.source import MlflowSource, UserRunsSource
+
+    return [EnvironmentSource(), UserRunsSource(), *built, *extra, MlflowSource()]
 
 
 def checked_sources() -> tuple[EvidenceSource, ...]:

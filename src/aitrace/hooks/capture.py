@@ -11,10 +11,12 @@ import hashlib
 import os
 import socket
 import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from aitrace.hooks.redact import strip_url_credentials
-from aitrace.record.models import Actor, CodeVersion
+from aitrace.hooks.redact import redact_argv, strip_url_credentials
+from aitrace.record.models import Actor, CodeVersion, Command, Subject
 
 
 def capture_actor() -> Actor:
@@ -57,4 +59,22 @@ def capture_code_version(cwd: Path) -> CodeVersion | None:
         remote=strip_url_credentials(remote.decode().strip()) if remote else None,
     )
 
+
+def capture_process_command(relpath: Callable[[str], str],
+                            digest: Callable[[Path], str]) -> Command:
+    """The command line of this process and the ``__main__`` file it runs, with its digest.
+
+    What an in-process step (``aitrace.stage()`` in a script) ran, as ``aitrace run`` records
+    its child: ``python train.py --epochs 3`` (secrets redacted) plus the SHA-256 of
+    ``train.py`` as it was when the step started, so a reader knows which code ran.
+    """
+    argv = redact_argv([Path(sys.executable).name or "python", *sys.argv])
+    script = None
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if isinstance(main_file, str) and Path(main_file).is_file():
+        try:
+            script = Subject(path=relpath(main_file), sha256=digest(Path(main_file)))
+        except OSError:
+            script = None
+    return Command(argv=tuple(argv), cwd=relpath(os.getcwd()), script=script)
 

@@ -21,18 +21,18 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aitrace.errors import InputError
+from aitrace.errors import InputError, user_facing
 from aitrace.hooks.env import ENV_RECORD_ID, ENV_STAGE, ENV_STEP_ID, ENV_WORKSPACE
 from aitrace.hooks.handle import data_checker
 from aitrace.hooks.values import clean_metrics, clean_params
 from aitrace.record._model import from_json, to_json
-from aitrace.record.jsonio import parse_untrusted, pretty_bytes
-from aitrace.record.models import EvidenceRef, Subject
-from aitrace.record.refs import is_uri
+from aitrace.record.jsonio import document_bytes, parse_untrusted
+from aitrace.record.models import EvidenceRef
+from aitrace.record.refs import is_uri, normalize_sha256
 from aitrace.record.stages import is_stage
 
 if TYPE_CHECKING:
-    from aitrace.hooks.tracker import StepRecorder
+    from aitrace.hooks.recorder import StepRecorder
     from aitrace.record.stages import StageId
     from aitrace.store.workspace import Workspace
 
@@ -87,6 +87,7 @@ class ChildStep:
         finally:
             os.close(fd)
 
+    @user_facing
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Record parameters in the parent's step."""
         self._report("params", values=clean_params(params))
@@ -95,6 +96,7 @@ class ChildStep:
         """Record one parameter."""
         self.log_params({key: value})
 
+    @user_facing
     def log_metrics(self, metrics: Mapping[str, float]) -> None:
         """Record metrics in the parent's step."""
         self._report("metrics", values=clean_metrics(metrics))
@@ -103,46 +105,64 @@ class ChildStep:
         """Record one metric."""
         self.log_metrics({key: value})
 
+    @user_facing
     def describe(self, text: str) -> None:
         """A free-text description of the step."""
         self._report("describe", text=str(text))
 
+    @user_facing
     def input(self, *paths: str | os.PathLike[str], origin: str | None = None,
               license: str | None = None, role: str | None = None,
               sha256: str | None = None) -> None:
         """Declare inputs; the parent hashes them when the command ends."""
+        if sha256 is not None:
+            sha256 = normalize_sha256(sha256, what="input(sha256=...)")
         for p in paths:
             self._report("input", path=_absolute(p), origin=origin, license=license,
                          role=role, sha256=sha256)
 
+    @user_facing
     def output(self, *paths: str | os.PathLike[str], license: str | None = None,
                role: str | None = None) -> None:
         """Declare outputs; the parent hashes them when the command ends."""
         for p in paths:
             self._report("output", path=_absolute(p), license=license, role=role)
 
+    @user_facing
     def attach(self, kind: str, data: bytes | Mapping[str, Any] | list[Any], *,
                media_type: str, summary: Mapping[str, Any] | None = None,
                name: str | None = None, subject: str | os.PathLike[str] | None = None,
                subject_sha256: str | None = None) -> EvidenceRef:
         """Store evidence now and reference it from the parent's step."""
-        raw = data if isinstance(data, bytes) else pretty_bytes(data)
+        raw = data if isinstance(data, bytes) else document_bytes(data)
         sha = self._workspace.put_object(raw)
         subj = None
         if subject is not None:
+            from aitrace.record.models import STEP_FORMAT_V1, subject_for
+            from aitrace.store.digest import DigestCache, Hasher
+
             text = os.fspath(subject)
             rel = text if is_uri(text) else self._workspace.relpath(text)
+            legacy = self._workspace.append_format() == STEP_FORMAT_V1
+            if subject_sha256 is not None:
+                subject_sha256 = normalize_sha256(subject_sha256, what=f"{text}: subject_sha256")
             if subject_sha256 is None:
-                from aitrace.store.digest import DigestCache, Hasher
-
                 cache = DigestCache(self._workspace.digest_cache_path)
-                subject_sha256 = Hasher(cache=cache).digest(Path(text)).sha256
-            subj = Subject(path=rel, sha256=subject_sha256)
+                d = Hasher(cache=cache, legacy_dirs=legacy).digest(Path(text))
+                subj = subject_for(rel, d.sha256, d.algorithm)
+            else:
+                directory = not is_uri(text) and Path(text).is_dir() and not legacy
+                subj = subject_for(rel, subject_sha256, "dirHash" if directory else "sha256")
         ref = EvidenceRef(kind=kind, media_type=media_type, sha256=sha, size=len(raw),
                           name=name, summary=dict(summary or {}), subject=subj)
         self._report("evidence", ref=to_json(ref))
         return ref
 
+    def note_mlflow_store(self, tracking_uri: str) -> None:
+        """Tell the parent which store a run was started against (to find and link it)."""
+        self._report("mlflow_store", uri=tracking_uri)
+
+    @user_facing
     def check(self, data: Any, suite: str | os.PathLike[str] | Mapping[str, Any] | None = None,
               *, pack: str | None = None, path: str | os.PathLike[str] | None = None,
               **options: Any) -> Any:
@@ -204,6 +224,8 @@ def _apply(rec: StepRecorder, entry: Mapping[str, Any]) -> None:
                   role=entry.get("role"), sha256=entry.get("sha256"))
     elif op == "output":
         rec.output(entry["path"], license=entry.get("license"), role=entry.get("role"))
+    elif op == "mlflow_store":
+        rec.note_mlflow_store(str(entry["uri"]))
     elif op == "evidence":
         ref = from_json(EvidenceRef, entry["ref"], source="child report")
         if not rec.workspace.object_path(ref.sha256).is_file():

@@ -115,6 +115,19 @@ class StepOptions:
 
 
 @dataclass(frozen=True)
+class Launch:
+    """The command ``aitrace run`` starts, as sources need it to observe what it did.
+
+    Kept in memory only: ``env`` is the child's whole environment (secrets included) and is
+    never written anywhere; sources record what they derive from it, redacted.
+    """
+
+    argv: tuple[str, ...]
+    cwd: str  # the command's working directory, absolute
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class FinishingStep:
     """A step as it ends, as contributors see it: never the recorder itself.
 
@@ -126,14 +139,19 @@ class FinishingStep:
     workspace: Workspace
     options: StepOptions = field(default_factory=StepOptions)
     mlflow_stores: tuple[str, ...] = ()  # tracking URIs user runs were started against here
+    launch: Launch | None = None  # the command, when the step is ``aitrace run``'s
 
 
 @dataclass(frozen=True)
 class Attachment:
-    """Evidence a contributor adds: stored content-addressed, referenced from the step."""
+    """Evidence a contributor adds: stored content-addressed, referenced from the step.
+
+    ``data`` is the document's bytes, or a JSON document the tracker encodes the one way aitrace
+    stores JSON evidence (``aitrace.record.jsonio.document_bytes``: RFC 8785).
+    """
 
     kind: str
-    data: bytes
+    data: bytes | Mapping[str, Any] | list[Any]
     media_type: str
     name: str | None = None
     summary: Mapping[str, Any] = field(default_factory=dict)
@@ -142,10 +160,19 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class FoundOutput:
+    """A file or folder a contributor found the step produced (the tracker hashes it)."""
+
+    path: str
+    role: str | None = None
+
+
+@dataclass(frozen=True)
 class Contribution:
     """What a contributor adds to a finishing step; the tracker applies it in order."""
 
     evidence: tuple[Attachment, ...] = ()
+    outputs: tuple[FoundOutput, ...] = ()
     environment: Environment | None = None
     mlflow: tuple[MlflowLink, ...] = ()
     params: Mapping[str, str] = field(default_factory=dict)
@@ -186,20 +213,34 @@ DataChecker = Callable[..., Any]
 """``checker(step, data, suite, *, pack, path, **options)``: runs a GX check into ``step``."""
 
 
+LicenseReader = Callable[[str], tuple[str, str | None]]
+"""``reader(text) -> (value to record, problem or None)``: normalises a declared licence."""
+
+
 @dataclass
 class _Wiring:
     contributors: Callable[[], Sequence[StepContributor]] | None = None
     checker: DataChecker | None = None
+    licenses: LicenseReader | None = None
 
 
 _WIRING = _Wiring()
 
 
 def wire(*, contributors: Callable[[], Sequence[StepContributor]],
-         checker: DataChecker) -> None:
-    """Install the default contributors and data checker (done once by ``aitrace/__init__``)."""
+         checker: DataChecker, licenses: LicenseReader | None = None) -> None:
+    """Install the default contributors, data checker and licence reader (``aitrace/__init__``)."""
     _WIRING.contributors = contributors
     _WIRING.checker = checker
+    if licenses is not None:
+        _WIRING.licenses = licenses
+
+
+def read_license(text: str) -> tuple[str, str | None]:
+    """A declared licence as the record keeps it (SPDX when it is one) and its problem, if any."""
+    if _WIRING.licenses is None:  # pragma: no cover - aitrace/__init__ always wires
+        return text, None
+    return _WIRING.licenses(text)
 
 
 def default_contributors() -> Sequence[StepContributor]:

@@ -16,44 +16,33 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
-from aitrace.errors import InputError, StepFailed
-from aitrace.hooks.capture import capture_actor, capture_code_version
+from aitrace.errors import AitraceError, InputError, StepFailed, user_facing
+from aitrace.hooks.capture import capture_code_version, capture_process_command
 from aitrace.hooks.handle import (
-    Contribution,
-    FinishingStep,
+    Launch,
     StepContributor,
     StepOptions,
-    data_checker,
     default_contributors,
 )
+from aitrace.hooks.outputs import untouched_warning
+from aitrace.hooks.recorder import StepRecorder, _warn
 from aitrace.hooks.redact import scrub
-from aitrace.hooks.values import clean_metrics, clean_params
-from aitrace.record.jsonio import pretty_bytes
 from aitrace.record.models import (
-    STEP_FORMAT,
-    Artifact,
-    CodeVersion,
     Command,
-    Environment,
-    EvidenceRef,
-    MlflowLink,
     Step,
-    StepStatus,
-    Subject,
 )
-from aitrace.record.refs import is_uri
-from aitrace.record.stages import EVIDENCE_SBOM, STAGE_IDS, StageId, is_stage
+from aitrace.record.stages import STAGE_IDS, StageId, is_stage
 from aitrace.record.times import utc_now
-from aitrace.store.digest import DigestCache, Hasher, Progress
-from aitrace.store.workspace import Workspace, new_id
+from aitrace.store.digest import Progress
+from aitrace.store.workspace import Workspace
 
 if TYPE_CHECKING:
     from aitrace.hooks.child import ChildStep
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -77,291 +66,32 @@ def current_step() -> StepRecorder | ChildStep | None:
     return child_step()
 
 
-class StepRecorder:
-    """The handle a running stage gives its code: declare outputs, log values, attach evidence.
-
-    It satisfies ``aitrace.hooks.handle.StepHandle``; what the step holds so far is read with
-    ``snapshot()``. Nothing outside the hooks touches its internal state.
-    """
-
-    def __init__(self, workspace: Workspace, stage: StageId, *, description: str | None,
-                 progress: Progress | None) -> None:
-        self._workspace = workspace
-        self._stage: StageId = stage
-        self._id = new_id()
-        self._record_id = workspace.record.id
-        self.description = description
-        self.started_at = utc_now()
-        self.ended_at: str | None = None
-        self.actor = capture_actor()
-        self.command: Command | None = None
-        self.code: CodeVersion | None = None
-        self.environment: Environment | None = None
-        self.materials: list[Artifact] = []
-        self.products: list[Artifact] = []
-        self.evidence: list[EvidenceRef] = []
-        self.mlflow: list[MlflowLink] = []
-        self.params: dict[str, str] = {}
-        self.metrics: dict[str, float] = {}
-        self.status: StepStatus | None = None
-        self.error: str | None = None
-        self.exit_code: int | None = None
-        self.options = StepOptions()
-        self.contributors: Sequence[StepContributor] = ()
-        self._mlflow_stores: list[str] = []
-        self._declared_outputs: list[tuple[str, dict[str, Any]]] = []
-        self._hasher = Hasher(cache=DigestCache(workspace.digest_cache_path),
-                              progress=progress)
-
-    # ---------------------------------------------------------------- identity
-
-    @property
-    def id(self) -> str:
-        """The step's id."""
-        return self._id
-
-    @property
-    def stage(self) -> StageId:
-        """The stage this step records."""
-        return self._stage
-
-    @property
-    def record_id(self) -> str:
-        """The record the step belongs to."""
-        return self._record_id
-
-    @property
-    def workspace(self) -> Workspace:
-        """The workspace the step is recorded in."""
-        return self._workspace
-
-    # ---------------------------------------------------------------- artifacts
-
-    def _artifact(self, path: str | os.PathLike[str], *, origin: str | None,
-                  license: str | None, role: str | None, sha256: str | None = None) -> Artifact:
-        text = os.fspath(path)
-        origin = scrub(origin) if origin else origin
-        if is_uri(text):
-            return Artifact(path=scrub(text), type="uri", sha256=sha256, origin=origin,
-                            license=license, role=role)
-        real = Path(text)
-        d = self._hasher.digest(real)
-        if sha256 is not None and sha256 != d.sha256:
-            raise InputError(f"{text}: expected sha256 {sha256} but the file hashes to "
-                             f"{d.sha256}", hint="the data changed; update the expected digest")
-        return Artifact(path=self._workspace.relpath(real), type=d.type, sha256=d.sha256,
-                        size=d.size, origin=origin, license=license, role=role)
-
-    def input(self, *paths: str | os.PathLike[str], origin: str | None = None,
-              license: str | None = None, role: str | None = None,
-              sha256: str | None = None) -> list[Artifact]:
-        """Declare and hash inputs now (a URI is recorded by name, with ``sha256`` if given).
-
-        ``origin`` declares an external source (where the data or base model came from); chain of
-        custody accepts declared external sources without an earlier producing step. Returns
-        the recorded artifacts.
-        """
-        added = [self._artifact(p, origin=origin, license=license, role=role, sha256=sha256)
-                 for p in paths]
-        self.materials.extend(added)
-        return added
-
-    def output(self, *paths: str | os.PathLike[str], license: str | None = None,
-               role: str | None = None) -> None:
-        """Declare outputs; they are hashed when the stage ends, whatever they hold then."""
-        for p in paths:
-            self._declared_outputs.append((os.fspath(p), {"license": license, "role": role}))
-
-    # ---------------------------------------------------------------- values
-
-    def log_params(self, params: Mapping[str, Any]) -> None:
-        """Record parameters (kept in the step and logged to the step's MLflow run)."""
-        self.params.update(clean_params(params))
-
-    def log_param(self, key: str, value: Any) -> None:
-        """Record one parameter."""
-        self.log_params({key: value})
-
-    def log_metrics(self, metrics: Mapping[str, float]) -> None:
-        """Record metrics (kept in the step and logged to the step's MLflow run)."""
-        self.metrics.update(clean_metrics(metrics))
-
-    def log_metric(self, key: str, value: float) -> None:
-        """Record one metric."""
-        self.log_metrics({key: value})
-
-    def describe(self, text: str) -> None:
-        """A free-text description of the step."""
-        self.description = text
-
-    def note_mlflow_store(self, tracking_uri: str) -> None:
-        """Remember a tracking URI user code started a run against (to find and link the run)."""
-        if tracking_uri not in self._mlflow_stores:
-            self._mlflow_stores.append(tracking_uri)
-
-    # ---------------------------------------------------------------- evidence
-
-    def attach(self, kind: str, data: bytes | Mapping[str, Any] | list[Any], *,
-               media_type: str, summary: Mapping[str, Any] | None = None,
-               name: str | None = None, subject: str | os.PathLike[str] | None = None,
-               subject_sha256: str | None = None) -> EvidenceRef:
-        """Store evidence content-addressed and reference it from the step.
-
-        ``subject`` is the data file the evidence is about; its digest (computed now, or given
-        as ``subject_sha256``) binds the evidence to those exact bytes.
-        """
-        raw = data if isinstance(data, bytes) else pretty_bytes(data)
-        sha = self._workspace.put_object(raw)
-        subj = None
-        if subject is not None:
-            text = os.fspath(subject)
-            rel = text if is_uri(text) else self._workspace.relpath(text)
-            digest = subject_sha256 or self._hasher.digest(Path(text)).sha256
-            subj = Subject(path=rel, sha256=digest)
-        ref = EvidenceRef(kind=kind, media_type=media_type, sha256=sha, size=len(raw),
-                          name=name, summary=dict(summary or {}), subject=subj)
-        self.evidence.append(ref)
-        return ref
-
-    def check(self, data: Any, suite: str | os.PathLike[str] | Mapping[str, Any] | None = None,
-              *, pack: str | None = None, path: str | os.PathLike[str] | None = None,
-              **options: Any) -> Any:
-        """Validate data with Great Expectations and attach the result (see ``aitrace check``).
-
-        ``data`` is a CSV/Parquet/JSON Lines path or a pandas DataFrame (then ``path`` names
-        the file it was written to, which binds the evidence to those bytes).
-        """
-        return data_checker()(self, data, suite, pack=pack, path=path, **options)
-
-    def sbom(self, **options: Any) -> EvidenceRef:
-        """Attach a CycloneDX ML-BOM for this step's model outputs now.
-
-        Option ``models``: the outputs (or one output) to describe as models (default: outputs
-        with role ``model`` or a model file suffix).
-        """
-        unknown = set(options) - {"models"}
-        if unknown:
-            raise InputError(f"step.sbom(): unknown option(s) {sorted(unknown)}",
-                             hint="the only option is models=[paths]")
-        models = options.get("models")
-        if isinstance(models, (str, os.PathLike)):
-            models = [models]
-        source = next((c for c in self.contributors if c.kind == EVIDENCE_SBOM), None)
-        if source is None:  # pragma: no cover - the SBOM source is always wired
-            raise InputError("no ML-BOM source is installed")
-        chosen = tuple(os.fspath(m) for m in models) if models is not None else None
-        view = replace(self.finishing(), options=replace(self.options, sbom_models=chosen))
-        before = len(self.evidence)
-        self.apply(source.contribute(view))
-        if len(self.evidence) == before:  # pragma: no cover - the source always attaches
-            raise InputError("the ML-BOM source attached nothing")
-        return self.evidence[before]
-
-    # ---------------------------------------------------------------- finishing
-
-    def set_result(self, status: StepStatus, *, exit_code: int | None = None,
-                   error: str | None = None) -> None:
-        """Force the final status (``aitrace run`` sets it from the child's exit code)."""
-        self.status = status
-        self.exit_code = exit_code
-        if error:
-            self.error = scrub(error)
-
-    def _pending_outputs(self) -> list[Artifact]:
-        """Declared outputs not hashed yet that exist now, hashed (for a snapshot)."""
-        have = {a.path for a in self.products}
-        out: list[Artifact] = []
-        for text, meta in self._declared_outputs:
-            rel = self._workspace.relpath(text) if not is_uri(text) else text
-            if rel in have or (not is_uri(text) and not Path(text).exists()):
-                continue
-            out.append(self._artifact(text, origin=None, **meta))
-            have.add(rel)
-        return out
-
-    def hash_outputs(self) -> list[str]:
-        """Hash the declared outputs into the step's products; return those that do not exist."""
-        missing: list[str] = []
-        for text, meta in self._declared_outputs:
-            if not is_uri(text) and not Path(text).exists():
-                missing.append(text)
-                continue
-            self.products.append(self._artifact(text, origin=None, **meta))
-        self._declared_outputs = []
-        return missing
-
-    def _bind_evidence(self) -> None:
-        digests = {a.sha256 for a in (*self.materials, *self.products) if a.sha256}
-        self.evidence = [
-            e if e.subject is None else replace(e, bound=e.subject.sha256 in digests)
-            for e in self.evidence
-        ]
-
-    def snapshot(self, seq: int = 0, prev: str | None = None) -> Step:
-        """What the step holds now, as a ``Step`` (declared outputs that exist are hashed).
-
-        ``seq`` and ``prev`` are placeholders unless given: the chain position is only known
-        under the append lock.
-        """
-        command = self.command
-        if command is not None:
-            command = Command(argv=command.argv, exit_code=self.exit_code, cwd=command.cwd)
-        return Step(
-            format=STEP_FORMAT, id=self._id, record_id=self._record_id, seq=max(seq, 1),
-            stage=self._stage, status=self.status or "succeeded", started_at=self.started_at,
-            ended_at=self.ended_at or utc_now(), actor=self.actor, prev=prev, command=command,
-            code=self.code, environment=self.environment, materials=tuple(self.materials),
-            products=(*self.products, *self._pending_outputs()), evidence=tuple(self.evidence),
-            mlflow=tuple(self.mlflow), params=dict(self.params), metrics=dict(self.metrics),
-            description=self.description, error=self.error)
-
-    def finishing(self) -> FinishingStep:
-        """The step as contributors see it now."""
-        return FinishingStep(step=self.snapshot(), workspace=self._workspace,
-                             options=self.options, mlflow_stores=tuple(self._mlflow_stores))
-
-    def apply(self, contribution: Contribution) -> None:
-        """Add what a contributor contributed (evidence, environment, links, values)."""
-        for a in contribution.evidence:
-            sha = self._workspace.put_object(a.data)
-            subj = (Subject(path=a.subject_path, sha256=a.subject_sha256)
-                    if a.subject_path is not None and a.subject_sha256 is not None else None)
-            self.evidence.append(EvidenceRef(
-                kind=a.kind, media_type=a.media_type, sha256=sha, size=len(a.data),
-                name=a.name, summary=dict(a.summary), subject=subj))
-        if contribution.environment is not None:
-            self.environment = contribution.environment
-        self.mlflow.extend(contribution.mlflow)
-        if contribution.params:
-            self.log_params(contribution.params)
-        if contribution.metrics:
-            self.log_metrics(contribution.metrics)
-
-    def build(self, seq: int, prev: str | None) -> Step:
-        """The immutable step, once the chain position is known (called under the lock)."""
-        if self.status is None or self.ended_at is None:
-            raise RuntimeError("build() called before the step finished")
-        return self.snapshot(seq, prev)
-
-
-def _warn(msg: str) -> None:
-    print(f"aitrace: warning: {msg}", file=sys.stderr)
 
 
 def _failure(e: BaseException) -> str:
-    return f"{type(e).__name__}: {scrub(str(e))}"
+    """A contributor's failure in one line (library errors can span dozens: SQL, parameters).
+
+    aitrace's own errors are shown whole: their message is one written sentence.
+    """
+    if isinstance(e, AitraceError):
+        return f"{type(e).__name__}: {scrub(e.message)}"
+    lines = scrub(str(e)).strip().splitlines() or [""]
+    first = lines[0] if len(lines[0]) <= 200 else lines[0][:199] + "…"
+    return f"{type(e).__name__}: {first}" + (" …" if len(lines) > 1 else "")
 
 
 class StageContext:
     """``aitrace.stage(...)``: a context manager yielding a ``StepRecorder``, or a decorator."""
 
+    @user_facing
     def __init__(self, stage: str, *, inputs: Iterable[str | os.PathLike[str]] = (),
                  outputs: Iterable[str | os.PathLike[str]] = (),
                  workspace: Workspace | str | os.PathLike[str] | None = None,
                  description: str | None = None, command: Command | None = None,
                  mlflow: bool | None = None, sbom: bool | None = None,
                  progress: Progress | None = None,
-                 contributors: Callable[[], Sequence[StepContributor]] | None = None) -> None:
+                 contributors: Callable[[], Sequence[StepContributor]] | None = None,
+                 launch: Launch | None = None) -> None:
         if not is_stage(stage):
             raise InputError(f"unknown stage '{stage}'",
                              hint="use one of: " + ", ".join(STAGE_IDS))
@@ -374,6 +104,7 @@ class StageContext:
         self.mlflow = mlflow
         self.sbom = sbom
         self.progress = progress
+        self.launch = launch
         self._make_contributors = contributors or default_contributors
         self._contributors: Sequence[StepContributor] = ()
         self.recorder: StepRecorder | None = None
@@ -387,19 +118,24 @@ class StageContext:
             return ws
         return Workspace.find(Path(ws) if ws is not None else None)
 
+    @user_facing
     def __enter__(self) -> StepRecorder:
         outer = _current.get()
         if outer is not None:
             raise InputError(f"stage '{self.stage}' started inside stage '{outer.stage}'",
                              hint="stages do not nest; end one before starting the next")
         ws = self._resolve_workspace()
+        ws.require_intact()  # a damaged chain can take no step: say so before the work runs
         rec = StepRecorder(ws, self.stage, description=self.description, progress=self.progress)
-        rec.command = self.command
+        rec.command = self.command or capture_process_command(
+            ws.relpath, lambda p: rec._hasher.digest(p).sha256)
+        rec.launch = self.launch
         enabled = bool(ws.config.section("mlflow").get("enabled", True))
         rec.options = StepOptions(mlflow=self.mlflow if self.mlflow is not None else enabled,
                                   sbom=self.sbom)
         rec.input(*self.inputs)  # a missing input fails here, before anything is written
         rec.output(*self.outputs)
+        rec.watch.before([os.fspath(o) for o in self.outputs])
         rec.code = capture_code_version(ws.root)
         ws.begin(rec.id, self.stage, rec.started_at, rec.actor,
                  self.command.argv if self.command else None, tuple(rec.materials))
@@ -407,7 +143,13 @@ class StageContext:
         self._token = _current.set(rec)
         self._contributors = list(self._make_contributors())
         rec.contributors = self._contributors
-        starting = rec.finishing()
+        try:
+            starting = rec.finishing()  # hashes declared outputs that exist already
+        except BaseException:
+            _current.reset(self._token)  # nothing started: leave no stage or marker behind
+            self._token = None
+            ws.end(rec.id)
+            raise
         for c in self._contributors:
             try:
                 self._export(c.begin(starting))
@@ -429,6 +171,7 @@ class StageContext:
         """The variables contributors exported for this step (for ``aitrace run``'s child)."""
         return {k: os.environ[k] for k in self._env_added if k in os.environ}
 
+    @user_facing
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> Literal[False]:
         rec = self.recorder
@@ -469,11 +212,19 @@ class StageContext:
         from aitrace.hooks.child import merge_child_reports
 
         merge_child_reports(rec, warn=_warn)
-        missing = rec.hash_outputs()
-        outputs_failed = bool(missing) and rec.status == "succeeded"
+        missing, escaped = rec.hash_outputs()
+        untouched = [a.path for a in rec.products if a.unchanged]
+        if untouched and rec.status == "succeeded":
+            _warn(untouched_warning(untouched))
+        outputs_failed = bool(missing or escaped) and rec.status == "succeeded"
+        why: list[str] = []
         if outputs_failed:
-            rec.set_result("failed", exit_code=rec.exit_code,
-                           error="declared output(s) not produced: " + ", ".join(missing))
+            if missing:
+                why.append("declared output(s) not produced: " + ", ".join(missing))
+            if escaped:
+                why.append("declared output(s) not recorded, a symbolic link takes them out of "
+                           "the project: " + ", ".join(escaped))
+            rec.set_result("failed", exit_code=rec.exit_code, error="; ".join(why))
         # The user's work ends here; evidence built from it below does not extend the step.
         rec.ended_at = utc_now()
         for c in self._contributors:  # in registry order: the MLflow link comes last
@@ -483,10 +234,11 @@ class StageContext:
         ws.end(rec.id)
         if outputs_failed and exc_type is None:
             raise StepFailed(
-                f"stage '{rec.stage}' declared output(s) that do not exist: "
-                + ", ".join(missing),
+                f"stage '{rec.stage}': " + "; ".join(why),
                 hint=f"the step was recorded as failed (step {self.step.seq}); "
-                "check the paths or make the command write them")
+                "check the paths or make the command write them"
+                + ("; write outputs inside the project, not links out of it" if escaped
+                   else ""))
 
     @staticmethod
     def _contribute(rec: StepRecorder, c: StepContributor) -> None:
@@ -512,19 +264,12 @@ class StageContext:
         return wrapper
 
 
+@user_facing
 def stage(stage: str, **kwargs: Any) -> StageContext:
     """Record a stage: ``with aitrace.stage("training", inputs=[...]) as step: ...``."""
     return StageContext(stage, **kwargs)
 
 
-def step_as_json(step: Step) -> dict[str, Any]:
-    """The documented JSON form of a step (what ``show --json`` prints)."""
-    from aitrace.record._model import to_json
-
-    out: dict[str, Any] = to_json(step)
-    out["prev"] = step.prev
-    out["digest"] = step.digest
-    return out
-
-
 __all__ = ["StageContext", "StepRecorder", "current_step", "stage"]
+
+

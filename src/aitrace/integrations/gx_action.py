@@ -38,7 +38,7 @@ from great_expectations.checkpoint.actions import ValidationAction
 
 from aitrace.errors import InputError
 from aitrace.evidence.gx import _context as _gx  # noqa: F401 - registers aitrace's expectations (suites may use them)
-from aitrace.record.jsonio import canonical_digest
+from aitrace.record.jsonio import document_digest
 from aitrace.record.refs import is_uri
 
 
@@ -119,7 +119,7 @@ class AttachToAitraceStep(ValidationAction):  # type: ignore[misc]
             sha = hash_file(Path(path))[0] if path else ""
             suite_doc = self._suite_doc(str(raw.get("suite_name")), checkpoint_result)
             suite = Suite(doc=suite_doc, name=str(raw.get("suite_name")),
-                          sha256=canonical_digest(_jsonable(suite_doc)),
+                          sha256=document_digest(_jsonable(suite_doc)),
                           source=f"<checkpoint {checkpoint_result.checkpoint_config.name}>",
                           redact=self.redact)
             engine = "spark" if "spark" in str((raw.get("meta") or {}).get("batch_spec")

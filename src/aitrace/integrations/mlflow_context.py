@@ -8,10 +8,12 @@ of this environment, whether it is "in context" and which tags to add. It is in 
 * the process is the child of ``aitrace run`` (``AITRACE_STEP_ID`` … in the environment).
 
 Runs tagged this way are found and linked to the step when it ends
-(``aitrace.evidence.mlflow``). Outside aitrace the provider does nothing. MLflow
-imports this module for every run, so it stays cheap: no aitrace module beyond this one is
-imported here, and the in-process check only looks at ``aitrace.hooks.tracker`` if it is already
-loaded.
+(``aitrace.evidence.mlflow``), together with the store each run went to (reported to the step:
+in-process, or through the child's report file). Outside aitrace the provider does nothing.
+MLflow imports this module for every run, so it stays cheap: no aitrace module beyond this one is
+imported at import time, the in-process check only looks at ``aitrace.hooks.tracker`` if it is
+already loaded, and ``aitrace.hooks.child`` is imported only in a child of ``aitrace run``.
+Without aitrace in the child's interpreter its runs are still found (by the step's time window).
 """
 
 from __future__ import annotations
@@ -71,8 +73,10 @@ def _provider_class() -> type:
             return _current_recorder() is not None or bool(os.environ.get(ENV_STEP_ID))
 
         def tags(self) -> dict[str, str]:
-            """The step's tags; also notes the run's tracking URI on an in-process step."""
+            """The step's tags; also tells the step which store the run goes to."""
             rec = _current_recorder()
+            if rec is None and os.environ.get(ENV_STEP_ID):
+                rec = _child_step()
             if rec is not None:
                 _note_tracking_uri(rec)
             return context_tags()
@@ -96,12 +100,30 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _child_step() -> Any:
+    """The parent's step under ``aitrace run`` (imported only then: the run is in a step)."""
+    try:
+        from aitrace.hooks.child import child_step
+
+        return child_step()
+    except Exception:  # noqa: BLE001 - tagging must never break the user's run
+        return None
+
+
 def _note_tracking_uri(rec: Any) -> None:
-    """Remember which store the user's run goes to (MLflow is loaded: it is calling us)."""
+    """Tell the step which store the user's run goes to (MLflow is loaded: it is calling us).
+
+    A relative store (``sqlite:///mlflow.db``, ``./mlruns``) is the working directory's now,
+    so it is made absolute here, where that directory is known.
+    """
     try:
         import mlflow
 
         uri = str(mlflow.get_tracking_uri())
+        if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+            uri = "sqlite:///" + os.path.abspath(uri[len("sqlite:///"):])
+        elif "://" not in uri and not uri.startswith(("file:", "databricks")):
+            uri = "file://" + os.path.abspath(uri)
+        rec.note_mlflow_store(uri)
     except Exception:  # noqa: BLE001 - tagging must never break the user's run
         return
-    rec.note_mlflow_store(uri)

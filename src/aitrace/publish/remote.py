@@ -46,6 +46,7 @@ class VerifyOptions:
     policy: Policy | None = None
     artifacts: Sequence[Path] = ()
     now: datetime | None = None
+    approver_keys: Sequence[PublicKey] = ()
 
 
 def verify_file(path: Path, opts: VerifyOptions) -> VerifyReport:
@@ -53,7 +54,8 @@ def verify_file(path: Path, opts: VerifyOptions) -> VerifyReport:
     from aitrace.verify.bundle import verify_bundle
 
     return verify_bundle(path, opts.keys, threshold=opts.threshold, policy=opts.policy,
-                         artifacts=list(opts.artifacts), now=opts.now)
+                         artifacts=list(opts.artifacts), now=opts.now,
+                         approver_keys=opts.approver_keys)
 
 
 def _with(report: VerifyReport, path: str, front: Sequence[Check],
@@ -106,7 +108,7 @@ def verify_model(ref: ModelRef, opts: VerifyOptions, *, tracking_uri: str | None
     with tempfile.TemporaryDirectory(prefix="aitrace-model-") as tmp:
         fetched = fetch_version(ref, Path(tmp) / "dl", uri)
         report = verify_file(fetched.bundle, opts)
-        layout = released_artifacts(fetched.bundle, report.subjects)
+        layout = released_artifacts(fetched.bundle, _pairs(report.subjects))
         files = version_file_checks(fetched, layout)
     t_bundle = "The attached bundle is the one that was published (aitrace.bundle_sha256)"
     if fetched.bundle_sha256 == fetched.published_sha256:
@@ -162,7 +164,7 @@ def publish_bundle(bundle: Path, opts: VerifyOptions, *, name: str, source_root:
         chain_head = ob.predicate.chain_head
         record_name = ob.record_name or "model"
     uri = resolve_tracking_uri(tracking_uri)
-    published = publish_version(bundle, name=name, subjects=report.subjects,
+    published = publish_version(bundle, name=name, subjects=_pairs(report.subjects),
                                 verified_by=report.signers, chain_head=chain_head,
                                 record_id=report.record_id or "", record_name=record_name,
                                 source_root=source_root, tracking_uri=uri)
@@ -173,3 +175,11 @@ def publish_bundle(bundle: Path, opts: VerifyOptions, *, name: str, source_root:
         raise _refuse(check, f"{published.ref} (registered; alias '{alias}' NOT set)")
     set_alias(published.ref, alias, uri)
     return replace(published, alias=alias)
+
+
+def _pairs(subjects: Sequence[tuple[str, str, str]]) -> list[tuple[str, str]]:
+    """Statement subjects as (name, hex digest): a file's sha256 or a folder's dirHash.
+
+    Both are what ``Hasher().digest`` computes for the registered copy of that path.
+    """
+    return [(name, digest) for name, _algorithm, digest in subjects]

@@ -103,9 +103,27 @@ def _fail(path: str, what: str, source: str) -> InputError:
     )
 
 
-def from_json(cls: type[T], data: Any, *, source: str = "") -> T:
-    """Parse untrusted JSON ``data`` into model ``cls``; raise ``InputError`` naming the field."""
-    return typing.cast(T, _converter(typing.cast(Any, cls))(data, "", source))
+def from_json(cls: type[T], data: Any, *, source: str = "", hint: str | None = None) -> T:
+    """Parse untrusted JSON ``data`` into model ``cls``; raise ``InputError`` naming the field.
+
+    ``hint`` replaces the default hint ("restore it from a trusted copy", right for what aitrace
+    wrote) for documents people write by hand, such as policies.
+    """
+    try:
+        return typing.cast(T, _converter(typing.cast(Any, cls))(data, "", source))
+    except InputError as exc:
+        if hint is None:
+            raise
+        raise InputError(exc.message, hint=hint) from None
+
+
+def _unknown_field(name: str, known: list[str]) -> str:
+    """``is not a known field (did you mean 'x'? known here: a, b, c)``."""
+    import difflib
+
+    near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    guess = f"did you mean '{near[0]}'? " if near else ""
+    return f"is not a known field ({guess}known here: {', '.join(known)})"
 
 
 _Convert = Callable[[Any, str, str], Any]
@@ -201,7 +219,13 @@ def _int(data: Any, path: str, source: str) -> Any:
 def _float(data: Any, path: str, source: str) -> Any:
     if isinstance(data, bool) or not isinstance(data, (int, float)):
         raise _fail(path, "must be a number", source)
-    return float(data)
+    try:
+        value = float(data)
+    except OverflowError:
+        raise _fail(path, "is too large a number", source) from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise _fail(path, "must be a finite number", source)
+    return value
 
 
 def _str(data: Any, path: str, source: str) -> Any:
@@ -245,9 +269,10 @@ class _ModelConverter:
             raise _fail(path, "must be an object", source)
         names, fields = self.plan()
         if not names.issuperset(data):
-            unknown = sorted(set(data) - names)
-            raise _fail(f"{path}.{unknown[0]}" if path else unknown[0], "is not a known field",
-                        source)
+            unknown = sorted(set(data) - names, key=str)
+            known = [f.name for f in fields]
+            raise _fail(f"{path}.{unknown[0]}" if path else str(unknown[0]),
+                        _unknown_field(str(unknown[0]), known), source)
         kwargs: dict[str, Any] = {}
         for f in fields:
             sub = f"{path}.{f.name}" if path else f.name

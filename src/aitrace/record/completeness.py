@@ -14,11 +14,11 @@ Used by the policy's ``min_completeness`` and by the auditor's report.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from aitrace.record._model import field, json_schema, model
-from aitrace.record.models import Step
+from aitrace.record.models import EvidenceRef, Step
 from aitrace.record.stages import STAGES
 
 StageStatus = Literal["complete", "partial", "missing"]
@@ -44,7 +44,11 @@ class Completeness:
         default=(), description="'<stage>: <item>' for every absent item, 'stage' when no step")
 
 
-def shows(steps: Sequence[Step], item: str) -> bool:
+EvidenceCounts = Callable[[EvidenceRef], bool]
+"""Whether a piece of evidence counts (views pass one that refuses evidence showing nothing)."""
+
+
+def shows(steps: Sequence[Step], item: str, counts: EvidenceCounts | None = None) -> bool:
     """Whether any of ``steps`` shows the expected ``item`` (see the module docstring)."""
     for s in steps:
         if item == "materials" and s.materials:
@@ -57,13 +61,17 @@ def shows(steps: Sequence[Step], item: str) -> bool:
             return True
         if item == "mlflow" and s.mlflow:
             return True
-        if any(e.kind == item for e in s.evidence):
+        if any(e.kind == item and (counts is None or counts(e)) for e in s.evidence):
             return True
     return False
 
 
-def completeness(steps: Sequence[Step]) -> Completeness:
-    """Score ``steps`` (a record's steps, in any order) against the stages' expectations."""
+def completeness(steps: Sequence[Step], *, counts: EvidenceCounts | None = None) -> Completeness:
+    """Score ``steps`` (a record's steps, in any order) against the stages' expectations.
+
+    ``counts`` decides whether a piece of evidence counts at all: empty is not evidence, so
+    the views and the policy pass one that refuses a check of nothing or a blank template.
+    """
     by_stage: dict[str, list[Step]] = {}
     for s in steps:
         if s.status == "succeeded":
@@ -78,7 +86,7 @@ def completeness(steps: Sequence[Step]) -> Completeness:
                                                     missing=("step", *stage.expected))
             missing_all.append(f"{stage.id}: no succeeded step")
             continue
-        present = tuple(i for i in stage.expected if shows(got, i))
+        present = tuple(i for i in stage.expected if shows(got, i, counts))
         absent = tuple(i for i in stage.expected if i not in present)
         per_stage[stage.id] = StageCompleteness(
             status="complete" if not absent else "partial", present=present, missing=absent)

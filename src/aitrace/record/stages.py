@@ -36,6 +36,7 @@ EvidenceKind = Literal[
     "note",
     "config",
     "model-scan",
+    "quarantine",
 ]
 """The kinds of evidence aitrace itself writes (plug-ins may add their own kinds)."""
 
@@ -53,6 +54,18 @@ EVIDENCE_DOCUMENT: EvidenceKind = "document"
 EVIDENCE_NOTE: EvidenceKind = "note"
 EVIDENCE_CONFIG: EvidenceKind = "config"
 EVIDENCE_MODEL_SCAN: EvidenceKind = "model-scan"
+EVIDENCE_QUARANTINE: EvidenceKind = "quarantine"
+
+SOURCE_STAGES: tuple[StageId, ...] = ("problem", "collection", "selection", "design")
+"""Where data and base models may enter a record from outside (declared with an origin).
+
+Chain of custody accepts an input nothing earlier produced only when it is declared external
+at one of these stages (or is code, configuration or a document, at any stage); recording
+refuses (``--source``) or warns (``step.input(origin=...)``) elsewhere, so the record does not
+wait for ``verify`` to say so.
+"""
+SOURCE_ANY_STAGE_ROLES: tuple[str, ...] = ("code", "config", "document", "guideline")
+"""Roles of declared external inputs that may enter at any stage (scripts and settings)."""
 
 RELEASE_STAGES: tuple[StageId, ...] = ("deployment", "optimization", "training")
 """Where a record's released model comes from, in order of preference.

@@ -73,7 +73,8 @@ def annex_iv_map(view: AuditView) -> list[dict[str, Any]]:  # noqa: C901 - one r
         miss.append("a problem-definition step (purpose, objective, owners)")
     if deploy:
         ev.append("released artifacts: " + ", ".join(
-            f"{a.path} ({(a.sha256 or '')[:12]})" for a, _ in st["deployment"].outputs()))
+            f"{a.path} ({(a.sha256 or a.dirHash or '')[:12]})"
+            for a, _ in st["deployment"].outputs()))
     else:
         miss.append("a deployment step with the released artifact")
     cards = [m for _, e in view.evidence_of(EVIDENCE_SBOM) for m in (e.facts or {}).get(
@@ -169,8 +170,10 @@ def annex_iv_map(view: AuditView) -> list[dict[str, Any]]:  # noqa: C901 - one r
     ev, miss = [], []
     steps = view.steps
     if steps:
-        reruns = sum(max(0, len(s.steps) - 1) for s in view.stages)
-        ev.append(f"hash-chained history of {len(steps)} step(s), {reruns} re-run(s)")
+        reruns = sum(s.reruns for s in view.stages)
+        added = sum(s.checks_added for s in view.stages)
+        ev.append(f"hash-chained history of {len(steps)} step(s): {reruns} re-run(s), "
+                  f"{added} check or assessment step(s) added")
         ev.append("compare releases with `aitrace diff OLD.aitrace NEW.aitrace`")
     else:
         miss.append("recorded steps")

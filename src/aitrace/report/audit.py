@@ -75,33 +75,40 @@ def _load_keys(key_paths: Sequence[Path]) -> list[Any]:
 
 def audit_bundle(path: Path, *, key_paths: Sequence[Path] = (),
                  policy_path: Path | None = None,
-                 default_policy: bool = False) -> AuditView:
+                 default_policy: bool = False,
+                 approver_key_paths: Sequence[Path] = (),
+                 artifacts: Sequence[Path] = ()) -> AuditView:
     """Verify the bundle at ``path`` and build its view (the verdict comes first).
 
-    ``default_policy`` applies aitrace's "complete record" policy when no file is given, as
-    ``aitrace verify`` does, so the auditor's views and CI agree on the verdict.
+    ``key_paths`` are release keys (they may sign the attestation), ``approver_key_paths``
+    approver keys (they may sign approvals), as for ``aitrace verify``. ``default_policy``
+    applies aitrace's "complete record" policy when no file is given, as ``aitrace verify``
+    does, and ``artifacts`` are checked as ``verify --artifact`` checks them, so the auditor's
+    views and CI run the same checks and agree on the verdict.
     """
     from aitrace.bundle.read import OpenedBundle
     from aitrace.report.view import verification_from_report
     from aitrace.verify.bundle import verify_bundle
 
     keys = _load_keys(key_paths)
+    approvers = _load_keys(approver_key_paths)
     policy = None
     label = None
     if policy_path is not None:
         from aitrace.verify.policy import load_policy
 
         policy = load_policy(policy_path)
-        label = str(policy_path)
+        label = f"{policy.name} ({policy_path})"
     elif default_policy:
         from aitrace.verify.policy import default_policy as _default
 
         policy = _default()
         label = f"{policy.name} (aitrace default)"
-    report = verify_bundle(path, keys, policy=policy)
+    report = verify_bundle(path, keys, policy=policy, approver_keys=approvers,
+                           artifacts=artifacts)
     verification = verification_from_report(report, keys_given=bool(keys))
     with OpenedBundle.open(path) as source:
-        return build_view(source, verification, keys, policy=label)
+        return build_view(source, verification, approvers, policy=label)
 
 
 __all__ = ["RecordSource", "WorkspaceSource", "audit_bundle", "audit_workspace", "open_unverified"]

@@ -1,7 +1,8 @@
 """What changed between two records (two releases of a model): ``aitrace diff A B``.
 
 Both sides are read into ``AuditView``s (bundles through the safe reader, never extracted) and
-compared stage by stage: steps added or re-run, data and model digests by stage and path,
+compared stage by stage: steps added (re-runs, and checks or assessments added to a stage, told
+apart), data and model digests by stage and path,
 metrics and parameters (old → new, delta), libraries (added, removed, upgraded, downgraded) from
 the environment evidence of the model stages and the SBOMs, licences, and reviewer approvals.
 """
@@ -13,6 +14,7 @@ from typing import Any
 
 from aitrace.evidence.model.introspect import is_model_path
 from aitrace.record.stages import EVIDENCE_ENVIRONMENT, EVIDENCE_SBOM, RELEASE_STAGES
+from aitrace.report.terminal import terminal_safe
 from aitrace.report.view import AuditView
 
 DIFF_FORMAT = "aitrace.diff/v1"
@@ -29,7 +31,7 @@ def _artifacts(view: AuditView) -> dict[tuple[str, str, str], dict[str, Any]]:
     for st in view.stages:
         for direction, pairs in (("output", st.outputs()), ("input", st.inputs())):
             for a, _sv in pairs:
-                out[(st.id, direction, a.path)] = {"sha256": a.sha256, "size": a.size,
+                out[(st.id, direction, a.path)] = {"sha256": a.sha256 or a.dirHash, "size": a.size,
                                                    "kind": _kind(a.path, a.role),
                                                    "license": a.license}
     return out
@@ -78,8 +80,8 @@ def _compare_versions(old: str, new: str) -> str:
 def _fingerprint(step: Any) -> tuple[Any, ...]:
     """What a step did, without when, who or where (two runs of one pipeline compare equal)."""
     return (step.status,
-            tuple((a.path, a.sha256) for a in step.materials),
-            tuple((a.path, a.sha256) for a in step.products),
+            tuple((a.path, a.content_id) for a in step.materials),
+            tuple((a.path, a.content_id) for a in step.products),
             tuple(sorted(step.params.items())), tuple(sorted(step.metrics.items())),
             tuple(step.command.argv) if step.command else None,
             tuple(sorted((e.kind, e.sha256) for e in step.evidence
@@ -113,7 +115,9 @@ def diff_views(a: AuditView, b: AuditView) -> dict[str, Any]:  # noqa: C901 - on
         steps["stages"].append({
             "stage": sa.id, "a_steps": len(sa.steps), "b_steps": len(sb.steps),
             "a_status": sa.status, "b_status": sb.status,
-            "rerun": len(sb.steps) > len(sa.steps) and bool(sa.steps),
+            # a check or assessment added to a stage is not a re-run of its work
+            "rerun": bool(sa.steps) and sb.reruns > sa.reruns,
+            "checks_added": max(0, sb.checks_added - sa.checks_added),
             "latest_changed": changed})
 
     art_a, art_b = _artifacts(a), _artifacts(b)
@@ -195,7 +199,7 @@ def _fmt(value: Any) -> str:
 
 
 def diff_text(d: Mapping[str, Any]) -> str:
-    """A terminal rendering of ``diff_views``'s document."""
+    """A terminal rendering of ``diff_views``'s document, every value neutralised."""
     lines = [f"--- {d['a']['bundle']}", f"+++ {d['b']['bundle']}"]
     for side in ("a", "b"):
         v = d[side]["verification"]
@@ -204,12 +208,14 @@ def diff_text(d: Mapping[str, Any]) -> str:
         elif not v["ok"]:
             lines.append(f"  {side}: VERIFICATION FAILED — its content is untrusted")
     s = d["steps"]
-    lines.append(f"\nSteps: {s['a']} → {s['b']}"
-                 + ("" if s["same_record"] else " (different records: compared by stage)"))
+    lines += ["", f"Steps: {s['a']} → {s['b']}"
+              + ("" if s["same_record"] else " (different records: compared by stage)")]
     for x in s["added"] if s["same_record"] else []:
         lines.append(f"  + step {x['seq']} {x['stage']} ({x['status']})")
     for x in s["stages"]:
-        note = "re-run" if x["rerun"] else ("changed" if x["latest_changed"] else "")
+        notes = (["re-run"] if x["rerun"] else []) + (
+            [f"{x['checks_added']} check(s) added"] if x.get("checks_added") else [])
+        note = ", ".join(notes) or ("changed" if x["latest_changed"] else "")
         lines.append(f"  ~ {x['stage']:<13} {x['a_steps']} → {x['b_steps']} step(s) "
                      f"[{x['a_status']} → {x['b_status']}] {note}")
     sections: list[tuple[str, list[dict[str, Any]], Callable[[dict[str, Any]], str]]] = [
@@ -227,16 +233,18 @@ def diff_text(d: Mapping[str, Any]) -> str:
         ("Licences", d["licences"], lambda x: (
             f"  ~ {x['name']} ({x['what']}): {_fmt(x['old'])} → {_fmt(x['new'])}"))]
     for title, rows, fmt in sections:
-        lines.append(f"\n{title}: " + ("no change" if not rows else f"{len(rows)} change(s)"))
+        lines += ["", f"{title}: " + ("no change" if not rows else f"{len(rows)} change(s)")]
         lines += [fmt(x) for x in rows]
     ap = d["approvals"]
     n_ap = len(ap["new"]) + len(ap["lost"])
-    lines.append("\nApprovals: " + (f"{n_ap} change(s)" if n_ap else "no change"))
+    lines += ["", "Approvals: " + (f"{n_ap} change(s)" if n_ap else "no change")]
     for x in ap["new"]:
         lines.append(f"  + {x['decision']} {x['stage']} by {x['reviewer']}"
                      + ("" if x["verified"] else " (not verified)"))
     for x in ap["lost"]:
         lines.append(f"  - {x['decision']} {x['stage']} by {x['reviewer']}")
     c = d["completeness"]
-    lines.append(f"\nCompleteness: {_fmt(c['a'])} → {_fmt(c['b'])}")
-    return "\n".join(lines) + "\n"
+    lines += ["", f"Completeness: {_fmt(c['a'])} → {_fmt(c['b'])}"]
+    # Every value above comes from a bundle: each line is neutralised as a whole (the format
+    # strings hold no control characters, so this escapes exactly the values).
+    return "\n".join(terminal_safe(line) for line in lines) + "\n"

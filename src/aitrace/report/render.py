@@ -13,7 +13,7 @@ from pathlib import Path
 from aitrace._version import __version__
 from aitrace.report.annex import annex_iv_map
 from aitrace.report.view import AuditView
-from aitrace.store.files import atomic_write
+from aitrace.store.files import write_output
 
 
 def render_report(view: AuditView, *, generated_at: str | None = None) -> str:
@@ -27,11 +27,14 @@ def render_report(view: AuditView, *, generated_at: str | None = None) -> str:
 
 
 def write_report(bundle: Path, out: Path, *, key_paths: Sequence[Path] = (),
-                 policy_path: Path | None = None, default_policy: bool = False) -> AuditView:
+                 policy_path: Path | None = None, default_policy: bool = False,
+                 approver_key_paths: Sequence[Path] = (),
+                 artifacts: Sequence[Path] = ()) -> AuditView:
     """Verify ``bundle``, render its report to ``out``; return the view (for the verdict)."""
     from aitrace.report.audit import audit_bundle
 
     view = audit_bundle(bundle, key_paths=key_paths, policy_path=policy_path,
-                        default_policy=default_policy)
-    atomic_write(out, render_report(view).encode("utf-8"), mode=0o644)
+                        default_policy=default_policy, approver_key_paths=approver_key_paths,
+                        artifacts=artifacts)
+    write_output(out, render_report(view).encode("utf-8"), mode=0o644)
     return view

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from aitrace.errors import AitraceError
 from aitrace.evidence.interface import EvidenceSource
@@ -26,6 +26,12 @@ from aitrace.record.stages import (
     RELEASE_STAGES,
     STAGES,
 )
+from aitrace.report.steps import UnreadableStep, adds_evidence_only, unreadable_steps
+from aitrace.verify.checks import check_kind
+
+if TYPE_CHECKING:
+    from aitrace.verify.checks import VerifyReport
+    from aitrace.verify.verdict import Verdict
 
 Trust = Literal["verified", "unverified", "failed"]
 VIEW_FORMAT = "aitrace.inspect/v1"
@@ -78,7 +84,11 @@ class CheckView:
 
 @dataclass(frozen=True)
 class VerificationView:
-    """The verdict shown at the top of every view."""
+    """The verdict shown at the top of every view.
+
+    ``answers`` is the one verdict model (``aitrace.verify.verdict``): integrity and
+    signature, record completeness and policy, rendered the same way by every view.
+    """
 
     performed: bool
     ok: bool
@@ -86,6 +96,8 @@ class VerificationView:
     headline: str
     checks: tuple[CheckView, ...] = ()
     keys_given: bool = False
+    answers: Verdict | None = None
+    signers: Mapping[str, str] = field(default_factory=dict)  # verified keyid -> key file name
 
     @property
     def failed(self) -> tuple[CheckView, ...]:
@@ -94,18 +106,28 @@ class VerificationView:
 
     @property
     def failed_members(self) -> frozenset[str]:
-        """Archive members named by a failed check."""
-        return frozenset(c.member for c in self.failed if c.member)
+        """Archive members named by a failed integrity check (damaged or unsigned content)."""
+        return frozenset(c.member for c in self.failed
+                         if c.member and check_kind(c.id) == "integrity")
 
     @property
     def authentic(self) -> bool:
-        """Verification ran and every check but the policy's passed.
+        """Verification ran and every integrity and signature check passed.
 
-        A policy failure says the record is not good enough, not that it was tampered with:
-        its content is still exactly what the signer attested.
+        A policy or record-completeness failure (e.g. chain of custody) says the record is not
+        good enough, not that it was tampered with: its content is still exactly what the
+        signer attested.
         """
+        if self.answers is not None:
+            return self.answers.trusted
         return self.performed and not any(
-            c.status == "failed" and not c.id.startswith("policy.") for c in self.checks)
+            c.status == "failed" and check_kind(c.id) == "integrity" for c in self.checks)
+
+    def lines(self) -> list[str]:
+        """The three answers and the check count, as every view prints them."""
+        if self.answers is None:
+            return []
+        return [*self.answers.lines(), f"Checks:                  {self.answers.counts}"]
 
     def trust(self, member: str | None) -> Trust:
         """How far content from ``member`` may be trusted."""
@@ -114,30 +136,19 @@ class VerificationView:
         return "verified" if self.authentic else "unverified"
 
 
-def verification_from_report(report: Any, *, keys_given: bool) -> VerificationView:
-    """Adapt ``aitrace.verify.VerifyReport`` (duck-typed) to the view."""
-    checks = tuple(CheckView(id=str(c.id), title=str(c.title), status=str(c.status),
-                             message=str(getattr(c, "message", "") or ""),
-                             member=getattr(c, "member", None))
-                   for c in getattr(report, "checks", ()))
-    ok = bool(report.ok)
-    verdict = str(getattr(report, "verdict", "passed" if ok else "failed"))
-    n_failed = sum(1 for c in checks if c.status == "failed")
-    if ok:
-        headline = (f"Verified: all {sum(1 for c in checks if c.status == 'passed')} checks "
-                    "passed")
-    elif keys_given and checks and not any(
-            c.status == "failed" and not c.id.startswith("policy.") for c in checks):
-        headline = (f"AUTHENTIC, BUT THE POLICY FAILED: {n_failed} policy check(s) failed; the "
-                    "content below is what the signer attested")
-    elif not keys_given:
-        headline = ("NOT VERIFIED: no public key was given, so the signature could not be "
-                    "checked; nothing below is trusted")
-    else:
-        headline = (f"VERIFICATION FAILED: {n_failed} check(s) failed; content below is "
-                    "untrusted")
-    return VerificationView(performed=True, ok=ok, verdict=verdict, headline=headline,
-                            checks=checks, keys_given=keys_given)
+def verification_from_report(report: VerifyReport, *, keys_given: bool) -> VerificationView:
+    """The view of ``aitrace.verify.bundle.verify_bundle``'s report: its checks and answers."""
+    from aitrace.verify.verdict import verdict_of
+
+    checks = tuple(CheckView(id=c.id, title=c.title, status=c.status, message=c.message,
+                             member=c.member) for c in report.checks)
+    answers = report.answers or verdict_of(report.checks, policy=report.policy,
+                                           completeness=report.completeness)
+    names = dict(zip(report.signers, report.signer_names or ("",) * len(report.signers),
+                     strict=False))
+    return VerificationView(performed=True, ok=report.ok, verdict=report.verdict,
+                            headline=answers.headline, checks=checks, keys_given=keys_given,
+                            answers=answers, signers=names)
 
 
 def not_verified(reason: str) -> VerificationView:
@@ -239,15 +250,29 @@ class StageView:
     name: str
     name_zh: str
     steps: list[StepView]
+    unreadable: list[UnreadableStep] = field(default_factory=list)
 
     @property
     def status(self) -> str:
-        """``missing``, ``failed`` (the latest step failed) or ``recorded``."""
+        """``missing``, ``failed`` (the latest step failed, or one cannot be read), ``recorded``."""
+        if self.unreadable:
+            return "failed"
         if not self.steps:
             return "missing"
         if self.steps[-1].step.status != "succeeded":
             return "failed"
         return "recorded"
+
+    @property
+    def reruns(self) -> int:
+        """How many steps after the first redo the stage's work (checks added do not count)."""
+        work = [sv for sv in self.steps if not adds_evidence_only(sv.step)]
+        return max(0, len(work) - 1)
+
+    @property
+    def checks_added(self) -> int:
+        """Steps that only add checks or assessments to the stage (``aitrace check``...)."""
+        return sum(1 for sv in self.steps if adds_evidence_only(sv.step))
 
     @property
     def latest(self) -> StepView | None:
@@ -285,7 +310,9 @@ class StageView:
 
     @property
     def trust(self) -> Trust:
-        """The weakest trust of the stage's steps."""
+        """The weakest trust of the stage's steps (an unreadable one: failed)."""
+        if self.unreadable:
+            return "failed"
         order = {"failed": 0, "unverified": 1, "verified": 2}
         return min((s.trust for s in self.steps), key=lambda t: order[t], default="unverified")
 
@@ -303,6 +330,7 @@ class AuditView:
     approvals: list[ApprovalView]
     completeness: dict[str, Any]
     policy: str | None = None
+    unreadable: list[UnreadableStep] = field(default_factory=list)
 
     @property
     def steps(self) -> list[StepView]:
@@ -326,8 +354,8 @@ class AuditView:
                             "sha256": m.get("sha256"), "stage": stage, "trust": view.trust}
             for a in view.step.products:
                 if a.role == "model" or is_model_path(a.path):
-                    return {"name": a.path, "version": "", "sha256": a.sha256, "stage": stage,
-                            "trust": view.trust}
+                    return {"name": a.path, "version": "", "sha256": a.sha256 or a.dirHash,
+                            "stage": stage, "trust": view.trust}
         return {"name": self.record_name or "?", "version": "", "sha256": None, "stage": None,
                 "trust": "unverified"}
 
@@ -349,8 +377,9 @@ class AuditView:
         for sv in self.steps:
             for a in (*sv.step.materials, *sv.step.products):
                 if a.license or a.origin:
-                    what = "dataset" if a.role in (None, "dataset", "data") else a.role
-                    add(a.path, a.license, sv.step.stage, what, sv.trust)
+                    what = _artifact_what(a, sv.step.stage)
+                    if what in ("dataset", "model", "base model") or a.license:
+                        add(a.path, a.license, sv.step.stage, what, sv.trust)
             for facts in sv.facts(EVIDENCE_SBOM):
                 for m in facts.get("models", []):
                     add(m["name"], ", ".join(m["licenses"]) or None, sv.step.stage, "model",
@@ -358,6 +387,10 @@ class AuditView:
                 for d in facts.get("datasets", []):
                     add(d["name"], ", ".join(d["licenses"]) or None, sv.step.stage, "dataset",
                         sv.trust)
+                for d in facts.get("configurations", []):
+                    if d["licenses"]:  # a config file's licence matters only when declared
+                        add(d["name"], ", ".join(d["licenses"]), sv.step.stage,
+                            "configuration", sv.trust)
         out: list[dict[str, Any]] = []
         for entries in rows.values():
             known = [e for e in entries if e["license"]]
@@ -365,9 +398,21 @@ class AuditView:
         return out
 
 
+def _artifact_what(a: Artifact, stage: str) -> str:
+    """What an artifact is, in a licence table's words (by role, else name and stage)."""
+    from aitrace.evidence.sbom._mlbom import artifact_kind
+
+    if (a.role or "").lower().replace("_", "-") == "base-model":
+        return "base model"
+    kind = artifact_kind(a, stage)
+    if kind == "other" and a.origin is not None and not a.role:
+        return "dataset"  # a declared external source of unknown type: data, by default
+    return {"source-code": "code", "other": a.role or "other"}.get(kind, kind)
+
+
 def _artifact_json(a: Artifact) -> dict[str, Any]:
     out: dict[str, Any] = to_json(a)
-    out["short"] = (a.sha256 or "")[:12]
+    out["short"] = (a.sha256 or a.dirHash or "")[:12]
     return out
 
 
@@ -389,7 +434,9 @@ def _completeness(steps: Sequence[Step]) -> dict[str, Any]:
         from aitrace.record.completeness import completeness
     except ImportError:  # pragma: no cover - the module ships with aitrace
         return {"score": None, "per_stage": {}, "missing": []}
-    result = completeness(list(steps))
+    from aitrace.evidence.registry import source_for
+
+    result = completeness(list(steps), counts=lambda e: source_for(e.kind).emptiness(e) is None)
     data = to_json(result) if not isinstance(result, Mapping) else dict(result)
     return data if isinstance(data, dict) else {"score": None}
 
@@ -397,16 +444,18 @@ def _completeness(steps: Sequence[Step]) -> dict[str, Any]:
 def build_view(source: RecordSource, verification: VerificationView,
                keys: Sequence[Any] = (), policy: str | None = None) -> AuditView:
     """Read every step and evidence object of ``source`` into an ``AuditView``."""
-    entries = getattr(source, "step_entries", None)  # a bundle: skip unparseable steps
+    entries = getattr(source, "step_entries", None)  # a bundle: some steps may not parse
     raw_steps = ([e.step for e in entries if e.step is not None] if entries is not None
                  else list(source.steps))
+    unreadable = unreadable_steps(entries) if entries is not None else []
     steps = sorted(raw_steps, key=lambda s: s.seq)
     approvals = _approval_views(source, steps, keys)
     by_step: dict[str, list[ApprovalView]] = {}
     for a in approvals:
         if a.step_id:
             by_step.setdefault(a.step_id, []).append(a)
-    stage_views = {s.id: StageView(s.id, s.number, s.name, s.name_zh, []) for s in STAGES}
+    stage_views: dict[str, StageView] = {
+        s.id: StageView(s.id, s.number, s.name, s.name_zh, []) for s in STAGES}
     for step in steps:
         trust = verification.trust(source.step_member(step))
         sv = StepView(step=step, trust=trust, approvals=by_step.get(step.id, []))
@@ -422,16 +471,20 @@ def build_view(source: RecordSource, verification: VerificationView,
                                             facts=facts))
         if step.stage in stage_views:
             stage_views[step.stage].steps.append(sv)
+    for u in unreadable:
+        stage_views[u.stage].unreadable.append(u)
     for st in stage_views.values():
         latest = st.latest
         if latest is not None:
             latest.latest = True
-    signers = [{"keyid": k, "verified": verification.performed and verification.ok}
+    reviewers = {a.keyid: a.reviewer for a in approvals if a.ok and a.keyid and a.reviewer}
+    signers = [{"keyid": k, "verified": k in verification.signers,
+                "name": verification.signers.get(k) or reviewers.get(k) or None}
                for k in source.signer_keyids()]
     return AuditView(label=source.label, record_id=source.record_id,
                      record_name=source.record_name, verification=verification,
                      signers=signers, stages=list(stage_views.values()), approvals=approvals,
-                     completeness=_completeness(steps), policy=policy)
+                     completeness=_completeness(steps), policy=policy, unreadable=unreadable)
 
 
 # --------------------------------------------------------------------------- JSON form
@@ -465,6 +518,7 @@ def view_json(view: AuditView) -> dict[str, Any]:
         "verification": {
             "performed": v.performed, "ok": v.ok, "verdict": v.verdict,
             "headline": v.headline,
+            "answers": v.answers.to_dict() if v.answers is not None else None,
             "checks": [to_json_check(c) for c in v.checks],
             "failed": [to_json_check(c) for c in v.failed],
         },
@@ -472,7 +526,8 @@ def view_json(view: AuditView) -> dict[str, Any]:
         "model": view.model,
         "signers": view.signers,
         "stages": [{"id": st.id, "number": st.number, "name": st.name, "name_zh": st.name_zh,
-                    "status": st.status, "steps": [_step_json(s) for s in st.steps]}
+                    "status": st.status, "steps": [_step_json(s) for s in st.steps],
+                    "unreadable": [vars(u) for u in st.unreadable]}
                    for st in view.stages],
         "approvals": [vars(a) for a in view.approvals],
         "licences": view.licences(),

@@ -1,15 +1,17 @@
 """Reviewer sign-off: a signed statement that a person approved (or rejected) one step.
 
 An approval is a DSSE envelope (payloadType ``application/vnd.in-toto+json``) over an in-toto
-Statement v1 whose only subject is the step — ``step:<step id>`` with the step's digest (the
-SHA-256 of its canonical JSON, the same value the next step's ``prev`` holds) — and whose
+Statement v1 whose only subject is the step — ``step:<step id>`` with the step's digest (format
+v2: the SHA-256 of the step file, ``sha256sum steps/NNNNNN.json``; v1: of its canonical JSON —
+the same value the next step's ``prev`` holds) — and whose
 predicate (``APPROVAL_PREDICATE``) says who decided what, when, and why. Because the subject is
 the step's digest, an approval cannot be moved to another step or survive an edit of the step.
 
 Approvals are stored content-addressed at ``.aitrace/approvals/<sha256>.dsse.json`` (immutable,
-written atomically) and travel inside bundles; ``verify_approvals`` checks them against the
-record's steps and the trusted keys through the one attestation path
-(``aitrace.signing.dsse.verify_attestation``), reporting each as data.
+written atomically; the envelope and its statement payload are RFC 8785 canonical bytes) and
+travel inside bundles; ``verify_approvals`` checks them against the record's steps and the
+trusted keys through the one attestation path (``aitrace.signing.dsse.verify_attestation``),
+reporting each as data.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from aitrace.errors import AitraceError, InputError
 from aitrace.record._model import field, json_schema, to_json
-from aitrace.record.jsonio import canonical_bytes, pretty_bytes
+from aitrace.record.jsonio import canonical_bytes
 from aitrace.record.models import Step
 from aitrace.record.refs import SHA256_HEX, bytes_match
 from aitrace.record.times import RFC3339_UTC, utc_now_seconds
@@ -150,8 +152,9 @@ def create_approval(
         comment=comment, decision=decision)
     statement = make_statement([(f"{STEP_SUBJECT_PREFIX}{step.id}", step.digest)],
                                APPROVAL_PREDICATE, to_json(predicate))
-    envelope = dsse_sign(canonical_bytes(statement), IN_TOTO_PAYLOAD_TYPE, [signer])
-    data = pretty_bytes(envelope)
+    envelope = dsse_sign(canonical_bytes(statement, what="the approval statement"),
+                         IN_TOTO_PAYLOAD_TYPE, [signer])
+    data = canonical_bytes(envelope, what="the approval envelope")
     digest = hashlib.sha256(data).hexdigest()
     path = workspace.dir / APPROVALS_DIR / f"{digest}.dsse.json"
     create_exclusive(path, data, mode=0o444)  # an identical approval already stored is fine

@@ -193,6 +193,11 @@ class Subject:
         """The subject's ``sha256`` digest, or None when it has none."""
         return self.digest.get("sha256")
 
+    @property
+    def digest_items(self) -> tuple[tuple[str, str], ...]:
+        """The digest set as sorted ``(algorithm, hex)`` pairs (what comparisons use)."""
+        return tuple(sorted(self.digest.items()))
+
 
 @dataclass(frozen=True)
 class Statement:
@@ -244,9 +249,10 @@ class Statement:
             for alg, value in digest.items():
                 if not isinstance(value, str) or not value:
                     raise bad(f"subject[{i}].digest.{alg}", "must be a hex string")
-            sha = digest.get("sha256")
-            if sha is not None and (len(sha) != 64 or not _HEX.issuperset(sha)):
-                raise bad(f"subject[{i}].digest.sha256", "must be 64 lowercase hex characters")
+            for alg in ("sha256", "dirHash"):  # the SHA-256 based keys aitrace reads
+                value = digest.get(alg)
+                if value is not None and (len(value) != 64 or not _HEX.issuperset(value)):
+                    raise bad(f"subject[{i}].digest.{alg}", "must be 64 lowercase hex characters")
             subjects.append(Subject(name, digest))
         ptype = doc.get("predicateType")
         if not isinstance(ptype, str) or not ptype:
@@ -270,11 +276,17 @@ class Statement:
 
 
 def make_statement(
-    subjects: Sequence[tuple[str, str]], predicate_type: str, predicate: Mapping[str, Any],
+    subjects: Sequence[tuple[str, str | Mapping[str, str]]], predicate_type: str,
+    predicate: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """An in-toto Statement v1 (JSON form) over ``(name, sha256)`` subjects, in the given order."""
+    """An in-toto Statement v1 (JSON form) over subjects, in the given order.
+
+    Each subject is ``(name, sha256 hex)`` or ``(name, digest set)`` — e.g. ``{"dirHash": hex}``
+    for a directory, as in-toto's digest-set spec defines it.
+    """
     return Statement(type=STATEMENT_TYPE,
-                     subjects=tuple(Subject(name, {"sha256": sha}) for name, sha in subjects),
+                     subjects=tuple(Subject(name, {"sha256": d} if isinstance(d, str) else d)
+                                    for name, d in subjects),
                      predicate_type=predicate_type, predicate=dict(predicate)).to_json()
 
 

@@ -2,19 +2,26 @@
 
 Through the optional ``model_signing`` package (``pip install 'aitrace[model-signing]'``), which
 accepts EC keys only.
+
+**Key ids.** The ``.sig``'s DSSE signature names the key by aitrace's key id — the SHA-256 of the
+public key's DER SubjectPublicKeyInfo, the same id ``attestation.dsse.json`` uses — so one id
+names the signer in both envelopes. The Sigstore bundle's ``verificationMaterial.publicKey.hint``
+is model_signing's own fingerprint, the SHA-256 of the key's PEM text (``sha256sum release.pub``
+for a key written by ``aitrace keygen``); ``model_signing verify`` requires it, so it stays.
+The ``.sig`` file and its statement payload are written as RFC 8785 canonical JSON.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aitrace.errors import InputError, MissingDependencyError
+from aitrace.record.jsonio import canonical_bytes, parse_untrusted
 from aitrace.signing.dsse import pae
 from aitrace.signing.keys import KeyType, Signer, is_encrypted_key, load_public_key, load_signer
 from aitrace.store.files import fsync_dir
@@ -131,23 +138,26 @@ def write_model_signature(
 
 
 def _stabilise_model_signature(sig_path: Path, signer: Signer) -> None:
-    """Re-sign model_signing's statement in a stable byte form.
+    """Re-sign model_signing's statement in a stable byte form, naming aitrace's key id.
 
     model_signing serialises parts of its predicate from sets and dicts whose order follows the
     interpreter's hash seed, so the same model signed twice gives different payload bytes. The
-    statement is re-encoded with sorted keys and signed again with the same key (the same
-    ECDSA P-256 / SHA-256 over the DSSE PAE that model_signing uses); only the payload and
-    signature strings change, so the Sigstore bundle stays model_signing's own.
+    statement is re-encoded as RFC 8785 canonical JSON and signed again with the same key (the
+    same ECDSA P-256 / SHA-256 over the DSSE PAE that model_signing uses); the signature's
+    ``keyid`` is set to aitrace's key id, and the Sigstore bundle is written in canonical form.
+    Its fields stay model_signing's own.
     """
-    raw = sig_path.read_text(encoding="utf-8")
-    env = json.loads(raw)["dsseEnvelope"]
-    statement = json.loads(base64.b64decode(env["payload"]))
-    payload = json.dumps(statement, sort_keys=True, indent=2).encode("utf-8")
-    new_sig = base64.b64encode(signer.sign(pae(env["payloadType"], payload))).decode()
-    (old_sig,) = [s["sig"] for s in env["signatures"]]
-    new_payload = base64.b64encode(payload).decode()
-    raw = raw.replace(env["payload"], new_payload, 1).replace(old_sig, new_sig, 1)
-    sig_path.write_text(raw, encoding="utf-8")
+    source = f"model signature {sig_path}"
+    doc = parse_untrusted(sig_path.read_bytes(), source, error=InputError,
+                          hint="model_signing wrote an unexpected signature file")
+    env = doc["dsseEnvelope"]
+    statement = parse_untrusted(base64.b64decode(env["payload"]), f"{source}: payload",
+                                error=InputError, hint="model_signing wrote an unexpected payload")
+    payload = canonical_bytes(statement, what="the model-signing statement")
+    sig = signer.sign(pae(env["payloadType"], payload))
+    env["payload"] = base64.b64encode(payload).decode("ascii")
+    env["signatures"] = [{"keyid": signer.keyid, "sig": base64.b64encode(sig).decode("ascii")}]
+    sig_path.write_bytes(canonical_bytes(doc, what="the model signature"))
 
 
 def check_model_signature(model_path: Path, sig_path: Path, public_key_path: Path) -> str | None:

@@ -1,17 +1,29 @@
-"""Streaming, parallel, cached SHA-256 of files and directories — the hot path.
+r"""Streaming, parallel, cached SHA-256 of files and directories — the hot path.
 
 *File digest*: SHA-256 of the file's bytes, read in 1 MiB chunks into one reused buffer
 (hashlib releases the GIL on large updates, so threads hash different files on both cores).
 
-*Directory digest* (documented in README "Formats", recomputable by anyone): walk the tree, keep
-regular files (following symlinks only while they stay inside the tree), sort entries by their
-POSIX relative path's UTF-8 bytes, and hash the canonical JSON of::
+*Directory digest, format v2* (README "Formats"): in-toto's ``dirHash`` — the SHA-256, in
+lowercase hex, of the *listing*: one line ``"<sha256 hex>  <relative path>\n"`` per regular file,
+sorted by the UTF-8 bytes of the slash-separated relative path (Go's ``dirhash.Hash1`` without its
+``h1:`` and base64; the spec's ``find . -type f | cut -c3- | LC_ALL=C sort | xargs -r sha256sum |
+sha256sum``). The listing is returned with the digest, so the record can store it as the
+evidence object addressed by that very digest. Where the two published recipes disagree the
+tree is refused, so every directory aitrace accepts hashes the same under both:
 
-    {"format": "aitrace.dir/v1",
-     "entries": [{"path": "a/b.csv", "sha256": "<hex>", "size": 123}, ...]}
+* a symlink to a regular file inside the tree is hashed as that file under the link's name (Go
+  opens links; ``find -L`` follows them); a link that leaves the tree, dangles or points at a
+  directory is refused (the folder alone could not be re-hashed);
+* a name holding a newline (the listing cannot express it; Go refuses it too), another control
+  character or a backslash (GNU ``sha256sum`` escapes such names, so the shell recipe would
+  differ) or bytes that are not UTF-8 (the record names files in JSON text) is refused;
+* sockets, FIFOs and devices are not files and are skipped (``find -type f``); empty
+  directories leave no trace in the listing.
 
-A symlink that leaves the tree (or points at a directory) is not followed; it is listed as
-``{"path": ..., "symlink": "<target text>"}`` so the digest still changes when it is re-pointed.
+*Directory digest, format v1* (``legacy_dirs=True``, for workspaces not yet migrated): the SHA-256
+of the canonical JSON of ``{"format": "aitrace.dir/v1", "entries": [{"path", "sha256", "size"}
+...]}`` with entries sorted by path bytes; a symlink that leaves the tree (or points at a
+directory) is listed as ``{"path": ..., "symlink": "<target text>"}`` and never followed.
 
 *Cache*: an SQLite table keyed by (absolute path, device, inode, size, mtime_ns, ctime_ns). An
 entry is trusted only if the file's mtime is older than the moment hashing started by more than
@@ -33,10 +45,13 @@ from pathlib import Path
 from typing import Literal
 
 from aitrace.errors import InputError
-from aitrace.record.jsonio import canonical_bytes
+from aitrace.record.dirhash import listing_bytes
+from aitrace.record.jsonio import legacy_canonical_bytes
+from aitrace.record.refs import DIR_HASH, SHA256, DigestAlgorithm
 
 CHUNK = 1 << 20
 DIR_FORMAT = "aitrace.dir/v1"
+"""aitrace's own directory manifest format (format v1 records only)."""
 # A cached digest is trusted only if the file was last modified this long before hashing began.
 RACY_WINDOW_NS = 50_000_000
 
@@ -46,16 +61,24 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class Digest:
-    """The identity of a file or directory as the record stores it."""
+    """The identity of a file or directory as the record stores it.
+
+    ``sha256`` is always a SHA-256 in hex: of a file's bytes, of a directory's listing (its
+    in-toto ``dirHash``; ``algorithm`` says ``dirHash``), or — format v1 — of a directory's
+    ``aitrace.dir/v1`` manifest.
+    """
 
     sha256: str
     size: int
     type: Literal["file", "directory"]
+    algorithm: DigestAlgorithm = SHA256
+    listing: bytes | None = None
+    """A v2 directory's listing: the bytes whose SHA-256 is its dirHash."""
 
     @property
     def ref(self) -> str:
-        """``sha256:<hex>``, the form printed by ``aitrace digest``."""
-        return f"sha256:{self.sha256}"
+        """``sha256:<hex>`` or ``dirHash:<hex>``, the form printed by ``aitrace digest``."""
+        return f"{self.algorithm}:{self.sha256}"
 
 
 def hash_file(path: Path, buf: bytearray | None = None) -> tuple[str, int]:
@@ -209,6 +232,41 @@ def _walk(root: Path) -> list[_Entry]:
     return out
 
 
+def _refuse_for_dirhash(root: Path, entries: Sequence[_Entry]) -> None:
+    """Refuse what in-toto's dirHash recipes cannot name or would hash differently."""
+    for e in entries:
+        try:
+            e.rel.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(
+                f"{root}: the file name {e.rel.encode('utf-8', 'surrogateescape')!r} is not "
+                "valid UTF-8", hint="rename it: the record and the dirHash listing name files "
+                "in UTF-8") from None
+        if "\\" in e.rel or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in e.rel):
+            raise InputError(
+                f"{root}: the file name {e.rel!r} holds a control character or a backslash, "
+                "which a dirHash listing (or sha256sum, which escapes them) cannot show as is",
+                hint="rename the file")
+        if e.symlink is not None:
+            target = os.path.realpath(e.path)
+            if not os.path.exists(e.path):
+                why = "dangles (its target does not exist)"
+            elif os.path.isdir(e.path):
+                why = "points at a directory"
+            else:
+                why = f"leaves the directory (to {target})"
+            raise InputError(
+                f"{root}: the symbolic link {e.rel} -> {e.symlink} {why}",
+                hint="a directory is recorded by its files: replace the link by the file, or "
+                     "record the target separately; links to files inside the directory are "
+                     "hashed as those files")
+
+
+def dirhash_listing(entries: Sequence[_Entry]) -> bytes:
+    """The in-toto dirHash listing of hashed entries (``aitrace.record.dirhash``)."""
+    return listing_bytes((e.rel, e.sha256 or "") for e in entries if e.symlink is None)
+
+
 def directory_manifest(entries: Sequence[_Entry]) -> dict[str, object]:
     """The documented manifest a directory digest is the canonical-JSON SHA-256 of."""
     rows: list[dict[str, object]] = []
@@ -224,8 +282,9 @@ class Hasher:
     """Hashes files and directories on all cores, with an optional cache and progress observer."""
 
     def __init__(self, cache: DigestCache | None = None, workers: int | None = None,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, *, legacy_dirs: bool = False) -> None:
         self.cache = cache
+        self.legacy_dirs = legacy_dirs
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.progress = progress
         self._done = 0
@@ -332,18 +391,26 @@ class Hasher:
         """Digest several paths (files or directories), sharing one pool across all files."""
         started = time.time_ns()  # before any stat: see DigestCache.put_many
         plans = [(p, *self._plan(Path(p))) for p in paths]
+        if not self.legacy_dirs:
+            for p, is_dir, entries in plans:
+                if is_dir:  # refused before anything is read
+                    _refuse_for_dirhash(Path(p), entries)
         self._fill([e for _p, _is_dir, entries in plans for e in entries], started)
         out: list[Digest] = []
         for p, is_dir, entries in plans:
-            if is_dir:
+            size = sum(e.size for e in entries if e.symlink is None)
+            if is_dir and not self.legacy_dirs:
+                listing = dirhash_listing(entries)
+                out.append(Digest(hashlib.sha256(listing).hexdigest(), size, "directory",
+                                  DIR_HASH, listing))
+            elif is_dir:
                 manifest = directory_manifest(entries)
                 try:
-                    data = canonical_bytes(manifest)
+                    data = legacy_canonical_bytes(manifest)
                 except UnicodeEncodeError:
                     raise InputError(f"{p}: a file name below it is not valid UTF-8",
                                      hint="rename the file; the record stores UTF-8 paths"
                                      ) from None
-                size = sum(e.size for e in entries if e.symlink is None)
                 out.append(Digest(hashlib.sha256(data).hexdigest(), size, "directory"))
             else:
                 e = entries[0]
@@ -355,11 +422,31 @@ class Hasher:
         return self.digest_many([path])[0]
 
     def manifest(self, path: Path) -> dict[str, object]:
-        """The directory manifest of ``path`` (what its digest is computed over)."""
+        """The format v1 directory manifest of ``path`` (what a v1 digest is computed over)."""
         started = time.time_ns()
         entries = _walk(path)
         self._fill(entries, started)
         return directory_manifest(entries)
+
+
+def link_escape(path: Path, root: Path) -> str | None:
+    """Where ``path`` leads when a symbolic link takes a path inside ``root`` outside it.
+
+    The link may be the path itself or any parent directory; None when the path stays inside
+    (or is written outside ``root`` in the first place: it is recorded as the absolute path it
+    is). The record writes a path as given (``data/raw.csv``), so a link under that name
+    pointing to ``/etc/passwd`` would record another file's bytes under a project path.
+    """
+    cwd = Path.cwd()
+    absolute = Path(os.path.normpath(cwd / path))
+    real_root = Path(os.path.realpath(root))
+    roots = (Path(os.path.normpath(cwd / root)), real_root)
+    if not any(absolute == r or r in absolute.parents for r in roots):
+        return None
+    real = Path(os.path.realpath(absolute))
+    if real == real_root or real_root in real.parents:
+        return None
+    return str(real)
 
 
 def default_cache_path() -> Path:

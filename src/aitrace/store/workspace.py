@@ -11,10 +11,14 @@ Layout::
     .aitrace/cache/                   digest cache (safe to delete)
 
 Appends take an exclusive lock, read the chain head, and write the next step atomically, so two
-processes appending at once produce two steps in one linear chain. A step in progress is only a
-start marker; a process killed at any moment leaves either no step or a whole one, and a marker
-whose process is gone is reported as ``interrupted`` (and turned into an interrupted step by the
-next append, so nothing is lost).
+processes appending at once produce two steps in one linear chain. A step file holds exactly
+the bytes its format defines (v2: RFC 8785; ``aitrace.record.chain`` has the rules across
+formats); new workspaces write format v2, a v1 workspace goes on writing v1 until
+``aitrace migrate`` (``aitrace.store.migrate``) appends the step that carries it over.
+
+A step in progress is only a start marker; a process killed at any moment leaves either no step
+or a whole one, and a marker whose process is gone is reported as ``interrupted`` (and turned
+into an interrupted step by the next append, so nothing is lost).
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,64 +36,54 @@ from pathlib import Path
 from typing import Any
 
 from aitrace.errors import InputError, IntegrityError, WorkspaceError
-from aitrace.record.jsonio import canonical_digest, pretty_bytes, read_json_file
-from aitrace.record.models import RECORD_FORMAT, STEP_FORMAT, Actor, Artifact, Record, Step
-from aitrace.record.refs import bytes_match
+from aitrace.record.chain import (
+    StoredStep,
+    encoding_problem,
+    link_problem,
+    migration_problems,
+    parse_step,
+    step_digest,
+)
+from aitrace.record.jsonio import (
+    DEFAULT_LIMITS,
+    document_bytes,
+    parse_untrusted,
+    read_json_file,
+)
+from aitrace.record.models import (
+    RECORD_FORMAT,
+    RECORD_FORMAT_V1,
+    STEP_FORMAT_V1,
+    STEP_FORMAT_V2,
+    Actor,
+    Artifact,
+    Record,
+    Step,
+    StepFormat,
+)
+from aitrace.record.refs import bytes_match, file_uri_path
 from aitrace.record.times import utc_now
 from aitrace.store.config import CONFIG_NAME, DEFAULT_CONFIG, Config, load_config
-from aitrace.store.files import TMP_PREFIX, atomic_write, create_exclusive
+from aitrace.store.files import atomic_write, create_exclusive
+from aitrace.store.markers import (
+    Pending,
+    marker_materials,
+    read_markers,
+    remove_marker,
+    write_marker,
+)
 
 WORKSPACE_DIR = ".aitrace"
 ENV_WORKSPACE = "AITRACE_WORKSPACE"
 _STEP_FILE = re.compile(r"^(\d{6,})\.json$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+DOCTOR_HINT = ("the history is damaged; `aitrace doctor` explains it and `aitrace doctor --repair` "
+               "sets the damaged steps aside without deleting anything")
 
 
 def new_id() -> str:
     """A time-ordered, collision-resistant id (48-bit ms clock + 64 random bits, hex)."""
     return f"{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
-
-
-def _process_start(pid: int) -> str | None:
-    """Kernel start time of ``pid`` (to tell a live owner from a reused pid), if known."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def _process_alive(pid: int, start: str | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return start is None or _process_start(pid) in (None, start)
-
-
-@dataclass(frozen=True)
-class Pending:
-    """A start marker: a step that began and has not been written yet."""
-
-    step_id: str
-    stage: str
-    started_at: str
-    user: str
-    host: str
-    pid: int
-    pid_start: str | None
-    argv: tuple[str, ...] | None
-    materials: tuple[dict[str, Any], ...]
-    path: Path
-
-    @property
-    def alive(self) -> bool:
-        """Whether the owning process still runs (markers from other hosts count as alive)."""
-        if self.host != socket.gethostname():
-            return True
-        return _process_alive(self.pid, self.pid_start)
 
 
 @dataclass(frozen=True)
@@ -110,6 +103,8 @@ class ChainReport:
     steps: tuple[Step, ...]
     head: str | None
     broken: ChainBreak | None
+    stored: tuple[StoredStep, ...] = ()
+    """The intact steps with the exact bytes read (bundling copies these, never re-reads)."""
 
     @property
     def intact(self) -> bool:
@@ -145,9 +140,7 @@ class Workspace:
         for sub in ("steps", "objects/sha256", "pending", "cache"):
             (ws.dir / sub).mkdir(parents=True, exist_ok=True)
         record = Record(format=RECORD_FORMAT, id=new_id(), name=name, created_at=utc_now())
-        from aitrace.record._model import to_json
-
-        if create_exclusive(ws.dir / "record.json", pretty_bytes(to_json(record))):
+        if create_exclusive(ws.dir / "record.json", record.file_bytes):
             created = True
         (ws.dir / ".gitignore").write_text("cache/\npending/\nlock\nmlflow.db\nmlruns/\n")
         return ws, created
@@ -202,17 +195,26 @@ class Workspace:
         return self.dir / "cache" / "digests.sqlite"
 
     def relpath(self, path: str | os.PathLike[str]) -> str:
-        """How a path is written in the record: POSIX, relative to the root when inside it."""
-        p = Path(path)
+        """How a path is written in the record: POSIX, relative to the root when inside it.
+
+        A path outside the workspace is written as a ``file:`` URI, never as a bare host path;
+        a ``file:`` URI given here is taken as the path it names.
+        """
+        text = os.fspath(path)
+        local = file_uri_path(text) if isinstance(text, str) else None
+        p = Path(local) if local is not None else Path(text)
         absolute = p if p.is_absolute() else (Path.cwd() / p)
         absolute = Path(os.path.normpath(absolute))
         try:
             return absolute.relative_to(self.root).as_posix()
         except ValueError:
-            return absolute.as_posix()
+            return absolute.as_uri()
 
     def resolve(self, recorded: str) -> Path:
-        """The filesystem path of a path as recorded."""
+        """The filesystem path of a recorded path (relative, a ``file:`` URI, or absolute)."""
+        local = file_uri_path(recorded)
+        if local is not None:
+            return Path(local)
         p = Path(recorded)
         return p if p.is_absolute() else self.root / p
 
@@ -235,8 +237,8 @@ class Workspace:
         return digest
 
     def put_json_object(self, obj: Any) -> tuple[str, int]:
-        """Store a JSON document (stable pretty form); return (sha256, size)."""
-        data = pretty_bytes(obj)
+        """Store a JSON document (``document_bytes``: RFC 8785); return (sha256, size)."""
+        data = document_bytes(obj)
         return self.put_object(data), len(data)
 
     def read_object(self, sha256: str) -> bytes:
@@ -268,44 +270,83 @@ class Workspace:
         return found
 
     def chain(self) -> ChainReport:
-        """Read every step and recompute the hash chain; name the first broken step."""
-        steps: list[Step] = []
+        """Read every step and recompute the hash chain; name the first broken step.
+
+        Each file is checked as its format defines it (``aitrace.record.chain``): its encoding,
+        its link to the previous step's digest, the format sequence (v1 → migration → v2), and
+        what a migration step pins.
+        """
+        stored: list[StoredStep] = []
         prev_digest: str | None = None
+
+        def broken(seq: int, step_id: str | None, rel: str, reason: str) -> ChainReport:
+            return ChainReport(tuple(s.step for s in stored), prev_digest,
+                               ChainBreak(seq, step_id, rel, reason), tuple(stored))
+
         for expected_seq, (seq, path) in enumerate(self._step_files(), start=1):
             rel = f"{WORKSPACE_DIR}/steps/{path.name}"
             try:
-                raw = read_json_file(path, error=IntegrityError, source="the file", hint="")
+                data = _read_bounded(path)
+                raw = parse_step(data, "the file", error=IntegrityError, hint="")
                 step = Step.from_dict(raw, source=rel)
             except (IntegrityError, InputError) as exc:
-                return ChainReport(tuple(steps), prev_digest,
-                                   ChainBreak(seq, None, rel, exc.message))
+                return broken(seq, None, rel, exc.message)
             if seq != expected_seq or step.seq != seq:
-                return ChainReport(tuple(steps), prev_digest, ChainBreak(
-                    seq, step.id, rel,
-                    f"sequence gap: expected step {expected_seq}, found file {seq} "
-                    f"holding seq {step.seq}"))
+                return broken(seq, step.id, rel, f"sequence gap: expected step {expected_seq}, "
+                                                 f"found file {seq} holding seq {step.seq}")
+            if (problem := encoding_problem(data, raw)) is not None:
+                return broken(seq, step.id, rel, f"the file {problem}: it was edited")
             if step.prev != prev_digest:
                 culprit = f"step {seq - 1}" if seq > 1 else "the chain start"
-                return ChainReport(tuple(steps), prev_digest, ChainBreak(
-                    seq, step.id, rel,
-                    f"prev is {step.prev} but {culprit} hashes to {prev_digest}: "
-                    f"{culprit} was edited, removed or replaced"))
+                return broken(seq, step.id, rel,
+                              f"prev is {step.prev} but {culprit} hashes to {prev_digest}: "
+                              f"{culprit} was edited, removed or replaced")
+            previous = stored[-1].step if stored else None
+            if (problem := link_problem(previous, step)) is not None:
+                return broken(seq, step.id, rel, f"step {seq} {problem}")
             if step.record_id != self.record.id:
-                return ChainReport(tuple(steps), prev_digest, ChainBreak(
-                    seq, step.id, rel, f"belongs to record {step.record_id}, "
-                    f"not {self.record.id}"))
-            steps.append(step)
-            prev_digest = canonical_digest(raw)
-        return ChainReport(tuple(steps), prev_digest, None)
+                return broken(seq, step.id, rel, f"belongs to record {step.record_id}, "
+                                                 f"not {self.record.id}")
+            if step.is_migration:
+                record_file = _read_bounded(self.dir / "record.json")
+                problems = migration_problems(step, stored, record_file)
+                if problems:
+                    return broken(seq, step.id, rel, "; ".join(problems))
+            prev_digest = step_digest(data, raw)
+            stored.append(StoredStep(data, step, prev_digest))
+        return ChainReport(tuple(s.step for s in stored), prev_digest, None, tuple(stored))
+
+    def append_format(self) -> StepFormat:
+        """The format the next step is written in: the chain head's (v2 after a migration).
+
+        Read from the last step file alone (cheap, for a step about to start); the append
+        itself checks it again under the lock. An empty chain follows ``record.json``.
+        """
+        files = self._step_files()
+        if files:
+            try:
+                doc = parse_untrusted(_read_bounded(files[-1][1]), "the file",
+                                      error=IntegrityError, hint="")
+            except IntegrityError:
+                return STEP_FORMAT_V2  # the append will report the damage
+            return STEP_FORMAT_V1 if isinstance(doc, dict) and \
+                doc.get("format") == STEP_FORMAT_V1 else STEP_FORMAT_V2
+        return STEP_FORMAT_V1 if self.record.format == RECORD_FORMAT_V1 else STEP_FORMAT_V2
 
     def steps(self) -> tuple[Step, ...]:
         """All steps in chain order; raise ``IntegrityError`` if the chain is broken."""
         report = self.chain()
         if report.broken:
             b = report.broken
-            raise IntegrityError(f"{b.file}: {b.reason}",
-                                 hint="run `aitrace status` to see the chain; restore the file")
+            raise IntegrityError(f"{b.file}: {b.reason}", hint=DOCTOR_HINT)
         return report.steps
+
+    def require_intact(self) -> None:
+        """Refuse to start recording on a damaged chain (before the user's work runs)."""
+        broken = self.chain().broken
+        if broken is not None:
+            raise IntegrityError(f"refusing to append: {broken.file}: {broken.reason}",
+                                 hint=DOCTOR_HINT)
 
     def get_step(self, ref: str) -> Step:
         """A step by sequence number, full id or unique id prefix (≥ 4 characters)."""
@@ -349,14 +390,23 @@ class Workspace:
         report = self.chain()
         if report.broken:
             b = report.broken
-            raise IntegrityError(
-                f"refusing to append: {b.file}: {b.reason}",
-                hint="the existing history is damaged; restore it before recording more")
+            raise IntegrityError(f"refusing to append: {b.file}: {b.reason}", hint=DOCTOR_HINT)
         seq = len(report.steps) + 1
         step = build(seq, report.head)
         if step.seq != seq or step.prev != report.head or step.record_id != self.record.id:
             raise AssertionError("builder ignored the seq/prev/record it was given")
-        data = pretty_bytes(step.to_dict())
+        previous = report.steps[-1] if report.steps else None
+        problem = link_problem(previous, step)
+        if problem is None and previous is None and not step.is_migration and \
+                step.format != _format_for_record(self.record):
+            problem = f"is format {step.format} but record.json is {self.record.format}"
+        if problem is not None:
+            raise WorkspaceError(f"refusing to append step {seq}: it {problem}",
+                                 hint="the workspace was migrated while the step ran; record "
+                                      "the step again")
+        step = validated_step(step)
+        step.check_format()
+        data = step.file_bytes  # InputError naming the field if RFC 8785 cannot write it
         path = self.dir / "steps" / f"{seq:06d}.json"
         if not create_exclusive(path, data, mode=0o444):
             raise WorkspaceError(f"{path} already exists", hint="another writer bypassed the lock")
@@ -366,70 +416,44 @@ class Workspace:
 
     def begin(self, step_id: str, stage: str, started_at: str, actor: Actor,
               argv: tuple[str, ...] | None, materials: tuple[Artifact, ...]) -> Path:
-        """Write the start marker of a step in progress."""
-        from aitrace.record._model import to_json
-
-        pid = os.getpid()
-        marker = {
-            "step_id": step_id, "stage": stage, "started_at": started_at,
-            "user": actor.user, "host": actor.host, "pid": pid,
-            "pid_start": _process_start(pid), "argv": list(argv) if argv is not None else None,
-            "materials": to_json(materials),
-        }
-        path = self.dir / "pending" / f"{step_id}.json"
-        atomic_write(path, pretty_bytes(marker))
-        return path
+        """Write the start marker of a step in progress (``aitrace.store.markers``)."""
+        return write_marker(self.dir / "pending", step_id, stage, started_at, actor, argv,
+                            materials)
 
     def end(self, step_id: str) -> None:
         """Remove a start marker once its step is written (or abandoned)."""
-        with contextlib.suppress(FileNotFoundError):
-            (self.dir / "pending" / f"{step_id}.json").unlink()
+        remove_marker(self.dir / "pending", step_id)
 
     def pending(self) -> list[Pending]:
         """Start markers currently on disk (unreadable ones are skipped, never fatal)."""
-        out: list[Pending] = []
-        pdir = self.dir / "pending"
-        if not pdir.is_dir():
-            return out
-        for path in sorted(pdir.glob("*.json")):
-            if path.name.startswith(TMP_PREFIX):
-                continue
-            try:
-                m = read_json_file(path, error=WorkspaceError, hint="")
-                out.append(Pending(
-                    step_id=str(m["step_id"]), stage=str(m["stage"]),
-                    started_at=str(m["started_at"]), user=str(m["user"]), host=str(m["host"]),
-                    pid=int(m["pid"]), pid_start=m.get("pid_start"),
-                    argv=tuple(m["argv"]) if m.get("argv") is not None else None,
-                    materials=tuple(m.get("materials") or ()), path=path))
-            except (WorkspaceError, KeyError, TypeError, ValueError):
-                continue  # a marker torn or edited: never fatal (its step is not lost)
-        return out
+        return read_markers(self.dir / "pending")
 
     def _reap_locked(self) -> None:
         from aitrace.record.models import Command
         from aitrace.record.stages import StageId, is_stage
 
         written: set[str] | None = None
+        fmt: StepFormat = STEP_FORMAT_V2
         for p in self.pending():
             stage = p.stage
             if p.alive or not is_stage(stage):
                 continue
             if written is None:
-                written = {s.id for s in self.chain().steps}
+                report = self.chain()
+                written = {s.id for s in report.steps}
+                fmt = (report.steps[-1].format if report.steps
+                       else _format_for_record(self.record))
             if p.step_id in written:
                 # Killed after its step was written but before the marker was removed.
                 self.end(p.step_id)
                 continue
-            try:
-                materials = tuple(Artifact(**m) for m in p.materials)
-            except TypeError:
-                materials = ()
+            materials = marker_materials(p.materials)
 
             def build(seq: int, prev: str | None, p: Pending = p, stage: StageId = stage,
-                      materials: tuple[Artifact, ...] = materials) -> Step:
-                return Step(
-                    format=STEP_FORMAT, id=p.step_id, record_id=self.record.id, seq=seq,
+                      materials: tuple[Artifact, ...] = materials,
+                      fmt: StepFormat = fmt) -> Step:
+                step = Step(
+                    format=fmt, id=p.step_id, record_id=self.record.id, seq=seq,
                     stage=stage, status="interrupted",
                     started_at=p.started_at, ended_at=utc_now(),
                     actor=Actor(user=p.user, host=p.host), prev=prev,
@@ -437,9 +461,51 @@ class Workspace:
                     materials=materials,
                     error="the recording process ended before the step finished "
                           f"(pid {p.pid}); found by a later append")
+                try:
+                    step.check_format()
+                    _ = step.file_bytes
+                except InputError:  # hashed in another format (a migration since): keep the fact
+                    step = step.with_(materials=(), command=None)
+                return step
 
-            self._append_locked(build)
+            try:
+                self._append_locked(build)
+            except InputError:
+                continue  # a marker no valid step can be made from: never block appends
             self.end(p.step_id)
+
+
+def _format_for_record(record: Record) -> StepFormat:
+    """The format of a chain's first step: v1 for a v1 record.json, else v2."""
+    return STEP_FORMAT_V1 if record.format == RECORD_FORMAT_V1 else STEP_FORMAT_V2
+
+
+def _read_bounded(path: Path) -> bytes:
+    """A workspace JSON file's bytes (at most the JSON size limit); ``IntegrityError`` if not."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(DEFAULT_LIMITS.max_size + 1)
+    except FileNotFoundError:
+        raise IntegrityError("the file is missing", hint="restore it from a backup") from None
+    except OSError as exc:
+        raise IntegrityError(f"the file cannot be read ({exc.strerror or exc})",
+                             hint="check its permissions") from None
+
+
+def validated_step(step: Step) -> Step:
+    """``step`` as every reader will parse it, or ``InputError`` before anything is written.
+
+    The record is append-only: a step that its own readers would refuse (a malformed digest, a
+    value of the wrong type) would make the whole history unreadable from then on. So each
+    step is parsed back from the JSON it is about to be written as — the same parse ``chain()``
+    and ``verify`` apply — and refused here instead.
+    """
+    try:
+        return Step.from_dict(step.to_dict(), source=f"step {step.seq} ({step.stage})")
+    except InputError as exc:
+        raise InputError(f"refusing to record {exc.message.removeprefix('invalid document in ')}",
+                         hint="nothing was written and the record is intact; correct the value "
+                              "named above and record the step again") from None
 
 
 def digest_cache_path(start: Path | None = None) -> Path:

@@ -26,7 +26,18 @@ class _State:
     steps: list[Step] = field(default_factory=list)
     steps_ok: bool = False
     signers: tuple[str, ...] = ()
-    subjects: tuple[tuple[str, str], ...] = ()
+    subjects: tuple[tuple[str, str, str], ...] = ()
+    """The statement's subjects as ``(name, algorithm, hex)``."""
+    altered: set[str] = field(default_factory=set)  # members whose digest is not the manifest's
+
+    def unreadable_note(self, ob: OpenedBundle) -> str:
+        """Why later findings may follow from steps that could not be read (or "")."""
+        bad = [(i, e.member) for i, e in enumerate(ob.step_entries, start=1) if e.step is None]
+        if not bad:
+            return ""
+        return " — " + ", ".join(f"step {i} ({m})" for i, m in bad) + (
+            " could not be read, so what it holds is unknown" if len(bad) == 1
+            else " could not be read, so what they hold is unknown")
 
 
 def _member_digest(ob: OpenedBundle, name: str, st: _State) -> tuple[str, int]:

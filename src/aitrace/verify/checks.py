@@ -5,16 +5,34 @@ Shared by bundle verification, custody and policy, and read by the report: a lea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    pass
+    from aitrace.verify.verdict import Verdict
 
 
 CheckStatus = Literal["passed", "failed", "skipped"]
 REPORT_FORMAT = "aitrace.verify/v1"
+
+COMPLETENESS_CHECKS = frozenset({"chain.custody", "evidence.gx-bound", "chain.time",
+                                 "chain.preregistration"})
+"""Checks about what the record holds, not about whether it is what the signer signed: a failure
+says the record is incomplete or inconsistent (an input with no producing step, a GX result not
+bound to the step's data, time running backwards, success criteria recorded after the
+evaluation they judge), never that its content was altered after signing."""
+
+
+def check_kind(check_id: str) -> Literal["integrity", "completeness", "policy"]:
+    """What a failure of ``check_id`` means: damaged content, an incomplete record, or policy.
+
+    Only integrity failures (archive, digests, signatures, chain, evidence objects) make content
+    untrusted; the others are judgements on a record that is exactly what the signer attested.
+    """
+    if check_id.startswith("policy"):
+        return "policy"
+    return "completeness" if check_id in COMPLETENESS_CHECKS else "integrity"
 
 
 @dataclass(frozen=True)
@@ -55,8 +73,12 @@ class VerifyReport:
     record_id: str | None = None
     record_name: str | None = None
     signers: tuple[str, ...] = ()
-    subjects: tuple[tuple[str, str], ...] = ()
+    subjects: tuple[tuple[str, str, str], ...] = ()
+    """The signed statement's subjects: ``(name, digest algorithm, hex)``."""
     policy: str | None = None
+    completeness: Mapping[str, Any] | None = None
+    answers: Verdict | None = None
+    signer_names: tuple[str, ...] = ()  # parallel to ``signers``: the trusted key's file name
 
     @property
     def failed(self) -> tuple[Check, ...]:
@@ -74,6 +96,16 @@ class VerifyReport:
         return frozenset(c.member for c in self.failed if c.member)
 
     @property
+    def authentic(self) -> bool:
+        """Whether every integrity and signature check passed (``check_kind``).
+
+        A record can be authentic and still incomplete or below the policy: its content is then
+        exactly what the signer attested.
+        """
+        return any(c.status == "passed" for c in self.checks) and not any(
+            check_kind(c.id) == "integrity" for c in self.failed)
+
+    @property
     def verdict(self) -> str:
         """One line: ``verified`` or how many checks failed."""
         counts = {s: sum(1 for c in self.checks if c.status == s)
@@ -88,10 +120,12 @@ class VerifyReport:
         """The documented ``verify --json`` document (format ``aitrace.verify/v1``)."""
         return {
             "format": REPORT_FORMAT, "bundle": self.path, "ok": self.ok,
-            "verdict": self.verdict,
+            "authentic": self.authentic, "verdict": self.verdict,
             "record": {"id": self.record_id, "name": self.record_name},
             "signers": list(self.signers), "policy": self.policy,
-            "subjects": [{"name": n, "sha256": s} for n, s in self.subjects],
+            "subjects": [{"name": n, alg: v} for n, alg, v in self.subjects],
+            "answers": self.answers.to_dict() if self.answers is not None else None,
+            "completeness": dict(self.completeness) if self.completeness else None,
             "checks": [c.to_dict() for c in self.checks],
             "failed": [c.to_dict() for c in self.failed],
         }

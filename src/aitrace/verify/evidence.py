@@ -1,10 +1,16 @@
-"""Evidence checks of a bundle: objects present and intact, GX results bound, SBOMs valid."""
+"""Evidence checks of a bundle: objects present and intact, GX results bound, SBOMs valid.
+
+Format v2 directory artifacts reference their in-toto dirHash listing as an object too
+(``objects/sha256/<dirHash>``): ``evidence.objects`` requires it, ``evidence.dir-listings``
+checks that each is a well-formed listing (``aitrace.record.dirhash``).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from aitrace.errors import AitraceError
+from aitrace.record.refs import digest_label
 from aitrace.verify._state import _member_digest, _State
 from aitrace.verify.checks import Checks, abbrev
 
@@ -31,11 +37,16 @@ def _check_evidence(ob: OpenedBundle, c: Checks, st: _State) -> None:
     good: set[str] = set()
     referenced: set[str] = set()
     sizes: list[tuple[Step, str, int | None, str]] = []
+    listings: list[tuple[Step, str, str]] = []
     for s in st.steps:
         for e in s.evidence:
             sizes.append((s, e.sha256, e.size, f"{e.kind} evidence"))
         if s.environment is not None and s.environment.distributions_sha256:
             sizes.append((s, s.environment.distributions_sha256, None, "environment capture"))
+        for a in (*s.materials, *s.products):
+            if a.dirHash is not None:
+                sizes.append((s, a.dirHash, None, f"the dirHash listing of {a.path}"))
+                listings.append((s, a.path, a.dirHash))
     for s, sha, size, what in sizes:
         if sha in referenced:
             continue
@@ -58,16 +69,34 @@ def _check_evidence(ob: OpenedBundle, c: Checks, st: _State) -> None:
                             f"{size}", name))
         else:
             good.add(sha)
+    from aitrace.bundle.release import listing_objects
+
+    for sha, s in listing_objects(st.steps).items():  # optional: only when carried
+        name = object_member(sha)
+        if sha in referenced or name not in ob.archive:
+            continue
+        referenced.add(sha)
+        try:
+            actual, _size = _member_digest(ob, name, st)
+        except AitraceError as exc:
+            objects.append((exc.message, name))
+            continue
+        if actual != sha:
+            objects.append((f"member '{name}' hashes to {abbrev(actual)}, not the digest in its "
+                            f"name: the listing of a folder step {s.seq} produced was altered",
+                            name))
+    note = st.unreadable_note(ob)
     for sha in ob.object_shas:
         if sha not in referenced:
-            objects.append((f"member '{object_member(sha)}' is not referenced by any step",
-                            object_member(sha)))
+            objects.append((f"member '{object_member(sha)}' is not referenced by any step"
+                            + note, object_member(sha)))
     c.outcome("evidence.objects", t_obj, objects, f"{len(referenced)} objects present and intact")
+    _check_listings(ob, c, listings, good)
 
     gx: list[tuple[str, str | None]] = []
     n_gx = 0
     for s in st.steps:
-        digests = {a.sha256 for a in (*s.materials, *s.products) if a.sha256}
+        digests = {a.value for a in (*s.materials, *s.products) if a.value}
         for e in s.evidence:
             if e.kind != EVIDENCE_GX:
                 continue
@@ -76,8 +105,10 @@ def _check_evidence(ob: OpenedBundle, c: Checks, st: _State) -> None:
             if e.subject is None:
                 gx.append((f"{label} names no dataset it checked (no subject)",
                            step_member(s.seq)))
-            elif e.subject.sha256 not in digests or e.bound is not True:
-                gx.append((f"{label} checked {e.subject.path} {abbrev(e.subject.sha256)}, which "
+            elif e.subject.value not in digests or e.bound is not True:
+                alg = "dirHash" if e.subject.dirHash else "sha256"
+                gx.append((f"{label} checked {e.subject.path} "
+                           f"{digest_label(alg, e.subject.value)}, which "
                            "is not among the step's inputs or outputs (not bound)",
                            step_member(s.seq)))
     if n_gx:
@@ -87,6 +118,31 @@ def _check_evidence(ob: OpenedBundle, c: Checks, st: _State) -> None:
 
     for source in checked:
         _check_documents(ob, c, st, source, good)
+
+
+def _check_listings(ob: OpenedBundle, c: Checks, listings: list[tuple[Step, str, str]],
+                    good: set[str]) -> None:
+    """Each directory's listing object parses as a dirHash listing aitrace would write."""
+    from aitrace.bundle.format import object_member
+    from aitrace.record.dirhash import parse_listing
+
+    title = "Every directory's dirHash listing is well-formed"
+    if not listings:
+        c.skipped("evidence.dir-listings", title, "the record holds no format v2 directories")
+        return
+    problems: list[tuple[str, str | None]] = []
+    files = 0
+    for sha in sorted({sha for _s, _p, sha in listings if sha in good}):
+        name = object_member(sha)
+        try:
+            data = ob.archive.read(name, max_size=ob.archive.limits.max_json_size)
+            files += len(parse_listing(data, f"member '{name}'"))
+        except AitraceError as exc:
+            problems.append((exc.message, name))
+    unique = len({sha for _s, _p, sha in listings})
+    c.outcome("evidence.dir-listings", title, problems,
+              f"{len(listings)} directory artifact(s), {unique} distinct listing(s) of "
+              f"{files} file(s)")
 
 
 def _check_documents(ob: OpenedBundle, c: Checks, st: _State, source: EvidenceSource,

@@ -14,10 +14,15 @@ A policy file (``schemas/policy.schema.json``)::
     thresholds:                   # the long form, any stage
       - {stage: optimization, metric: accuracy_after, op: ">=", value: 0.85}
     meets_success_criteria: true  # evaluation meets the problem stage's success criteria
+    assessments_complete: true    # every risk rated with mitigation + owner, every strategy
+                                  # aspect of the self-check assessed (templates are not enough)
     licenses:
       deny: ["CC-BY-NC-*", "*-NC-*", "NOASSERTION"]
       allow: []                   # when non-empty, every licence must match one of these
       require_known: true         # declared external sources must name a licence
+    keys:                         # which key may act in which role (key ids, 64 hex)
+      release: [<key id of the release key>]      # may sign the attestation (verify --key)
+      approvers: [<key id of a reviewer key>, ...] # may sign approvals (--approver-key)
     approvals:
       - {stage: deployment, count: 2, keyids: [<sha256 of a reviewer key>, ...]}
     max_age_days: 365             # since the bundle's created_at (its last step)
@@ -35,11 +40,19 @@ against the latest evaluation metric of that name.
 shell-style globs, case-insensitive. A licence *expression* (``MIT OR Apache-2.0``) is split
 into its ids: any id matching ``deny`` fails; with ``allow`` set, every id must match it.
 
+**Key roles.** ``verify --key`` names release keys (what may sign the attestation) and
+``--approver-key`` approver keys (what may sign approvals); a key acts only in the role it was
+given, so a reviewer's key cannot sign a release. A policy can pin the roles by key id: with
+``keys.release`` only those keys may sign the attestation, with ``keys.approvers`` only those
+may approve, and a key the policy names as an approver (in ``keys.approvers`` or an approval
+rule's ``keyids``) but not as a release key fails ``policy.key-roles`` when it signs the
+attestation.
+
 **Approvals** are reviewers' signed approvals of the latest succeeded step of a stage
-(``aitrace approve``), verified with ``approvals.verify_approvals`` against the trusted keys
-given to ``verify`` (pass reviewers' ``.pub`` files with ``--key`` too). With ``keyids`` only
-those keys count; ``count`` distinct keys must have approved, and a rejection by any counted
-key fails the rule.
+(``aitrace approve``), verified with ``approvals.verify_approvals`` against the approver keys
+given to ``verify`` (``--approver-key``, never the release keys). With ``keyids`` only those
+keys count; ``count`` distinct keys must have approved, and a rejection by any counted key
+fails the rule.
 
 **Model scans** (``refuse_unsafe_models``): every deployment model file whose ``model-scan``
 evidence says ``unsafe`` (a dangerous import or call) or ``error`` (not scanned to its end)
@@ -60,8 +73,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from aitrace.errors import InputError
 from aitrace.record._model import field, from_json, json_schema, model
+from aitrace.record.jsonio import brief
 from aitrace.record.stages import STAGE_IDS, StageId
 from aitrace.verify.checks import Check
+from aitrace.verify.roles import KeyRoles, RolesRespected
 from aitrace.verify.rules import (
     _COMPARISON,
     AllOf,
@@ -91,6 +106,9 @@ POLICY_SCHEMA = "https://aitrace.dev/schemas/policy/v1"
 
 
 DEFAULT_POLICY_FILE = "default.yaml"
+POLICY_HINT = ("policies are written by hand: every key and its type is in "
+               "schemas/policy.schema.json, and the README's 'Policies' section shows each one "
+               "(aitrace/policies/default.yaml is a starting point)")
 
 
 
@@ -116,7 +134,12 @@ class Policy:
     meets_success_criteria: bool = field(
         default=False, description="evaluation meets the problem stage's success.<metric> "
                                    "params")
+    assessments_complete: bool = field(
+        default=False, description="the risk register rates every item with mitigation and "
+                                   "owner; the self-check assesses every strategy aspect")
     licenses: LicenseRules | None = None
+    keys: KeyRoles | None = field(
+        default=None, description="which key ids may sign releases and which approvals")
     approvals: tuple[ApprovalRule, ...] = ()
     max_age_days: float | None = field(default=None, description="days since created_at")
     min_completeness: int | None = field(default=None, description="0-100")
@@ -144,10 +167,18 @@ class Policy:
             rules.append(MetricThresholds(tuple(thresholds)))
         if self.meets_success_criteria:
             rules.append(SuccessCriteria())
+        if self.assessments_complete:
+            from aitrace.verify.rules_governance import AssessmentsComplete
+
+            rules.append(AssessmentsComplete())
         if self.licenses is not None:
             rules.append(Licenses(self.licenses))
+        approvers = tuple(sorted({k for a in self.approvals for k in a.keyids}
+                                 | set(self.keys.approvers if self.keys else ())))
+        if self.keys is not None or approvers:
+            rules.append(RolesRespected(self.keys, approvers))
         for a in self.approvals:
-            rules.append(Approvals(a))
+            rules.append(Approvals(a, self.keys))
         if self.max_age_days is not None:
             rules.append(MaxAge(self.max_age_days))
         if self.min_completeness is not None:
@@ -184,7 +215,11 @@ def parse_policy(data: Any, source: str) -> Policy:
     """Parse and check a policy document; ``InputError`` names ``source`` and the field."""
     if data is None:
         data = {}
-    pol = from_json(Policy, data, source=source)
+    try:
+        pol = from_json(Policy, data, source=source, hint=POLICY_HINT)
+    except InputError as exc:
+        raise InputError(exc.message.replace("invalid document in", "invalid policy in", 1),
+                         hint=exc.hint) from None
 
     def bad(where: str, what: str, hint: str) -> InputError:
         return InputError(f"invalid policy in {source}: field '{where}' {what}", hint=hint)
@@ -205,43 +240,64 @@ def parse_policy(data: Any, source: str) -> Policy:
             if not re.fullmatch(r"[0-9a-f]{64}", kid):
                 raise bad(f"approvals[{i}].keyids[{j}]", "is not a key id (64 hex characters)",
                           "`aitrace keygen` prints the key id of a key")
+    for role in ("release", "approvers"):
+        for j, kid in enumerate(getattr(pol.keys, role) if pol.keys else ()):
+            if not re.fullmatch(r"[0-9a-f]{64}", kid):
+                raise bad(f"keys.{role}[{j}]", "is not a key id (64 hex characters)",
+                          "`aitrace keygen` prints the key id of a key")
     if pol.min_completeness is not None and not 0 <= pol.min_completeness <= 100:
-        raise bad("min_completeness", f"must be 0-100 (got {pol.min_completeness})",
+        raise bad("min_completeness", f"must be 0-100 (got {brief(pol.min_completeness, 20)})",
                   "give a percentage")
     for i, pattern in enumerate(pol.allow_unsafe_pickles):
         if not pattern.strip():
             raise bad(f"allow_unsafe_pickles[{i}]", "is empty",
                       "give the recorded path of a model file, e.g. models/legacy.pkl")
     if pol.max_age_days is not None and pol.max_age_days <= 0:
-        raise bad("max_age_days", f"must be positive (got {pol.max_age_days})",
+        raise bad("max_age_days", f"must be positive (got {pol.max_age_days:g})",
                   "give a number of days")
     return pol
 
 
+SHIPPED_POLICIES = {"default": DEFAULT_POLICY_FILE, "complete-record": DEFAULT_POLICY_FILE,
+                    "partial": "partial.yaml", "partial-record": "partial.yaml"}
+"""Policies shipped with aitrace, by the name ``--policy`` accepts instead of a file."""
+
+
+def shipped_policy(name: str) -> Policy:
+    """A policy shipped with aitrace (``aitrace/policies/``), by name: see ``SHIPPED_POLICIES``."""
+    from importlib.resources import files
+
+    import yaml
+
+    file = SHIPPED_POLICIES[name]
+    text = (files("aitrace") / "policies" / file).read_text(encoding="utf-8")
+    return parse_policy(yaml.safe_load(text), f"aitrace/policies/{file}")
+
+
 def load_policy(path: Path) -> Policy:
-    """Read a YAML (or JSON) policy file.
+    """Read a YAML (or JSON) policy file, or a shipped policy by name (``partial``).
+
+    A file of that name wins over a shipped policy, so a project's own ``partial`` file is read.
 
     Raises:
         InputError: the file is missing, not YAML, or a field is wrong (naming file and field).
     """
     from aitrace.store.config import read_yaml
 
+    if not Path(path).exists() and str(path) in SHIPPED_POLICIES:
+        return shipped_policy(str(path))
     path = Path(path)
-    data = read_yaml(path, missing_hint="check the --policy path")
+    data = read_yaml(path, missing_hint="check the --policy path, or name a policy shipped with "
+                                        "aitrace: " + ", ".join(sorted(SHIPPED_POLICIES)))
     if data is not None and not isinstance(data, dict):
         raise InputError(f"invalid policy in {path}: field '$' must be a mapping",
-                         hint="see schemas/policy.schema.json")
+                         hint=POLICY_HINT)
     return parse_policy(data, str(path))
 
 
 def default_policy() -> Policy:
     """The "complete record" policy shipped with aitrace (``aitrace/policies/default.yaml``)."""
-    from importlib.resources import files
-
-    import yaml
-
-    text = (files("aitrace") / "policies" / DEFAULT_POLICY_FILE).read_text(encoding="utf-8")
-    return parse_policy(yaml.safe_load(text), f"aitrace/policies/{DEFAULT_POLICY_FILE}")
+    return shipped_policy("default")
 
 
 # =========================================================================== context

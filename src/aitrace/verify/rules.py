@@ -18,14 +18,16 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from aitrace.errors import AitraceError
 from aitrace.evidence.licenses import license_ids
+from aitrace.evidence.mlflow.observe import VALUE_PREFIX
 from aitrace.record._model import field, model
 from aitrace.record.stages import EVIDENCE_GX, EVIDENCE_SBOM, STAGE_IDS, StageId
 from aitrace.record.times import parse_utc
 from aitrace.verify.checks import Check
+from aitrace.verify.roles import KeyRoles
 
 if TYPE_CHECKING:
     from aitrace.bundle.read import OpenedBundle
-    from aitrace.record.models import Step
+    from aitrace.record.models import EvidenceRef, Step
     from aitrace.signing.keys import PublicKey
 
 
@@ -81,26 +83,30 @@ class ApprovalRule:
     stage: StageId
     count: int = field(default=1, description="distinct approving keys needed (>= 1)")
     keyids: tuple[str, ...] = field(
-        default=(), description="only these reviewer key ids count (empty: any trusted key)")
-
-
+        default=(), description="only these approver key ids count (empty: any approver key)")
 
 
 @dataclass
 class PolicyContext:
-    """What a policy is evaluated against (from a bundle, or a workspace)."""
+    """What a policy is evaluated against (from a bundle, or a workspace).
+
+    ``approver_keys`` are the keys trusted to sign approvals (``--approver-key``), never the
+    release keys; ``signers`` the key ids whose signatures on the attestation verified.
+    """
 
     steps: Sequence[Step]
     created_at: str | None = None
-    keys: Sequence[PublicKey] = ()
+    approver_keys: Sequence[PublicKey] = ()
     approvals: Mapping[str, bytes] = dc_field(default_factory=dict)
     object_bytes: Callable[[str], bytes | None] = lambda _sha: None
     step_member: Callable[[Step], str | None] = lambda _s: None
     now: datetime | None = None
+    signers: tuple[str, ...] = ()
 
     @classmethod
-    def from_bundle(cls, ob: OpenedBundle, steps: Sequence[Step], keys: Sequence[PublicKey],
-                    *, now: datetime | None = None) -> PolicyContext:
+    def from_bundle(cls, ob: OpenedBundle, steps: Sequence[Step],
+                    approver_keys: Sequence[PublicKey], *, signers: Sequence[str] = (),
+                    now: datetime | None = None) -> PolicyContext:
         """The context of an opened bundle (its content as read, checked by verify)."""
         created: str | None
         try:
@@ -111,8 +117,9 @@ class PolicyContext:
             approvals: Mapping[str, bytes] = ob.approvals
         except AitraceError:
             approvals = {}
-        return cls(steps=steps, created_at=created, keys=keys, approvals=approvals,
-                   object_bytes=ob.object_bytes, step_member=ob.step_member, now=now)
+        return cls(steps=steps, created_at=created, approver_keys=approver_keys,
+                   approvals=approvals, object_bytes=ob.object_bytes,
+                   step_member=ob.step_member, now=now, signers=tuple(signers))
 
     def succeeded(self, stage: str) -> list[Step]:
         """The succeeded steps of ``stage`` in chain order."""
@@ -124,10 +131,15 @@ class PolicyContext:
         return found[-1] if found else None
 
     def latest_metric(self, stage: str, metric: str) -> tuple[Step, float] | None:
-        """The value of ``metric`` in the latest succeeded step of ``stage`` that logged it."""
+        """The value of ``metric`` in the latest succeeded step of ``stage`` that logged it.
+
+        A metric the step's own MLflow run logged counts too: it is recorded as
+        ``mlflow.<metric>`` (``aitrace.evidence.mlflow.observe``); the step's own value wins.
+        """
         for s in reversed(self.succeeded(stage)):
-            if metric in s.metrics:
-                return s, s.metrics[metric]
+            for key in (metric, VALUE_PREFIX + metric):
+                if key in s.metrics:
+                    return s, s.metrics[key]
         return None
 
 
@@ -209,20 +221,54 @@ class RequiredEvidence:
     evidence: Mapping[str, tuple[str, ...]]
 
     def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """One failure per (stage, kind) missing."""
+        """One failure per (stage, kind) missing; evidence that shows nothing does not count."""
         fails: list[tuple[str, str | None]] = []
         n = 0
         for stage, kinds in self.evidence.items():
             steps = ctx.succeeded(stage)
             for kind in kinds:
                 n += 1
-                if not any(e.kind == kind for s in steps for e in s.evidence):
-                    where = (f"its {len(steps)} succeeded step(s)" if steps
-                             else "it has no succeeded step")
-                    member = ctx.step_member(steps[-1]) if steps else None
-                    fails.append((f"stage '{stage}' has no {kind} evidence ({where})", member))
+                found = [(s, e) for s in steps for e in s.evidence if e.kind == kind]
+                empty = [(s, why) for s, e in found if (why := emptiness(e)) is not None]
+                if found and len(empty) < len(found):
+                    continue
+                if found:
+                    s, why = empty[-1]
+                    fails.append((f"stage '{stage}' has {kind} evidence, but it shows nothing: "
+                                  f"step {s.seq}'s is {why}", ctx.step_member(s)))
+                    continue
+                where = (f"its {len(steps)} succeeded step(s)" if steps
+                         else "it has no succeeded step")
+                member = ctx.step_member(steps[-1]) if steps else None
+                fails.append((f"stage '{stage}' has no {kind} evidence ({where})", member))
         return _check("policy.required-evidence", "Required evidence is attached", fails,
                       f"{n} required evidence item(s) present")
+
+
+def emptiness(ref: EvidenceRef) -> str | None:
+    """Why ``ref`` shows nothing (a check of nothing, a template left blank), or ``None``."""
+    from aitrace.evidence.registry import source_for
+
+    return source_for(ref.kind).emptiness(ref)
+
+
+def _gx_evaluated(ctx: PolicyContext, ref: EvidenceRef) -> int | None:
+    """How many expectations a GX result evaluated (its summary, else its document)."""
+    value = ref.summary.get("evaluated")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    data = ctx.object_bytes(ref.sha256)
+    if data is None:
+        return None
+    try:
+        from aitrace.record.jsonio import parse_untrusted
+
+        doc = parse_untrusted(data, f"GX result {ref.sha256[:12]}")
+    except AitraceError:
+        return None
+    stats = doc.get("statistics") if isinstance(doc, dict) else None
+    count = stats.get("evaluated_expectations") if isinstance(stats, dict) else None
+    return int(count) if isinstance(count, int) and not isinstance(count, bool) else None
 
 
 def _gx_success(ctx: PolicyContext, sha: str, summary: Mapping[str, Any]) -> bool | None:
@@ -247,8 +293,13 @@ class GxPassed:
     """In each stage, the GX results of the latest step that has any all succeeded."""
 
     def evaluate(self, ctx: PolicyContext) -> list[Check]:
-        """One failure per failed (or unreadable) GX result."""
+        """One failure per failed (or unreadable) GX result; a check of nothing is no pass.
+
+        A result that evaluated no expectation is reported as checking nothing; a stage whose
+        latest GX step only has such results fails, since nothing there was checked.
+        """
         fails: list[tuple[str, str | None]] = []
+        nothing: list[str] = []
         n = 0
         for stage in STAGE_IDS:
             with_gx = [s for s in ctx.succeeded(stage) if any(e.kind == EVIDENCE_GX
@@ -256,12 +307,21 @@ class GxPassed:
             if not with_gx:
                 continue
             step = with_gx[-1]
-            for e in step.evidence:
-                if e.kind != EVIDENCE_GX:
+            results = [e for e in step.evidence if e.kind == EVIDENCE_GX]
+            empty = [e for e in results if _gx_evaluated(ctx, e) == 0]
+            for e in results:
+                what = e.subject.path if e.subject else (e.name or e.sha256[:12])
+                if e in empty:
+                    label = f"{e.summary['pack']} pack" if e.summary.get("pack") else (
+                        e.name or "suite")
+                    nothing.append(f"step {step.seq} ({stage}) {label} on {what}")
+                    if len(empty) == len(results):
+                        fails.append((f"step {step.seq} ({stage}) GX result ({label}) for "
+                                      f"{what} checked nothing (0 expectations evaluated): "
+                                      "nothing checked is not a pass", ctx.step_member(step)))
                     continue
                 n += 1
                 ok = _gx_success(ctx, e.sha256, e.summary)
-                what = e.subject.path if e.subject else (e.name or e.sha256[:12])
                 if ok is None:
                     fails.append((f"step {step.seq} ({stage}) GX result for {what} cannot be "
                                   "read to tell whether it passed", ctx.step_member(step)))
@@ -272,11 +332,13 @@ class GxPassed:
                         detail = f" ({stats['unsuccessful_expectations']} expectation(s) failed)"
                     fails.append((f"step {step.seq} ({stage}) GX result for {what} did not "
                                   f"pass{detail}", ctx.step_member(step)))
-        if not n:
+        if not n and not nothing:
             return [Check("policy.gx-passed", "Great Expectations checks passed", "skipped",
                           "the record holds no GX results")]
-        return _check("policy.gx-passed", "Great Expectations checks passed", fails,
-                      f"{n} GX result(s) passed")
+        passed = f"{n} GX result(s) passed"
+        if nothing:
+            passed += f"; {len(nothing)} checked nothing (0 expectations): " + "; ".join(nothing)
+        return _check("policy.gx-passed", "Great Expectations checks passed", fails, passed)
 
 
 @dataclass(frozen=True)
@@ -307,51 +369,59 @@ class MetricThresholds:
 
 @dataclass(frozen=True)
 class SuccessCriteria:
-    """Evaluation metrics meet the success criteria recorded at the problem stage."""
+    """Evaluation metrics meet the success criteria registered before them at the problem stage.
+
+    Each ``success.<metric>`` is the one recorded before the evaluation that logged the metric
+    (``aitrace.verify.order.registered_criteria``): criteria set or changed afterwards do not
+    count, and verification's ``chain.preregistration`` check names them.
+    """
 
     def evaluate(self, ctx: PolicyContext) -> list[Check]:
         """One check per criterion; a failure when none is recorded."""
+        from aitrace.verify.order import registered_criteria
+
         cid, title = "policy.success-criteria", "Evaluation meets the problem's success criteria"
-        # A problem stage may have several steps (statement, risk register, self-check):
-        # the criteria are those of the latest one that records any.
-        problems = ctx.succeeded("problem")
-        problem = next((s for s in reversed(problems)
-                        if any(k.startswith(SUCCESS_PREFIX) for k in s.params)),
-                       problems[-1] if problems else None)
-        if problem is None:
-            return [Check(cid, title, "failed", "no succeeded problem step records success "
-                          "criteria")]
-        member = ctx.step_member(problem)
-        criteria = {k[len(SUCCESS_PREFIX):]: v for k, v in sorted(problem.params.items())
-                    if k.startswith(SUCCESS_PREFIX)}
-        if not criteria:
+        reg = registered_criteria(ctx.steps)
+        if not reg.criteria:
+            problems = ctx.succeeded("problem")
+            if not problems:
+                return [Check(cid, title, "failed", "no succeeded problem step records success "
+                              "criteria")]
             return [Check(cid, title, "failed",
-                          f"problem step {problem.seq} records no success criteria (params "
-                          f"'{SUCCESS_PREFIX}<metric>' such as '{SUCCESS_PREFIX}accuracy: "
-                          "\">= 0.9\"')", member)]
+                          f"problem step {problems[-1].seq} records no success criteria "
+                          f"(params '{SUCCESS_PREFIX}<metric>' such as '{SUCCESS_PREFIX}"
+                          "accuracy: \">= 0.9\"')", ctx.step_member(problems[-1]))]
         out = []
-        for metric, text in criteria.items():
-            parsed = parse_comparison(text)
+        for c in reg.criteria:
+            if c.problem is None or c.text is None:
+                seq = c.evaluation.seq if c.evaluation else "?"
+                out.append(Check(cid, title, "failed",
+                                 f"success criterion {c.metric}: none was recorded before "
+                                 f"evaluation step {seq}, which it would judge (set afterwards:"
+                                 " not pre-registered)",
+                                 ctx.step_member(c.evaluation) if c.evaluation else None))
+                continue
+            member = ctx.step_member(c.problem)
+            parsed = parse_comparison(c.text)
             if parsed is None:
                 out.append(Check(cid, title, "failed",
-                                 f"problem step {problem.seq} param '{SUCCESS_PREFIX}{metric}' "
-                                 f"= {text!r} is not a comparison like '>= 0.9'", member))
+                                 f"problem step {c.problem.seq} param '{SUCCESS_PREFIX}"
+                                 f"{c.metric}' = {c.text!r} is not a comparison like '>= 0.9'",
+                                 member))
                 continue
             op, bound = parsed
-            got = ctx.latest_metric("evaluation", metric)
-            if got is None:
+            if c.evaluation is None:
                 out.append(Check(cid, title, "failed",
-                                 f"success criterion {metric} {op} {bound:g}: no succeeded "
-                                 f"evaluation step logged {metric}"))
+                                 f"success criterion {c.metric} {op} {bound:g}: no succeeded "
+                                 f"evaluation step logged {c.metric}"))
                 continue
-            step, value = got
+            value = c.evaluation.metrics[c.metric]
             ok = _OPS[op](value, bound)
             out.append(Check(cid, title, "passed" if ok else "failed",
-                             f"success criterion {metric} {op} {bound:g}: evaluation step "
-                             f"{step.seq} has {value:g}", ctx.step_member(step)))
+                             f"success criterion {c.metric} {op} {bound:g}: evaluation step "
+                             f"{c.evaluation.seq} has {value:g}",
+                             ctx.step_member(c.evaluation)))
         return out
-
-
 
 
 def _matches(lic: str, patterns: Sequence[str]) -> str | None:
@@ -422,9 +492,25 @@ class Licenses:
 
 @dataclass(frozen=True)
 class Approvals:
-    """The latest succeeded step of a stage has ``count`` signed approvals."""
+    """The latest succeeded step of a stage has ``count`` signed approvals.
+
+    Approvals are checked against the approver keys only; with ``roles``, a key the policy
+    does not let approve (not in ``keys.approvers``, or named only as a release key) does
+    not count.
+    """
 
     rule: ApprovalRule
+    roles: KeyRoles | None = None
+
+    def _may_approve(self, keyid: str | None) -> bool:
+        r, roles = self.rule, self.roles
+        if r.keyids and keyid not in r.keyids:
+            return False
+        if roles is None:
+            return True
+        if roles.approvers:
+            return keyid in roles.approvers
+        return keyid not in roles.release
 
     def evaluate(self, ctx: PolicyContext) -> list[Check]:
         """One check for the rule."""
@@ -437,9 +523,10 @@ class Approvals:
             return [Check(cid, title, "failed", f"stage '{r.stage}' has no succeeded step to "
                           "approve")]
         member = ctx.step_member(step)
-        checks = verify_approvals(ctx.approvals, ctx.steps, ctx.keys) if ctx.approvals else []
+        checks = (verify_approvals(ctx.approvals, ctx.steps, ctx.approver_keys)
+                  if ctx.approvals else [])
         mine = [a for a in checks if a.step_id == step.id]
-        eligible = [a for a in mine if a.ok and (not r.keyids or a.keyid in r.keyids)]
+        eligible = [a for a in mine if a.ok and self._may_approve(a.keyid)]
         approved = sorted({a.keyid for a in eligible if a.decision == "approved" and a.keyid})
         rejected = [a for a in eligible if a.decision == "rejected"]
         problems = [a for a in mine if not a.ok]
@@ -451,8 +538,10 @@ class Approvals:
             return [Check(cid, title, "passed", f"step {step.seq} approved by "
                           + ", ".join(k[:12] + "…" for k in approved), member)]
         detail = f"step {step.seq} ({r.stage}) has {len(approved)} of {r.count} approvals"
-        if r.keyids:
+        if r.keyids or (self.roles and (self.roles.approvers or self.roles.release)):
             detail += " from the named reviewer keys"
+        if not ctx.approver_keys and mine:
+            detail += " (no approver key was given: pass reviewers' keys with --approver-key)"
         if problems:
             detail += "; not counted: " + "; ".join(f"{a.name}: {a.problem}" for a in problems)
         return [Check(cid, title, "failed", detail, member)]
@@ -471,10 +560,18 @@ class MaxAge:
         if created is None:
             return [Check(cid, title, "failed", f"the creation time {ctx.created_at!r} cannot "
                           "be read")]
+        from aitrace.verify.order import CLOCK_TOLERANCE
+
         now = ctx.now or datetime.now(UTC)
         age = (now - created).total_seconds() / 86400
+        if created > now + CLOCK_TOLERANCE:
+            return [Check(cid, title, "failed",
+                          f"created {ctx.created_at}, {-age:.1f} days in the future (now "
+                          f"{now:%Y-%m-%dT%H:%M:%SZ}): a post-dated record, or this machine's "
+                          "clock is behind")]
         status: Literal["passed", "failed"] = "passed" if age <= self.days else "failed"
-        return [Check(cid, title, status, f"created {ctx.created_at}, {age:.1f} days ago")]
+        return [Check(cid, title, status, f"created {ctx.created_at}, {max(age, 0):.1f} days "
+                                          "ago")]
 
 
 @dataclass(frozen=True)
@@ -487,7 +584,7 @@ class MinCompleteness:
         """One check, listing what is missing when it fails."""
         from aitrace.record.completeness import completeness
 
-        result = completeness(ctx.steps)
+        result = completeness(ctx.steps, counts=lambda e: emptiness(e) is None)
         cid, title = "policy.completeness", f"The record is at least {self.minimum}% complete"
         if result.score >= self.minimum:
             return [Check(cid, title, "passed", f"completeness {result.score}%")]

@@ -45,7 +45,7 @@ def _latest_scan(ctx: PolicyContext, a: Artifact) -> tuple[Step, EvidenceRef] | 
     for s in ctx.steps:
         for e in s.evidence:
             if e.kind == EVIDENCE_MODEL_SCAN and e.subject is not None \
-                    and e.subject.sha256 == a.sha256:
+                    and e.subject.value == a.value:
                 found = (s, e)
     return found
 
@@ -82,7 +82,7 @@ class UnsafeModels:
         ok: list[str] = []
         unscanned: list[str] = []
         for a in step.products:
-            if a.sha256 is None or a.type == "uri":
+            if a.value is None or a.type == "uri":
                 continue
             got = _latest_scan(ctx, a)
             if got is None:
@@ -92,7 +92,7 @@ class UnsafeModels:
             scan_step, ref = got
             member = ctx.step_member(scan_step)
             verdict = str(ref.summary.get("verdict"))
-            where = f"deployment model {a.path} (sha256:{a.sha256[:12]})"
+            where = f"deployment model {a.path} ({(a.content_id or '')[:19]})"
             if verdict in ("unsafe", "error"):
                 what = "flagged unsafe" if verdict == "unsafe" else "not fully scanned"
                 findings = "; ".join(_top(ctx, ref)) or "no finding recorded"

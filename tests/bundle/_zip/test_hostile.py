@@ -325,3 +325,28 @@ def test_python_zipfile_archives_with_directories_are_refused(tmp_path: Path) ->
         zf.writestr("d/f", b"x")
     with pytest.raises(InvalidBundle, match="member 'd/' is a directory entry"):
         SafeArchive.open(path)
+
+
+def test_a_crc_error_in_the_last_member_leaves_no_file(tmp_path: Path) -> None:
+    """All or nothing: 29 good members are not left behind when the 30th is damaged."""
+    entries = [Entry(f"objects/{i:02d}.json", b'{"n": %d}' % i, method=8) for i in range(29)]
+    entries.append(Entry("z-last.json", b'{"last": true}', method=8, crc=zlib.crc32(b"other")))
+    path = tmp_path / "crc-last.aitrace"
+    path.write_bytes(Forge(entries).build())
+    dest = tmp_path / "out"
+    with pytest.raises(InvalidBundle, match="member 'z-last.json' fails its CRC-32 check"):
+        safe_extract(path, dest)
+    assert list(dest.rglob("*")) == []
+
+
+def test_a_failed_unpack_keeps_existing_files_and_the_cli_exits_2(tmp_path: Path) -> None:
+    from aitrace.cli import main
+
+    entries = [Entry("a/one.json", b"{}"), Entry("b.json", b"[]", crc=0)]
+    path = tmp_path / "bad.aitrace"
+    path.write_bytes(Forge(entries).build())
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "mine.txt").write_text("keep")
+    assert main(["unpack", str(path), "-d", str(dest)]) == 2
+    assert sorted(p.name for p in dest.rglob("*")) == ["mine.txt"]

@@ -64,3 +64,24 @@ def test_pack_suites_shape_and_errors() -> None:
         packs.labels_suite(["y"], source="d.csv", distinct=lambda col, n: list(range(n)))
     with pytest.raises(InputError, match="min_class_share"):
         packs.labels_suite(["y"], source="d.csv", labels=[0, 1], min_class_share=1.5)
+
+
+def test_labels_pack_turns_to_regression_for_many_numbers() -> None:
+    many = list(range(500))
+    suite = packs.labels_suite(["price"], source="d.csv", label_column="price",
+                               distinct=lambda col, n: many[:n],
+                               numeric=lambda col: (0.0, 499.0, 125.0, 375.0))
+    meta = suite["meta"]["aitrace"]
+    assert meta["task"] == "regression" and meta["range"] == [0.0, 499.0]
+    checks = {e["meta"]["aitrace"]["check"]: e for e in suite["expectations"] if "meta" in e}
+    assert set(checks) == {"missing_labels", "range", "outliers", "not_constant"}
+    assert checks["outliers"]["kwargs"] == {"column": "price", "min_value": -625.0,
+                                            "max_value": 1125.0, "mostly": 0.99}
+    # A declared range is a regression target's, and constrains instead of documenting.
+    given = packs.labels_suite(["y"], source="d.csv", label_range=(0, 10),
+                               numeric=lambda col: (1.0, 2.0, 1.0, 2.0))
+    assert given["meta"]["aitrace"]["range_inferred"] is False
+    with pytest.raises(InputError, match="not numeric"):
+        packs.labels_suite(["y"], source="d.csv", task="regression", numeric=lambda col: None)
+    with pytest.raises(InputError, match="unknown task"):
+        packs.labels_suite(["y"], source="d.csv", task="ranking", labels=[1])

@@ -123,9 +123,16 @@ def test_bad_suites_name_the_field(data_dir: Path, suite: dict[str, Any], messag
     assert message in exc.value.message
 
 
+def test_a_10000_deep_suite_is_bad_input(data_dir: Path) -> None:
+    deep = data_dir / "deep.json"
+    deep.write_text('{"name": "x", "expectations": ' + "[" * 10_000 + "]" * 10_000 + "}")
+    with pytest.raises(InputError, match=r"deep.json nests JSON deeper than 64 levels"):
+        quality.validate_file(data_dir / "clean.csv", deep)
+
+
 def test_bad_files(data_dir: Path) -> None:
     (data_dir / "broken.json").write_text('{"name": "x", "expectations": [}')
-    with pytest.raises(InputError, match=r"broken.json is not valid JSON: .* at line 1, column 32"):
+    with pytest.raises(InputError, match=r"broken.json is not valid JSON at line 1, column 32: "):
         quality.validate_file(data_dir / "clean.csv", data_dir / "broken.json")
     with pytest.raises(InputError, match=r"missing.csv: cannot read the data file"):
         quality.validate_file(data_dir / "missing.csv", SUITE)

@@ -1,17 +1,25 @@
-"""Steps linked to MLflow runs in the embedded SQLite store (real MLflow, no mocks)."""
+"""Steps linked to MLflow runs: aitrace's own step run, and the user's runs observed read-only.
+
+Real MLflow, no mocks. The user's runs are written by the user's code (in-process or in the
+child of ``aitrace run``) to the user's store; aitrace only reads that store.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+import rfc8785
 
 import aitrace
+from aitrace.cli import main
 from aitrace.evidence.mlflow.link import (
     DIGESTED_SYSTEM_TAGS,
     artifact_location,
@@ -19,16 +27,13 @@ from aitrace.evidence.mlflow.link import (
     default_tracking_uri,
     experiment_name,
     mlflow_key,
-    run_data_digest,
-    run_env,
     tracking_uri,
 )
-from aitrace.hooks import env as hooks_env
-from aitrace.hooks import tracker as tracker
 from aitrace.record.models import MlflowLink
 from aitrace.store.workspace import Workspace
 
 SECRET = "s3cr3t-planted-value"
+PY = sys.executable
 
 
 def _recompute(run: Any) -> str:
@@ -40,15 +45,15 @@ def _recompute(run: Any) -> str:
         "tags": {k: v for k, v in run.data.tags.items()
                  if not k.startswith("mlflow.") or k in DIGESTED_SYSTEM_TAGS},
     }
-    raw = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(raw.encode()).hexdigest()
+    return hashlib.sha256(rfc8785.dumps(doc)).hexdigest()  # RFC 8785, as a v2 step has it
 
 
 def _links(step: Any, role: str) -> list[MlflowLink]:
     return [link for link in step.mlflow if link.role == role]
 
 
-# ---------------------------------------------------------------- the context provider
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # ---------------------------------------------------------------- resolution (no MLflow)
@@ -71,8 +76,11 @@ def test_tracking_uri_resolution(workspace: Workspace,
     ws = Workspace(root)
     assert tracking_uri(ws) == f"sqlite:///{root}/runs/m.db"  # the project's, not the cwd's
     assert experiment_name(ws) == "team/churn"
+    # MLFLOW_TRACKING_URI is the user's code's store, not aitrace's.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
-    assert tracking_uri(ws) == "http://127.0.0.1:5000"
+    assert tracking_uri(ws) == f"sqlite:///{root}/runs/m.db"
+    monkeypatch.setenv("AITRACE_MLFLOW_TRACKING_URI", "http://127.0.0.1:5001")
+    assert tracking_uri(ws) == "http://127.0.0.1:5001"
 
 
 @pytest.mark.parametrize(("name", "key"), [
@@ -97,8 +105,8 @@ def test_step_run_in_embedded_store(ws: Workspace, store: Any, grep_tree: Any,
     step = ws.steps()[-1]
 
     (link,) = step.mlflow
-    assert link.role == "step"
-    assert link.tracking_uri == f"sqlite:///{ws.root}/.aitrace/mlflow.db"
+    assert link.role == "step" and link.linked_by is None
+    assert link.tracking_uri == "sqlite:///.aitrace/mlflow.db"  # relative to the workspace
     assert link.run_name == f"evaluation-{step.id[:12]}"
 
     client = store.client()
@@ -122,8 +130,8 @@ def test_step_run_in_embedded_store(ws: Workspace, store: Any, grep_tree: Any,
     assert run.data.metrics == {"accuracy": 0.93, "f1": 1.0}
     assert run.info.start_time < run.info.end_time
 
-    assert link.data_sha256 == _recompute(run) == run_data_digest(client, link.run_id)
-    assert check_links(step) == []
+    assert link.data_sha256 == _recompute(run)
+    assert check_links(step, root=ws.root) == []
     assert grep_tree(ws.root, SECRET.encode()) == []  # .aitrace/ and the MLflow DB
 
 
@@ -143,17 +151,20 @@ def test_failed_step_gives_failed_run(ws: Workspace, store: Any) -> None:
     assert run.data.metrics == {"partial": 1.0}
 
 
-# ---------------------------------------------------------------- user runs
+# ---------------------------------------------------------------- user runs, in-process
 
 
-def test_user_run_in_process_is_tagged_and_linked(ws: Workspace, store: Any,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_user_run_in_process_is_linked_where_the_user_put_it(
+        ws: Workspace, store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import mlflow
+    from mlflow import MlflowClient
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri(ws))
+    user_uri = f"sqlite:///{tmp_path}/user.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", user_uri)
     with mlflow.start_run(run_name="outside") as outside:
         pass
     with aitrace.stage("evaluation", workspace=ws) as rec:
+        assert os.environ["MLFLOW_TRACKING_URI"] == user_uri  # nothing redirected
         with mlflow.start_run(run_name="user-fit") as user:
             mlflow.log_param("alpha", 0.1)
             mlflow.log_metric("loss", 0.25)
@@ -161,31 +172,29 @@ def test_user_run_in_process_is_tagged_and_linked(ws: Workspace, store: Any,
         rec.log_metric("accuracy", 0.9)
     step = ws.steps()[-1]
 
-    client = store.client()
-    assert not [k for k in client.get_run(outside.info.run_id).data.tags
-                if k.startswith("aitrace.")]
+    client = MlflowClient(user_uri)
     run = client.get_run(user.info.run_id)
     assert run.data.tags["aitrace.step_id"] == step.id
-    assert run.data.tags["aitrace.record_id"] == ws.record.id
     assert run.data.tags["aitrace.stage"] == "evaluation"
-    assert run.data.tags["aitrace.workspace"] == str(ws.root)
-
     (link,) = _links(step, "user")
-    assert link.run_id == user.info.run_id
-    assert link.run_name == "user-fit"
+    assert (link.run_id, link.run_name, link.linked_by) == (user.info.run_id, "user-fit", "tag")
     assert link.experiment_id == run.info.experiment_id
-    assert link.tracking_uri == tracking_uri(ws)
+    assert link.tracking_uri == user_uri  # outside the workspace: the URI as given
     assert link.data_sha256 == _recompute(run)
-    assert [x.run_id for x in step.mlflow].count(user.info.run_id) == 1
     assert outside.info.run_id not in {x.run_id for x in step.mlflow}
+    # The user's values reach the step, namespaced; the step's own stay as they are.
+    assert step.metrics == {"accuracy": 0.9, "mlflow.loss": 0.25}
+    assert step.params == {"mlflow.alpha": "0.1"}
+    # The step run (aitrace's store) holds no user run.
+    assert {r.info.run_id for r in store.client().search_runs(
+        [_links(step, "step")[0].experiment_id])} >= {_links(step, "step")[0].run_id}
+    assert user.info.run_id not in {r.info.run_id for r in store.client().search_runs(
+        [_links(step, "step")[0].experiment_id])}
 
 
-def test_user_run_without_a_tracking_uri_lands_in_the_record_store(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
-        store: Any) -> None:
-    """No tracking URI set: the stage routes the user's own run to .aitrace/, then restores env."""
-    import os
-
+def test_default_store_of_the_users_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           store: Any) -> None:
+    """No tracking URI: the run lands in MLflow's own default (./mlflow.db), where it is found."""
     import mlflow
 
     root = tmp_path / "fresh"
@@ -193,102 +202,156 @@ def test_user_run_without_a_tracking_uri_lands_in_the_record_store(
     monkeypatch.chdir(root)
     fresh, _ = Workspace.init(root, name="fresh-model")
     with aitrace.stage("evaluation", workspace=fresh):
+        assert not [k for k in os.environ if k.startswith("MLFLOW_") and
+                    k != "MLFLOW_DISABLE_TELEMETRY"]
         with mlflow.start_run(run_name="mine") as user:
             mlflow.log_param("k", "v")
-        capfd.readouterr()  # MLflow's own output while creating the store is not ours
-    _, err = capfd.readouterr()
-    assert err == "", "aitrace let MLflow noise reach the terminal"
     step = fresh.steps()[-1]
     (link,) = _links(step, "user")
     assert link.run_id == user.info.run_id
-    assert link.tracking_uri == default_tracking_uri(fresh)
-    assert _links(step, "step")[0].experiment_id == link.experiment_id
-    assert not (root / "mlflow.db").exists() and not (root / "mlruns").exists()
-    assert "MLFLOW_TRACKING_URI" not in os.environ
-    assert "MLFLOW_EXPERIMENT_NAME" not in os.environ
+    assert link.tracking_uri == "sqlite:///mlflow.db"  # MLflow's default, inside the project
+    assert _links(step, "step")[0].tracking_uri == "sqlite:///.aitrace/mlflow.db"
+    assert check_links(step, root=root) == []
 
 
-def test_child_process_runs_are_tagged_and_linked(ws: Workspace, store: Any,
-                                                  tmp_path: Path) -> None:
-    """What `aitrace run` does: run_env() plus AITRACE_* for a child that uses MLflow itself."""
-    import os
+# ---------------------------------------------------------------- user runs, aitrace run
 
-    script = ("import mlflow\n"
-              "with mlflow.start_run(run_name='child') as r:\n"
-              "    mlflow.log_param('depth', 3)\n"
-              "    mlflow.log_text('hello', 'notes.txt')\n"
-              "    print(r.info.run_id)\n")
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    with aitrace.stage("evaluation", workspace=ws) as rec:
-        env = {**os.environ, **run_env(ws), hooks_env.ENV_STEP_ID: rec.id,
-               hooks_env.ENV_RECORD_ID: rec.record_id, hooks_env.ENV_STAGE: rec.stage,
-               "AITRACE_WORKSPACE": str(ws.root)}
-        assert env["MLFLOW_TRACKING_URI"] == tracking_uri(ws)
-        assert env["MLFLOW_EXPERIMENT_NAME"] == "aitrace/test-model"
-        assert env["MLFLOW_DISABLE_TELEMETRY"] == "true"
-        done = subprocess.run([sys.executable, "-c", script], env=env, cwd=elsewhere,
-                              capture_output=True, text=True, check=True, timeout=120)
-    run_id = done.stdout.strip().splitlines()[-1]
+CHILD = textwrap.dedent("""
+    import json, os, sys
+    if os.environ.get("NO_AITRACE"):
+        # An interpreter without aitrace: MLflow cannot load aitrace's context provider.
+        for name in ("aitrace", "aitrace.integrations", "aitrace.integrations.mlflow_context"):
+            sys.modules[name] = None
+    import mlflow
+    json.dump(sorted(k for k in os.environ if k.startswith("MLFLOW_")), open("env.json", "w"))
+    with mlflow.start_run(run_name="fit") as run:
+        mlflow.log_param("depth", 3)
+        mlflow.log_metric("test_mae", 1.25)
+        mlflow.log_text("hello", "notes/readme.txt")
+    print(run.info.run_id)
+""")
+
+
+@pytest.mark.parametrize("aitrace_in_child", [True, False])
+def test_runs_of_an_aitrace_run_child_are_linked(
+        ws: Workspace, store: Any, monkeypatch: pytest.MonkeyPatch,
+        capfd: pytest.CaptureFixture[str], aitrace_in_child: bool) -> None:
+    from mlflow import MlflowClient
+
+    user_uri = f"sqlite:///{ws.root}/user.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", user_uri)
+    if not aitrace_in_child:
+        monkeypatch.setenv("NO_AITRACE", "1")
+    Path("child.py").write_text(CHILD)
+    users = sorted(k for k in os.environ if k.startswith("MLFLOW_"))  # the test's own
+    assert main(["run", "--stage", "training", "--", PY, "child.py"]) == 0
+    run_id = capfd.readouterr().out.strip().splitlines()[-1]
     step = ws.steps()[-1]
+
+    assert json.loads(Path("env.json").read_text()) == users, \
+        "aitrace put MLFLOW_* variables into the command's environment"
     (link,) = _links(step, "user")
     assert link.run_id == run_id
-
-    client = store.client()
-    run = client.get_run(run_id)
-    assert run.data.tags["aitrace.step_id"] == step.id
-    assert run.data.tags["aitrace.stage"] == "evaluation"
-    assert run.data.tags["aitrace.workspace"] == str(ws.root)
-    assert client.get_experiment(run.info.experiment_id).name == "aitrace/test-model"
-    # The artifact-location trap: nothing lands in the child's working directory.
-    assert run.info.artifact_uri.startswith((ws.dir / "mlruns").as_uri())
-    assert list(elsewhere.iterdir()) == []
+    assert link.linked_by == ("tag" if aitrace_in_child else "time-window")
+    assert link.tracking_uri == "sqlite:///user.db"
+    run = MlflowClient(user_uri).get_run(run_id)
     assert link.data_sha256 == _recompute(run)
+    assert ("aitrace.step_id" in run.data.tags) is aitrace_in_child
+    assert step.metrics["mlflow.test_mae"] == 1.25 and step.params["mlflow.depth"] == "3"
+    # The run's artifact folder is a product of the step.
+    artifacts = Path(run.info.artifact_uri.removeprefix("file://"))
+    product = next(p for p in step.products if p.role == "mlflow-artifacts")
+    assert ws.resolve(product.path) == artifacts and product.type == "directory"
+
+
+def test_resumed_run_is_linked(ws: Workspace, store: Any, tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLFLOW_RUN_ID: the command resumes a run created before the step (as `mlflow run` does)."""
+    from mlflow import MlflowClient
+
+    user_uri = f"sqlite:///{tmp_path}/resume.db"
+    client = MlflowClient(user_uri)
+    created = client.create_run(client.create_experiment("resume"), run_name="earlier")
+    client.set_terminated(created.info.run_id)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", user_uri)
+    monkeypatch.setenv("MLFLOW_RUN_ID", created.info.run_id)
+    monkeypatch.setenv("NO_AITRACE", "1")
+    script = ("import sys\n"
+              "for n in ('aitrace', 'aitrace.integrations',\n"
+              "          'aitrace.integrations.mlflow_context'):\n"
+              "    sys.modules[n] = None\n"
+              "import mlflow\n"
+              "with mlflow.start_run():\n"
+              "    mlflow.log_metric('rmse', 2.5)\n")
+    assert main(["run", "--stage", "evaluation", "--", PY, "-c", script]) == 0
+    step = ws.steps()[-1]
+    (link,) = _links(step, "user")
+    assert link.run_id == created.info.run_id
+    assert link.linked_by in ("resumed", "time-window")  # it also ended within the step
+    assert step.metrics["mlflow.rmse"] == 2.5
+
+
+def test_runs_of_other_steps_and_outside_the_window_are_not_linked(
+        ws: Workspace, store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow import MlflowClient
+
+    user_uri = f"sqlite:///{tmp_path}/busy.db"
+    client = MlflowClient(user_uri)
+    exp = client.create_experiment("busy")
+    before = client.create_run(exp, run_name="before")
+    client.set_terminated(before.info.run_id)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", user_uri)
+    script = ("import mlflow\n"
+              "with mlflow.start_run(run_name='mine'):\n    pass\n"
+              "with mlflow.start_run(run_name='theirs', tags={'aitrace.step_id': 'ffff'}):\n"
+              "    pass\n")
+    assert main(["run", "--stage", "evaluation", "--", PY, "-c", script]) == 0
+    step = ws.steps()[-1]
+    assert [link.run_name for link in _links(step, "user")] == ["mine"]
 
 
 # ---------------------------------------------------------------- later edits
 
 
-def test_check_links_detects_later_edits(ws: Workspace, store: Any,
+def test_check_links_detects_later_edits(ws: Workspace, store: Any, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     import mlflow
+    from mlflow import MlflowClient
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri(ws))
+    user_uri = f"sqlite:///{tmp_path}/edits.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", user_uri)
     with aitrace.stage("evaluation", workspace=ws) as rec:
         with mlflow.start_run(run_name="user") as user:
             mlflow.log_param("alpha", 0.1)
         rec.log_metric("accuracy", 0.9)
     step = ws.steps()[-1]
     step_run = _links(step, "step")[0].run_id
-    client = store.client()
-    assert check_links(step) == []
+    client = MlflowClient(user_uri)
+    assert check_links(step, root=ws.root) == []
 
     client.set_tag(user.info.run_id, "mlflow.runName", "renamed in the UI")
     client.set_tag(user.info.run_id, "mlflow.note.content", "a note")
-    assert check_links(step) == [], "cosmetic system tags are not covered"
+    assert check_links(step, root=ws.root) == [], "cosmetic system tags are not covered"
 
     client.log_param(user.info.run_id, "beta", "sneaked in")
-    (problem,) = check_links(step)
+    (problem,) = check_links(step, root=ws.root)
     assert problem.link.run_id == user.info.run_id
     assert "changed since the step ended" in str(problem)
 
-    client.set_tag(step_run, "aitrace.status", "succeeded-really")
-    client.log_metric(step_run, "accuracy", 0.99)
-    assert {p.link.run_id for p in check_links(step)} == {user.info.run_id, step_run}
+    own = store.client()
+    own.set_tag(step_run, "aitrace.status", "succeeded-really")
+    own.log_metric(step_run, "accuracy", 0.99)
+    assert {p.link.run_id for p in check_links(step, root=ws.root)} == \
+        {user.info.run_id, step_run}
 
     client.delete_run(user.info.run_id)
-    reasons = {p.link.run_id: p.reason for p in check_links(step)}
+    reasons = {p.link.run_id: p.reason for p in check_links(step, root=ws.root)}
     assert reasons[user.info.run_id] == "the run was deleted"
 
-    ghost = step.with_(mlflow=(MlflowLink(tracking_uri=tracking_uri(ws), experiment_id="1",
+    ghost = step.with_(mlflow=(MlflowLink(tracking_uri=user_uri, experiment_id="1",
                                           run_id="0" * 32, data_sha256="0" * 64),))
     (missing,) = check_links(ghost)
     assert missing.reason == "the run no longer exists"
-
-    # The stored URI can be overridden (a moved store): the same runs are found there.
-    moved = Path(str(store.ws.dir / "mlflow.db"))
-    assert {p.link.run_id for p in check_links(step, tracking_uri=f"sqlite:///{moved}")} == \
-        {user.info.run_id, step_run}
 
 
 # ---------------------------------------------------------------- failure paths
@@ -320,25 +383,51 @@ def test_deleted_experiment_is_reported_and_the_step_kept(
     assert step.mlflow == ()
 
 
-def test_run_env(tmp_path: Path, store: Any, monkeypatch: pytest.MonkeyPatch,
-                 capsys: pytest.CaptureFixture[str]) -> None:
-    ws = _shared_store_workspace(tmp_path, store, "env/exp")
-    env = run_env(ws)
-    assert env == {"MLFLOW_TRACKING_URI": tracking_uri(store.ws),
-                   "MLFLOW_EXPERIMENT_NAME": "env/exp", "MLFLOW_DISABLE_TELEMETRY": "true"}
-    exp = store.client().get_experiment_by_name("env/exp")
-    assert exp.artifact_location == (ws.dir / "mlruns").as_uri()
+def test_a_store_of_another_mlflow_schema_is_never_migrated(
+        tmp_path: Path, store: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """aitrace.yaml pointing aitrace at a store an older MLflow wrote: refused, not upgraded."""
+    import shutil
+    import sqlite3
 
-    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "0")
-    assert "MLFLOW_EXPERIMENT_NAME" not in run_env(ws)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri(store.ws))
-    assert run_env(ws) == {"MLFLOW_DISABLE_TELEMETRY": "true"}
+    old = tmp_path / "old.db"
+    shutil.copy(store.ws.dir / "mlflow.db", old)
+    con = sqlite3.connect(old)
+    con.execute("UPDATE alembic_version SET version_num = '0584bdc529eb'")  # MLflow 2.x's
+    con.commit()
+    con.close()
+    digest = _sha(old)
+    root = tmp_path / "p"
+    root.mkdir()
+    ws, _ = Workspace.init(root, name="p")
+    cfg = root / "aitrace.yaml"
+    cfg.write_text(cfg.read_text().replace("  tracking_uri:\n", f"  tracking_uri: sqlite:///{old}\n"))
+    with aitrace.stage("problem", workspace=Workspace(root)):
+        pass
+    assert "does not migrate it" in capsys.readouterr().err
+    assert Workspace(root).steps()[-1].status == "succeeded"
+    assert _sha(old) == digest
 
-    # A deleted experiment does not stop the user's command: a warning, no experiment name.
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID")
-    client = store.client()
-    client.delete_experiment(client.create_experiment("doomed"))
-    (tmp_path / "d").mkdir()
-    doomed = _shared_store_workspace(tmp_path / "d", store, "doomed")
-    assert "MLFLOW_EXPERIMENT_NAME" not in run_env(doomed)
-    assert "experiment 'doomed' not prepared" in capsys.readouterr().err
+
+def test_step_runs_off_still_links_the_users_runs(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """mlflow.step_runs: false — no aitrace run, no MLflow import in aitrace; links stay."""
+
+    root = tmp_path / "quick"
+    root.mkdir()
+    Workspace.init(root, name="quick")
+    cfg = root / "aitrace.yaml"
+    cfg.write_text(cfg.read_text().replace("  step_runs: true", "  step_runs: false"))
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///user.db")
+    Path("child.py").write_text(CHILD)
+    code = ("import sys; from aitrace.cli import main; rc = main(sys.argv[1:]); "
+            "print('MLFLOW-IMPORTED' if 'mlflow' in sys.modules else 'MLFLOW-NOT-IMPORTED', "
+            "file=sys.stderr); sys.exit(rc)")
+    done = subprocess.run([PY, "-c", code, "run", "--stage", "training", "--", PY, "child.py"],
+                          capture_output=True, text=True, check=False, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "MLFLOW-NOT-IMPORTED" in done.stderr
+    (step,) = Workspace(root).steps()
+    assert [m.role for m in step.mlflow] == ["user"]
+    assert step.metrics["mlflow.test_mae"] == 1.25
+    assert not (root / ".aitrace" / "mlflow.db").exists()

@@ -44,6 +44,11 @@ def test_safetensors_header_counts(tmp_path: Path) -> None:
     (_st({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4000]}}, bytes(4)),
      "outside the 4-byte data section"),
     (_st({"__metadata__": {"k": 1}}), "__metadata__ must map strings"),
+    # 64 dims of 2**62: 2**3968 "parameters" in a 4-byte tensor
+    (_st({"a": {"dtype": "F32", "shape": [2**62] * 64, "data_offsets": [0, 4]}}, bytes(4)),
+     "… (F32) does not match its 4 bytes of data"),
+    (_st({"a": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 4]}}, bytes(4)),
+     "tensor 'a' shape [2, 2] (F32) does not match its 4 bytes of data"),
 ])
 def test_hostile_safetensors_headers_are_rejected(tmp_path: Path, content: bytes,
                                                   message: str) -> None:
@@ -111,3 +116,34 @@ def test_onnx_inputs_outputs_and_opset(tmp_path: Path) -> None:
     bad.write_bytes(b"\xff" * 64)
     with pytest.raises(InputError, match="not a valid ONNX model"):
         describe_model_path(bad)
+
+
+def test_a_header_claiming_2_to_the_3968_parameters_is_bad_input(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`aitrace sbom --model` on it: exit 2, one line, no OverflowError, nothing written."""
+    from aitrace.cli import main
+
+    p = tmp_path / "m.safetensors"
+    p.write_bytes(_st({"w": {"dtype": "F32", "shape": [2**62] * 64, "data_offsets": [0, 0]}}))
+    out = tmp_path / "bom.json"
+    assert main(["sbom", "--model", str(p), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "does not match its 0 bytes of data" in err
+    assert not out.exists()
+
+
+def test_parameter_counts_print_at_any_size() -> None:
+    from aitrace.evidence.model.introspect import _human
+
+    assert [_human(n) for n in (999, 1_250, 350_000_000, 7_241_732_096)] == [
+        "999", "1.3K", "350.0M", "7.2B"]
+    assert _human(2**3968).endswith("B")
+
+
+def test_a_deep_config_json_is_ignored_not_a_traceback(tmp_path: Path) -> None:
+    model = tmp_path / "model.safetensors"
+    model.write_bytes(_st({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}},
+                          bytes(4)))
+    (tmp_path / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    info = describe_model_path(model)
+    assert info.format == "safetensors" and "aitrace:model:config" not in info.properties

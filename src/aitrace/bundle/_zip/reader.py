@@ -4,6 +4,15 @@ An ``.aitrace`` bundle is a ZIP file and may come from anyone, so the reader her
 ``zipfile``'s leniency: it parses the end record and the whole central directory itself and
 checks every member *before reading any data* (names, kinds, encoding, sizes, ratios, layout),
 then enforces declared sizes and CRCs while streaming.
+
+The layout is exact, because ZIP readers disagree about everything else (a streaming reader
+such as Java's ``ZipInputStream`` walks local headers, ``unzip`` and ``zipfile`` trust the
+central directory and tolerate prepended data): the bytes of an accepted archive are its local
+entries in central-directory order, back to back from offset 0, then the central directory,
+then (for ZIP64) the ZIP64 end record and locator, then the end record with no comment —
+nothing before, between or after. Each local header agrees with its central entry field by
+field (flags, method, time, date, CRC-32, sizes, name), and data descriptors are refused, so
+every reader sees the same members with the same bytes.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import os
 import stat
 import struct
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +53,7 @@ _LOCAL = struct.Struct("<IHHHHHIIIHH")         # 30 bytes
 _STORED = 0
 _DEFLATED = 8
 _FLAG_ENCRYPTED = 0x0001
+_FLAG_DATA_DESCRIPTOR = 0x0008
 _FLAG_STRONG_ENCRYPTION = 0x0040
 _FLAG_UTF8 = 0x0800
 _FLAG_MASKED_HEADERS = 0x2000
@@ -268,6 +279,9 @@ def _find_eocd(fd: int, size: int, archive: str) -> tuple[int, tuple[Any, ...]]:
         if pos + _EOCD.size <= len(tail):
             rec = _EOCD.unpack_from(tail, pos)
             if pos + _EOCD.size + rec[7] == len(tail):
+                if rec[7]:
+                    raise _bad(archive, f"has a {rec[7]}-byte comment after its end record "
+                                        "(hidden data; bundles have none)")
                 return size - tail_len + pos, rec
         pos = tail.rfind(_EOCD_SIG, 0, pos)
     raise _bad(archive, "is not a ZIP archive (no end-of-central-directory record, or data "
@@ -317,15 +331,15 @@ def _read_directory(fd: int, archive: str, limits: ArchiveLimits) -> dict[str, M
                             "(prepended or hidden data)")
     cd = _pread_exact(fd, cd_size, cd_offset, archive, "the central directory")
 
-    members: dict[str, MemberInfo] = {}
     names: list[str] = []
     entries: list[MemberInfo] = []
+    central: list[_Central] = []
     total = 0
     pos = 0
     for index in range(n_total):
         if pos + _CDIR.size > len(cd):
             raise _bad(archive, f"has a central directory shorter than its {n_total} entries")
-        (sig, made_by, _needed, flags, method, _time, _date, crc, csize, usize, nlen, xlen,
+        (sig, made_by, _needed, flags, method, mtime, mdate, crc, csize, usize, nlen, xlen,
          clen, disk_start, _iattr, eattr, offset) = _CDIR.unpack_from(cd, pos)
         if sig != _CDIR_SIG:
             raise _bad(archive, f"has a damaged central directory at entry {index + 1}")
@@ -351,6 +365,13 @@ def _read_directory(fd: int, archive: str, limits: ArchiveLimits) -> dict[str, M
             raise _bad(archive, f"member '{label}' {problem}")
         if flags & (_FLAG_ENCRYPTED | _FLAG_STRONG_ENCRYPTION | _FLAG_MASKED_HEADERS):
             raise _bad(archive, f"member '{name}' is encrypted")
+        if flags & _FLAG_DATA_DESCRIPTOR:
+            raise _bad(archive, f"member '{name}' puts its sizes and CRC in a data descriptor "
+                                "after its data (streaming and central-directory readers can "
+                                "disagree about such members)")
+        if clen:
+            raise _bad(archive, f"member '{name}' has a comment in the central directory "
+                                "(hidden data; bundles have none)")
         if method not in (_STORED, _DEFLATED):
             raise _bad(archive, f"member '{name}' uses unsupported compression method {method} "
                                 "(only stored and deflate are accepted)")
@@ -377,17 +398,41 @@ def _read_directory(fd: int, archive: str, limits: ArchiveLimits) -> dict[str, M
                                 f"(ratio over {limits.max_ratio}): possible zip bomb")
         names.append(name)
         entries.append(MemberInfo(name, usize, csize, crc, method, offset, -1))
+        central.append(_Central(flags, mtime, mdate))
     if pos != len(cd):
         raise _bad(archive, f"has a central directory holding more than its {n_total} "
                             "declared entries")
     _check_collisions(names, archive)
+    located = _check_local_headers(fd, archive, entries, central, cd_offset)
+    return {info.name: info for info in located}
 
-    # Local headers: repeat the central name, and member data never overlaps.
+
+@dataclass(frozen=True)
+class _Central:
+    """The central-directory fields a local header must repeat (besides name, sizes, CRC)."""
+
+    flags: int
+    time: int
+    date: int
+
+
+def _check_local_headers(fd: int, archive: str, entries: list[MemberInfo],
+                         central: list[_Central], cd_offset: int) -> list[MemberInfo]:
+    """Check every local header against its central entry, and the exact layout.
+
+    Local entries must follow each other in central-directory order from offset 0 and end
+    where the central directory starts: a byte no entry accounts for is where a second local
+    header, prepended data or a decoy directory would hide.
+
+    Returns:
+        The entries with their data offsets.
+    """
     located = []
-    for info in entries:
+    for info, cen in zip(entries, central, strict=True):
         hdr = _pread_exact(fd, _LOCAL.size, info.header_offset, archive,
                            f"the local header of member '{info.name}'")
-        (sig, _needed, lflags, lmethod, _t, _d, _crc, _cs, _us, lnlen, lxlen) = _LOCAL.unpack(hdr)
+        (sig, _needed, lflags, lmethod, ltime, ldate, lcrc, lcsize, lusize, lnlen,
+         lxlen) = _LOCAL.unpack(hdr)
         if sig != _LOCAL_SIG:
             raise _bad(archive, f"member '{info.name}' has no local header where the central "
                                 "directory points")
@@ -396,9 +441,18 @@ def _read_directory(fd: int, archive: str, limits: ArchiveLimits) -> dict[str, M
         if lname != info.name.encode("utf-8"):
             raise _bad(archive, f"member '{info.name}' has a different name in its local header "
                                 f"('{lname.decode('utf-8', 'backslashreplace')}')")
-        if lmethod != info.method or lflags & (_FLAG_ENCRYPTED | _FLAG_STRONG_ENCRYPTION):
+        lextra = _pread_exact(fd, lxlen, info.header_offset + _LOCAL.size + lnlen, archive,
+                              f"the local extra field of member '{info.name}'")
+        lusize, lcsize, _o, _d = _apply_zip64(lextra, lusize, lcsize, 0, 0, archive, info.name)
+        disagree = [what for what, local, cent in (
+            ("compression method", lmethod, info.method), ("flags", lflags, cen.flags),
+            ("time", ltime, cen.time), ("date", ldate, cen.date),
+            ("CRC-32", lcrc, info.crc32), ("compressed size", lcsize, info.compressed_size),
+            ("size", lusize, info.size)) if local != cent]
+        if disagree:
             raise _bad(archive, f"member '{info.name}' has a local header that disagrees with "
-                                "the central directory")
+                                f"the central directory ({', '.join(disagree)}): readers "
+                                "would not agree on its content")
         data_offset = info.header_offset + _LOCAL.size + lnlen + lxlen
         end = data_offset + info.compressed_size
         if end > cd_offset:
@@ -410,9 +464,26 @@ def _read_directory(fd: int, archive: str, limits: ArchiveLimits) -> dict[str, M
     for a, b in zip(by_offset, by_offset[1:], strict=False):
         if a.data_offset + a.compressed_size > b.header_offset:
             raise _bad(archive, f"members '{a.name}' and '{b.name}' overlap: possible zip bomb")
+    expected = 0
+    previous: MemberInfo | None = None
     for info in located:
-        members[info.name] = info
-    return members
+        if info.header_offset != expected:
+            if previous is None and by_offset[0].header_offset:
+                raise _bad(archive, f"has {by_offset[0].header_offset} bytes before its first "
+                                    "member (prepended data, e.g. a polyglot file)")
+            after = f"right after '{previous.name}'" if previous else "at the start"
+            raise _bad(archive, f"is not laid out in central-directory order: member "
+                                f"'{info.name}' should start {after} (at byte {expected}) but "
+                                f"starts at byte {info.header_offset} (reordered members, or a "
+                                "hidden local header or data)")
+        expected = info.data_offset + info.compressed_size
+        previous = info
+    if expected != cd_offset:
+        after = f"its last member '{previous.name}'" if previous else "its start"
+        raise _bad(archive, f"has {cd_offset - expected} bytes between {after} and the central "
+                            "directory that no entry accounts for (a hidden local header, "
+                            "member or decoy directory)")
+    return located
 
 
 def _apply_zip64(extra: bytes, usize: int, csize: int, offset: int, disk: int,

@@ -30,10 +30,12 @@ def write_deterministic_zip(out_path: Path, members: Sequence[tuple[str, bytes |
     when deflating would exceed the reader's default compression-ratio limit); ``Path``
     members (large ``--include`` files, often already compressed) are *stored* and streamed in
     1 MiB chunks, so a 2 GiB file never sits in memory. The archive is written to a temporary
-    file and renamed into place.
+    file and renamed into place; temporary files an earlier, killed write of the same output
+    left are removed first.
 
     Raises:
         InputError: a member name is unsafe or repeated, or a ``Path`` member is unreadable.
+        WriteError: the archive cannot be written (a full disk, ``ulimit -f``): nothing is left.
     """
     import zipfile
 
@@ -62,7 +64,9 @@ def write_deterministic_zip(out_path: Path, members: Sequence[tuple[str, bytes |
             sizes[name] = st.st_size
 
     out_path = Path(out_path)
-    with atomic_writer(out_path) as raw, zipfile.ZipFile(raw, "w", allowZip64=True) as zf:
+    # reclaim: a bundle killed mid-write left its temporary file beside out_path; remove it.
+    with atomic_writer(out_path, reclaim=True) as raw, \
+            zipfile.ZipFile(raw, "w", allowZip64=True) as zf:
         for name, content in ordered:
             zinfo = zipfile.ZipInfo(name, date_time=FIXED_DATE_TIME)
             zinfo.create_system = _SYSTEM_UNIX

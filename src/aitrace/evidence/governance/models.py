@@ -234,6 +234,30 @@ def checklist_summary(check: SelfCheck) -> dict[str, Any]:
 
 
 
+def risk_gaps(reg: RiskRegister) -> list[str]:
+    """What the register leaves open: unassessed items, ratings without mitigation or owner.
+
+    An unassessed item is not an assessment; a rating nobody owns or mitigates is half of one.
+    The default policy requires none of these (``assessments_complete``).
+    """
+    gaps = []
+    for item in reg.items:
+        if item.rating == "not_assessed":
+            gaps.append(f"{item.id}: not assessed")
+            continue
+        lacking = [name for name, value in (("mitigation", item.mitigation),
+                                            ("owner", item.owner)) if not value.strip()]
+        if lacking:
+            gaps.append(f"{item.id}: rated {item.rating} but no {' or '.join(lacking)}")
+    return gaps
+
+
+def checklist_gaps(check: SelfCheck) -> list[str]:
+    """The strategy aspects of the self-check table left ``not_assessed``."""
+    return [f"strategy.{a.id}: not assessed" for a in check.strategy
+            if a.status == "not_assessed"]
+
+
 # --------------------------------------------------------------------------- reading evidence
 
 

@@ -42,7 +42,15 @@ class RiskRegisterSource(EvidenceSource):
             return {"error": exc.message}
 
     def badge(self, ref: EvidenceRef, facts: Mapping[str, Any] | None) -> Badge | None:
+        if self.emptiness(ref):
+            return ("Risk register: not filled in", "warn")
         return ("Risk register", "info")
+
+    def emptiness(self, ref: EvidenceRef) -> str | None:
+        items, unassessed = ref.summary.get("items"), ref.summary.get("not_assessed")
+        if isinstance(items, int) and isinstance(unassessed, list) and len(unassessed) >= items:
+            return f"not filled in: none of its {items} risk items is assessed"
+        return None
 
     def validate(self, doc: Any) -> str | None:
         try:
@@ -72,7 +80,18 @@ class SelfCheckSource(EvidenceSource):
             return {"error": exc.message}
 
     def badge(self, ref: EvidenceRef, facts: Mapping[str, Any] | None) -> Badge | None:
+        if self.emptiness(ref):
+            return ("Self-check: not filled in", "warn")
         return ("Self-check", "info")
+
+    def emptiness(self, ref: EvidenceRef) -> str | None:
+        counts = ref.summary.get("strategy")
+        if not isinstance(counts, Mapping):
+            return None
+        total = sum(v for v in counts.values() if isinstance(v, int))
+        if total and counts.get("not_assessed") == total:
+            return f"not filled in: none of its {total} strategy aspects is assessed"
+        return None
 
     def validate(self, doc: Any) -> str | None:
         try:

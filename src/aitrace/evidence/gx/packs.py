@@ -32,6 +32,13 @@ in the value set (``labels``, or the observed classes, which then documents rath
 constrains); at least two classes; and for every class
 ``expect_column_values_to_be_in_set(value_set=[class], mostly=min_class_share)`` — GX's own way
 to say "at least this share of the labels are this class".
+
+A numeric target (regression: ``task="regression"``, a ``label_range``, or more than
+:data:`MAX_INFERRED_CLASSES` distinct numbers) gets distribution checks instead of classes: the
+column exists; no label is missing; every label is within the range (``label_range``, or the
+observed minimum and maximum, which then documents rather than constrains); at most
+``max_outlier_share`` of the labels lie beyond Tukey's far-out fences (``Q1 − 3·IQR``,
+``Q3 + 3·IQR``, from the data); and the target is not constant (at least two distinct values).
 """
 
 from __future__ import annotations
@@ -100,6 +107,12 @@ DETECTORS: dict[str, tuple[str, dict[str, Any], str]] = {
 LABEL_COLUMN_NAMES = ("label", "labels", "target", "y", "class", "category")
 DEFAULT_MIN_CLASS_SHARE = 0.05
 MAX_INFERRED_CLASSES = 100
+DEFAULT_MAX_OUTLIER_SHARE = 0.01
+OUTLIER_FENCE = 3.0  # IQRs beyond the quartiles: Tukey's "far out"
+TASKS = ("classification", "regression")
+
+NumericStats = tuple[float, float, float, float]
+"""``(minimum, maximum, first quartile, third quartile)`` of a numeric column."""
 
 _CARD_CANDIDATE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
 _TW_ID_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])([A-Z])([1289][0-9]{8})(?![0-9])")
@@ -214,16 +227,26 @@ def _plain(value: Any) -> Any:
 def labels_suite(columns: Sequence[str], *, source: str, label_column: str | None = None,
                  labels: Sequence[Any] | None = None,
                  min_class_share: float = DEFAULT_MIN_CLASS_SHARE,
-                 distinct: Callable[[str, int], Sequence[Any]] | None = None) -> dict[str, Any]:
-    """The labels pack's GX suite JSON: value set, no missing labels, class balance.
+                 distinct: Callable[[str, int], Sequence[Any]] | None = None,
+                 numeric: Callable[[str], NumericStats | None] | None = None,
+                 task: str | None = None,
+                 label_range: tuple[float, float] | None = None,
+                 max_outlier_share: float = DEFAULT_MAX_OUTLIER_SHARE) -> dict[str, Any]:
+    """The labels pack's GX suite JSON: classes and their balance, or a numeric target's range.
 
     ``distinct(column, limit)`` returns up to ``limit`` distinct non-null values; it is asked
-    only when ``labels`` (the expected classes) is not given.
+    only when ``labels`` (the expected classes) is not given. ``numeric(column)`` returns the
+    column's :data:`NumericStats` (``None`` when it is not numeric), for a regression target.
     """
     col = label_column or infer_label_column(columns, source)
     if col not in columns:
         raise InputError(f"{source}: label column '{col}' is not a column of the data",
                          hint="columns are: " + ", ".join(columns))
+    if task is not None and task not in TASKS:
+        raise InputError(f"labels pack: unknown task '{task}'",
+                         hint="use classification or regression")
+    if task == "regression" or (label_range is not None and task is None):
+        return _regression_suite(col, source, numeric, label_range, max_outlier_share)
     if not 0 <= min_class_share < 1:
         raise InputError(f"min_class_share must be in [0, 1), got {min_class_share}",
                          hint="e.g. --min-class-share 0.05 (5% of the labels per class)")
@@ -235,10 +258,14 @@ def labels_suite(columns: Sequence[str], *, source: str, label_column: str | Non
             raise InputError("labels pack: give the classes or a way to list them")
         observed = distinct(col, MAX_INFERRED_CLASSES + 1)
         if len(observed) > MAX_INFERRED_CLASSES:
+            if task is None and numeric is not None and numeric(col) is not None:
+                # Many distinct numbers: a regression target, not class labels.
+                return _regression_suite(col, source, numeric, label_range, max_outlier_share)
             raise InputError(
                 f"{source}: label column '{col}' has more than {MAX_INFERRED_CLASSES} distinct "
                 "values; that does not look like class labels",
-                hint="pass the expected classes (Python: labels=[...]) or another column")
+                hint="pass the expected classes (Python: labels=[...]), another column, or "
+                     "--task regression for a numeric target")
         classes = sorted((_plain(v) for v in observed), key=lambda v: (str(type(v)), v))
         inferred = True
     if not classes:
@@ -261,9 +288,50 @@ def labels_suite(columns: Sequence[str], *, source: str, label_column: str | Non
             "kwargs": {"column": col, "value_set": [cls], "mostly": min_class_share},
             "meta": {"aitrace": {"check": "class_share", "class": cls}}})
     return {"name": LABELS_SUITE, "expectations": expectations,
-            "meta": {"aitrace": {"pack": "labels", "label_column": col,
-                                 "min_class_share": min_class_share,
+            "meta": {"aitrace": {"pack": "labels", "task": "classification",
+                                 "label_column": col, "min_class_share": min_class_share,
                                  "classes_inferred": inferred}}}
+
+
+def _regression_suite(col: str, source: str,
+                      numeric: Callable[[str], NumericStats | None] | None,
+                      label_range: tuple[float, float] | None,
+                      max_outlier_share: float) -> dict[str, Any]:
+    """The labels pack for a numeric target: missing labels, range, outliers, not constant."""
+    if not 0 <= max_outlier_share < 1:
+        raise InputError(f"max_outlier_share must be in [0, 1), got {max_outlier_share}",
+                         hint="e.g. 0.01 (at most 1% of the labels far out)")
+    stats = numeric(col) if numeric is not None else None
+    if stats is None:
+        raise InputError(f"{source}: label column '{col}' is not numeric (or has no values), "
+                         "so it cannot be a regression target",
+                         hint="check the column, or use the classification checks")
+    low, high, q1, q3 = (float(v) for v in stats)
+    inferred = label_range is None
+    lo, hi = (low, high) if label_range is None else (float(label_range[0]),
+                                                       float(label_range[1]))
+    if lo > hi:
+        raise InputError(f"label range {lo:g},{hi:g} is empty", hint="give MIN,MAX with MIN <= MAX")
+    iqr = q3 - q1
+    expectations: list[dict[str, Any]] = [
+        {"type": "expect_column_to_exist", "kwargs": {"column": col}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": col},
+         "meta": {"aitrace": {"check": "missing_labels"}}},
+        {"type": "expect_column_values_to_be_between",
+         "kwargs": {"column": col, "min_value": lo, "max_value": hi},
+         "meta": {"aitrace": {"check": "range", "inferred": inferred}}},
+        {"type": "expect_column_values_to_be_between",
+         "kwargs": {"column": col, "min_value": q1 - OUTLIER_FENCE * iqr,
+                    "max_value": q3 + OUTLIER_FENCE * iqr, "mostly": 1 - max_outlier_share},
+         "meta": {"aitrace": {"check": "outliers", "fence_iqr": OUTLIER_FENCE}}},
+        {"type": "expect_column_unique_value_count_to_be_between",
+         "kwargs": {"column": col, "min_value": 2},
+         "meta": {"aitrace": {"check": "not_constant"}}},
+    ]
+    return {"name": LABELS_SUITE, "expectations": expectations,
+            "meta": {"aitrace": {"pack": "labels", "task": "regression", "label_column": col,
+                                 "range": [lo, hi], "range_inferred": inferred,
+                                 "max_outlier_share": max_outlier_share}}}
 
 
 def class_shares(results: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float | int]]:

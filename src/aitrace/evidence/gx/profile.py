@@ -125,6 +125,9 @@ def init_suite(data: str | os.PathLike[str], output: str | os.PathLike[str], *,
     from aitrace.evidence.gx.data import read_data
 
     out = Path(output)
+    if out.is_dir():
+        raise InputError(f"{out} is a directory; -o names the suite file to write",
+                         hint=f"give a file name, e.g. -o {out / 'suite.json'}")
     if out.exists() and not force:
         raise InputError(f"{out}: already exists", hint="choose another -o or pass --force")
     dataset = read_data(data)
@@ -138,5 +141,7 @@ def init_suite(data: str | os.PathLike[str], output: str | os.PathLike[str], *,
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(out, text.encode("utf-8"))
     except OSError as e:
-        raise InputError(f"{out}: cannot write the suite ({e.strerror or e})") from None
+        raise InputError(f"{out}: cannot write the suite ({e.strerror or e})",
+                         hint="check that the directory exists and is writable, and that -o "
+                              "names a file") from None
     return doc

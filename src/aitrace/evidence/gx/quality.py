@@ -217,6 +217,11 @@ def summarize(doc: Mapping[str, Any], suite: Suite, data: Dataset) -> dict[str, 
         summary["findings"] = packs_mod.privacy_findings(results)
         summary["columns_scanned"] = list(pack_meta.get("columns", []))
         summary["detectors"] = list(pack_meta.get("detectors", []))
+    elif suite.pack == "labels" and pack_meta.get("task") == "regression":
+        summary["task"] = "regression"
+        summary["label_column"] = pack_meta.get("label_column")
+        summary["range"] = pack_meta.get("range")
+        summary["max_outlier_share"] = pack_meta.get("max_outlier_share")
     elif suite.pack == "labels":
         summary["label_column"] = pack_meta.get("label_column")
         summary["min_class_share"] = pack_meta.get("min_class_share")
@@ -264,7 +269,8 @@ def attach_check(rec: StepHandle, data: Dataset, check: CheckResult) -> CheckRes
     # The step-wide gx.checks / gx.success / gx.failed_expectations are added by GxSource when
     # the step ends, over every GX result it holds (whichever process attached them).
     rec.log_metrics({
-        f"{key}.success": 1.0 if check.success else 0.0,
+        # 0 expectations evaluated is "nothing checked", not a pass
+        f"{key}.success": 1.0 if check.success and check.summary["evaluated"] else 0.0,
         f"{key}.evaluated": float(check.summary["evaluated"]),
         f"{key}.failed_expectations": float(failed),
     })

@@ -38,6 +38,9 @@ class CheckOptions:
         min_class_share: labels pack: the smallest share of labels any class may have.
         privacy_columns: privacy pack: the columns to scan (``None``: every text column).
         redact: store counts only for every suite (the privacy pack always does).
+        task: labels pack: ``classification`` or ``regression`` (``None``: a numeric label with
+            more than 100 distinct values is a regression target).
+        label_range: labels pack, regression: the allowed ``(min, max)`` of the target.
     """
 
     label_column: str | None = None
@@ -45,6 +48,8 @@ class CheckOptions:
     min_class_share: float = 0.05
     privacy_columns: tuple[str, ...] | None = None
     redact: bool = False
+    task: str | None = None
+    label_range: tuple[float, float] | None = None
 
     def as_kwargs(self) -> dict[str, Any]:
         """The keyword options :func:`~aitrace.evidence.gx.quality.prepare_checks` takes."""
@@ -56,6 +61,10 @@ class CheckOptions:
             options["labels"] = list(self.labels)
         if self.privacy_columns is not None:
             options["columns"] = list(self.privacy_columns)
+        if self.task is not None:
+            options["task"] = self.task
+        if self.label_range is not None:
+            options["label_range"] = self.label_range
         return options
 
 

@@ -37,7 +37,10 @@ class GxSource(EvidenceSource):
         """The step-wide GX metrics: how many checks, whether all passed, failed expectations."""
         results = [e for e in step.step.evidence if e.kind == self.kind]
         failed = sum(int(as_number(e.summary.get("failed")) or 0) for e in results)
-        success = all(bool(e.summary.get("success")) for e in results)
+        # A result that evaluated nothing is no pass (and says so in views and policy): the step
+        # passed when what was checked passed and something was checked.
+        checked = [e for e in results if self.emptiness(e) is None]
+        success = bool(checked) and all(bool(e.summary.get("success")) for e in checked)
         return Contribution(metrics={"gx.checks": float(len(results)),
                                      "gx.success": 1.0 if success else 0.0,
                                      "gx.failed_expectations": float(failed)})
@@ -90,12 +93,18 @@ class GxSource(EvidenceSource):
         ev, ok = facts.get("evaluated"), facts.get("successful")
         pack = ref.summary.get("pack")
         label = f"GX {pack}" if isinstance(pack, str) and pack else "GX"
-        if ev is not None and int(ev) == 0:
+        if (ev is not None and int(ev) == 0) or self.emptiness(ref) is not None:
             # Nothing was checked (e.g. a privacy scan of data without text columns): say so
             # instead of showing a green pass.
-            return (f"{label}: nothing to check", "info")
+            return (f"{label}: nothing checked (0 expectations)", "warn")
         count = f" {int(ok)}/{int(ev)}" if ev is not None and ok is not None else ""
         return (f"{label} pass{count}", "ok") if success else (f"{label} FAIL{count}", "bad")
+
+    def emptiness(self, ref: EvidenceRef) -> str | None:
+        evaluated = as_number(ref.summary.get("evaluated"))
+        if evaluated is not None and int(evaluated) == 0:
+            return "nothing checked (0 expectations evaluated)"
+        return None
 
     def validate(self, doc: Any) -> str | None:
         if not isinstance(doc, Mapping):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aitrace.errors import InputError
 from aitrace.evidence.gx import packs as packs_mod
 from aitrace.evidence.gx.data import Dataset, _first_line
-from aitrace.record.jsonio import canonical_digest, parse_untrusted
+from aitrace.record.jsonio import document_digest, parse_untrusted
 
 if TYPE_CHECKING:
     pass
@@ -29,7 +29,7 @@ _COLUMN_KEYS = ("column", "column_A", "column_B", "column_list")
 
 
 _OPTIONS = frozenset({"label_column", "labels", "min_class_share", "detectors", "columns",
-                      "redact", "engine"})
+                      "redact", "engine", "task", "label_range", "max_outlier_share"})
 
 
 
@@ -55,7 +55,7 @@ def load_suite_json(suite: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[
     if isinstance(suite, Mapping):
         doc = dict(suite)
         try:
-            return doc, canonical_digest(doc), "<suite>"
+            return doc, document_digest(doc), "<suite>"
         except (TypeError, ValueError) as e:
             raise InputError(f"<suite>: not JSON data ({e})") from None
     text = os.fspath(suite)
@@ -167,6 +167,26 @@ def _distinct(data: Dataset, column: str, limit: int) -> list[Any]:
     return list(data.frame[column].dropna().unique()[:limit])
 
 
+def _numeric(data: Dataset, column: str) -> packs_mod.NumericStats | None:
+    """Minimum, maximum and quartiles of a numeric column (``None``: not numeric or empty)."""
+    if data.engine == "spark":
+        row = data.frame.selectExpr(
+            f"min(`{column}`)", f"max(`{column}`)",
+            f"percentile_approx(`{column}`, array(0.25, 0.75))").collect()[0]
+        try:
+            return float(row[0]), float(row[1]), float(row[2][0]), float(row[2][1])
+        except (TypeError, ValueError, IndexError):
+            return None
+    import pandas as pd
+
+    values = data.frame[column].dropna()
+    if values.empty or not pd.api.types.is_numeric_dtype(values) or \
+            pd.api.types.is_bool_dtype(values):
+        return None
+    q1, q3 = (float(q) for q in values.quantile([0.25, 0.75]))
+    return float(values.min()), float(values.max()), q1, q3
+
+
 def pack_suite_json(pack: str, data: Dataset, **options: Any) -> dict[str, Any]:
     """The GX suite JSON a pack builds for this data."""
     if pack == "privacy":
@@ -185,7 +205,11 @@ def pack_suite_json(pack: str, data: Dataset, **options: Any) -> dict[str, Any]:
             labels=options.get("labels"),
             min_class_share=float(options.get("min_class_share",
                                               packs_mod.DEFAULT_MIN_CLASS_SHARE)),
-            distinct=lambda col, limit: _distinct(data, col, limit))
+            distinct=lambda col, limit: _distinct(data, col, limit),
+            numeric=lambda col: _numeric(data, col), task=options.get("task"),
+            label_range=options.get("label_range"),
+            max_outlier_share=float(options.get("max_outlier_share",
+                                                packs_mod.DEFAULT_MAX_OUTLIER_SHARE)))
     raise InputError(f"unknown pack '{pack}'", hint="use one of: " + ", ".join(packs_mod.PACKS))
 
 
@@ -210,7 +234,7 @@ def prepare_checks(data: Dataset, suites: Sequence[str | os.PathLike[str] | Mapp
         out.append(prepare_suite(doc, sha, src, data, redact=redact))
     for p in packs:
         doc = pack_suite_json(p, data, **options)
-        out.append(prepare_suite(doc, canonical_digest(doc), f"<pack {p}>", data, pack=p,
+        out.append(prepare_suite(doc, document_digest(doc), f"<pack {p}>", data, pack=p,
                                  redact=redact or p == "privacy"))
     names = [s.name for s in out]
     dupes = sorted({n for n in names if names.count(n) > 1})

@@ -1,11 +1,20 @@
-"""Link steps to MLflow runs: one run per step, plus the runs user code started inside it.
+"""Link steps to MLflow runs: aitrace's own run per step, and checks of every linked run.
 
-When a step ends (``MlflowSource``, the tracker's last contributor) :func:`link_step_runs` writes
-a *step run* holding the step's tags, params, metrics and status, then finds the runs the user's
-code started inside the step — in-process, or in the child of ``aitrace run`` — which the
-run-context provider (``aitrace.integrations.mlflow_context``) tagged with ``aitrace.step_id``.
-Each link stores the tracking URI (credentials stripped), experiment id, run id and a digest of
-the run's data, so a later edit of the run in MLflow is detectable (:func:`check_links`).
+Two kinds of link live in a step's ``mlflow`` field:
+
+* the **step run** (role ``step``) — aitrace's own run in *aitrace's* store, holding the step's
+  tags, params, metrics and status, written by :func:`log_step_run` through MLflow's client;
+* **user runs** (role ``user``) — the runs the step's own code created or resumed in the
+  user's store, found read-only by ``aitrace.evidence.mlflow.observe`` (never through MLflow's
+  client: aitrace does not write to, redirect or migrate a user's store).
+
+aitrace's store: ``AITRACE_MLFLOW_TRACKING_URI``, else ``mlflow.tracking_uri`` in
+``aitrace.yaml`` (a relative ``sqlite:///`` path is the project root's), else the embedded
+``sqlite:///<root>/.aitrace/mlflow.db``. ``MLFLOW_TRACKING_URI`` is the user's and is not read
+here. The experiment is ``mlflow.experiment`` from ``aitrace.yaml``, else ``aitrace/<record
+name>``, created with an explicit artifact location (``mlflow.artifact_location``, else
+``<root>/.aitrace/mlruns`` for local stores). A SQLite store whose schema another MLflow version
+wrote is refused rather than migrated (a warning; the step is kept without a step run).
 
 The step run is named ``<stage>-<first 12 hex digits of the step id>`` and tagged
 ``aitrace.record_id``, ``aitrace.step_id``, ``aitrace.stage``, ``aitrace.status``,
@@ -14,20 +23,9 @@ with MLflow's ``mlflow.user`` and ``mlflow.source.git.*`` from the step; its sta
 FAILED or KILLED for a succeeded, failed or interrupted step. Keys MLflow rejects are rewritten
 (:func:`mlflow_key`); the step itself keeps the original names.
 
-User runs are searched (by the ``aitrace.step_id`` tag, across all experiments) in the step's
-store and in every store an in-process user run was started against — MLflow's default
-``./mlflow.db`` when the user set no tracking URI. A script that calls
-``mlflow.set_tracking_uri()`` itself in the child of ``aitrace run`` is not followed there.
-
-Where runs go:
-
-* tracking URI: ``MLFLOW_TRACKING_URI``, else ``mlflow.tracking_uri`` in ``aitrace.yaml`` (a
-  relative ``sqlite:///`` path is taken from the project root), else the embedded store
-  ``sqlite:///<root>/.aitrace/mlflow.db``;
-* experiment: ``mlflow.experiment`` in ``aitrace.yaml``, else ``aitrace/<record name>``, created
-  with an explicit artifact location (``mlflow.artifact_location``, else ``<root>/.aitrace/mlruns``
-  for local stores; a tracking server keeps its own default) so artifacts never land in
-  ``./mlruns`` of whatever directory a script ran in.
+Speed: the slow part — importing MLflow and opening aitrace's store (~3 s) — is
+:func:`prepare_store`, which ``MlflowSource`` runs on a thread from the moment an ``aitrace
+run`` step starts, so it overlaps the user's command; writing the run at the end is one batch.
 
 Run data digest (``data_sha256``): SHA-256 of the canonical JSON (``aitrace.record.jsonio``) of::
 
@@ -40,20 +38,16 @@ Run data digest (``data_sha256``): SHA-256 of the canonical JSON (``aitrace.reco
 identify where a run came from (:data:`DIGESTED_SYSTEM_TAGS`). The other ``mlflow.*`` tags are
 left out on purpose: MLflow and its UI rewrite them after the fact (a run renamed in the UI, a
 note edited, a model logged later appends ``mlflow.log-model.history``), and those are not
-edits of the run's results.
-
-MLflow is imported only inside these functions; its warnings and log lines are kept off the
-user's terminal while aitrace talks to it.
+edits of the run's results. :func:`check_links` re-reads every linked run read-only and reports
+any whose digest changed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import re
-import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -63,18 +57,34 @@ from urllib.parse import unquote
 from urllib.request import pathname2url
 
 from aitrace.errors import AitraceError, InputError
+from aitrace.evidence.mlflow.observe import (
+    DIGESTED_SYSTEM_TAGS,
+    RUN_DATA_FORMAT,
+    data_sha256,
+    display_uri,
+    run_data_document,
+)
+from aitrace.evidence.mlflow.stores import (
+    SqliteReader,
+    StoreReadError,
+    open_store,
+    sqlite_path,
+)
+from aitrace.hooks.ownenv import set_own_default
 from aitrace.hooks.redact import scrub
-from aitrace.record.jsonio import canonical_digest
-from aitrace.record.models import MlflowLink
+from aitrace.record.jsonio import canonical_digest, legacy_canonical_digest
+from aitrace.record.models import STEP_FORMAT_V1, MlflowLink
 from aitrace.record.refs import is_uri
 from aitrace.record.times import to_millis
 
 if TYPE_CHECKING:
-    from aitrace.hooks.handle import FinishingStep
     from aitrace.record.models import Step
     from aitrace.store.workspace import Workspace
 
-RUN_DATA_FORMAT = "aitrace.mlflow-run-data/v1"
+__all__ = ["DIGESTED_SYSTEM_TAGS", "RUN_DATA_FORMAT", "LinkProblem", "MlflowLinkError",
+           "PreparedStore", "check_links", "log_step_run", "mlflow_key", "prepare_store",
+           "tracking_uri"]
+
 # The tags aitrace puts on MLflow runs; aitrace.integrations.mlflow_context repeats the first four
 # (MLflow imports that module for every run, so it imports nothing of aitrace; a test checks).
 TAG_RECORD_ID = "aitrace.record_id"
@@ -85,15 +95,7 @@ TAG_STATUS = "aitrace.status"
 TAG_ROLE = "aitrace.run_role"
 TAG_EXIT_CODE = "aitrace.exit_code"
 
-#: ``mlflow.*`` tags included in ``data_sha256``: set once when a run starts, never by the UI.
-DIGESTED_SYSTEM_TAGS = frozenset({
-    "mlflow.user", "mlflow.source.name", "mlflow.source.type", "mlflow.source.git.commit",
-    "mlflow.source.git.branch", "mlflow.source.git.repoURL", "mlflow.parentRunId",
-})
-
-ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
-ENV_EXPERIMENT_NAME = "MLFLOW_EXPERIMENT_NAME"
-ENV_EXPERIMENT_ID = "MLFLOW_EXPERIMENT_ID"
+ENV_AITRACE_TRACKING_URI = "AITRACE_MLFLOW_TRACKING_URI"
 ENV_TELEMETRY = "MLFLOW_DISABLE_TELEMETRY"
 
 _STATUS = {"succeeded": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
@@ -108,7 +110,7 @@ _BAD_KEY_CHARS = re.compile(r"[^\w.\- :/]")
 
 
 class MlflowLinkError(AitraceError):
-    """The MLflow store refused or could not hold the step's run."""
+    """aitrace's MLflow store refused or could not hold the step's run."""
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,8 @@ def _sqlite_uri(path: Path) -> str:
 
 
 def tracking_uri(workspace: Workspace) -> str:
-    """The tracking URI steps are linked in (env, then ``aitrace.yaml``, then embedded)."""
-    env = os.environ.get(ENV_TRACKING_URI)
+    """Aitrace's store (``AITRACE_MLFLOW_TRACKING_URI``, ``aitrace.yaml``, then embedded)."""
+    env = os.environ.get(ENV_AITRACE_TRACKING_URI)
     if env:
         return env
     configured = workspace.config.section("mlflow").get("tracking_uri")
@@ -181,10 +183,11 @@ def public_uri(uri: str) -> str:
 def quiet_mlflow() -> Iterator[None]:
     """Import MLflow and keep its warnings and INFO logs (DB migrations) off the terminal.
 
-    Sets ``MLFLOW_DISABLE_TELEMETRY`` before MLflow is first imported. Logger levels are lowered
-    after the import, because importing MLflow configures its own loggers.
+    Sets ``MLFLOW_DISABLE_TELEMETRY`` in aitrace's own process before MLflow is first imported
+    (never in the user's command). Logger levels are lowered after the import, because
+    importing MLflow configures its own loggers.
     """
-    os.environ.setdefault(ENV_TELEMETRY, "true")
+    set_own_default(ENV_TELEMETRY, "true")
     with warnings.catch_warnings():
         for category in (UserWarning, DeprecationWarning, FutureWarning):
             warnings.filterwarnings("ignore", category=category,
@@ -203,14 +206,37 @@ def quiet_mlflow() -> Iterator[None]:
                 lg.setLevel(level)
 
 
+def refuse_foreign_schema(uri: str) -> None:
+    """Raise when ``uri`` is a SQLite store whose schema this MLflow would migrate.
+
+    MLflow 3 upgrades an older store's schema when its client opens it, after which the MLflow
+    that wrote the store refuses it; aitrace only writes to stores at its own MLflow's schema.
+    """
+    path = sqlite_path(uri, Path.cwd())
+    if path is None or not path.is_file():
+        return
+    found = SqliteReader(path).schema_revision()
+    from mlflow.store.db.utils import _get_latest_schema_revision
+
+    head = str(_get_latest_schema_revision())  # type: ignore[no-untyped-call]
+    if found is not None and found != head:
+        raise MlflowLinkError(
+            f"the MLflow store {path} has schema {found}, written by another MLflow version "
+            f"(aitrace's MLflow is at {head}); aitrace does not migrate it",
+            hint="leave mlflow.tracking_uri in aitrace.yaml empty (aitrace's own "
+                 ".aitrace/mlflow.db) or point it at a store of aitrace's own")
+
+
 def _client(uri: str, workspace: Workspace | None = None) -> Any:
-    """An ``MlflowClient`` for ``uri``; the first use of the embedded store creates its DB.
+    """An ``MlflowClient`` for aitrace's store; the first use of the embedded store creates it.
 
     Creating the embedded DB runs MLflow's migrations; it is done under the workspace lock so
     two processes starting at once do not migrate the same file together.
     """
     from mlflow import MlflowClient
 
+    if workspace is None or uri != default_tracking_uri(workspace):
+        refuse_foreign_schema(uri)  # aitrace's embedded store follows aitrace's MLflow
     if workspace is not None and uri == default_tracking_uri(workspace) and \
             not (workspace.dir / "mlflow.db").exists():
         with workspace.lock():
@@ -242,67 +268,23 @@ def ensure_experiment(client: Any, name: str, location: str | None) -> str:
     return str(exp.experiment_id)
 
 
-def run_env(workspace: Workspace) -> dict[str, str]:
-    """Environment for the child of ``aitrace run``, so its own MLflow runs land with the step's.
+@dataclass(frozen=True)
+class PreparedStore:
+    """aitrace's store, opened, with the step runs' experiment: what writing a run needs."""
 
-    Returns ``MLFLOW_TRACKING_URI`` and ``MLFLOW_EXPERIMENT_NAME`` unless the user set them (or
-    ``MLFLOW_EXPERIMENT_ID``), and ``MLFLOW_DISABLE_TELEMETRY=true``. The experiment is created
-    here, with its artifact location, because MLflow would otherwise create it on the child's
-    first run with artifacts in the child's ``./mlruns``. If the store cannot be reached, the
-    experiment is left out (the child's runs still carry the step's tags and are found by them).
-    """
-    env = {ENV_TELEMETRY: "true"}
+    uri: str
+    client: Any
+    experiment_id: str
+
+
+def prepare_store(workspace: Workspace) -> PreparedStore:
+    """Import MLflow, open aitrace's store and ensure its experiment (the slow part)."""
     uri = tracking_uri(workspace)
-    if not os.environ.get(ENV_TRACKING_URI):
-        env[ENV_TRACKING_URI] = uri
-    if os.environ.get(ENV_EXPERIMENT_NAME) or os.environ.get(ENV_EXPERIMENT_ID):
-        return env
-    name = experiment_name(workspace)
-    try:
-        with quiet_mlflow():
-            ensure_experiment(_client(uri, workspace), name, artifact_location(workspace, uri))
-    except Exception as exc:  # noqa: BLE001 - the user's command runs regardless
-        detail = exc.diagnostics() if isinstance(exc, AitraceError) else \
-            f"{type(exc).__name__}: {exc}"
-        print(f"aitrace: warning: MLflow experiment '{name}' not prepared ({scrub(detail)})",
-              file=sys.stderr)
-        return env
-    env[ENV_EXPERIMENT_NAME] = name
-    return env
-
-
-# ---------------------------------------------------------------------------- run data digest
-
-
-def _json_number(value: float) -> float | str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return float(value)
-
-
-def run_data_document(run: Any) -> dict[str, Any]:
-    """What ``data_sha256`` covers for an MLflow ``Run`` (see the module docstring)."""
-    data = run.data
-    return {
-        "format": RUN_DATA_FORMAT,
-        "params": {str(k): str(v) for k, v in data.params.items()},
-        "metrics": {str(k): _json_number(v) for k, v in data.metrics.items()},
-        "tags": {str(k): str(v) for k, v in data.tags.items()
-                 if not k.startswith("mlflow.") or k in DIGESTED_SYSTEM_TAGS},
-    }
-
-
-def run_data_sha256(run: Any) -> str:
-    """``data_sha256`` of an MLflow ``Run`` object."""
-    return canonical_digest(run_data_document(run))
-
-
-def run_data_digest(client: Any, run_id: str) -> str:
-    """``data_sha256`` of the run as the store holds it now."""
     with quiet_mlflow():
-        return run_data_sha256(client.get_run(run_id))
+        client = _client(uri, workspace)
+        experiment_id = ensure_experiment(client, experiment_name(workspace),
+                                          artifact_location(workspace, uri))
+    return PreparedStore(uri=uri, client=client, experiment_id=experiment_id)
 
 
 # ---------------------------------------------------------------------------- the step run
@@ -345,7 +327,7 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[i:i + size]
 
 
-def _log_step_run(client: Any, experiment_id: str, rec: Step, root: str) -> Any:
+def _write_step_run(client: Any, experiment_id: str, rec: Step, root: str) -> Any:
     """Create the step run and write its data in as few calls as MLflow's limits allow."""
     from mlflow.entities import Metric, Param, RunTag
 
@@ -368,101 +350,105 @@ def _log_step_run(client: Any, experiment_id: str, rec: Step, root: str) -> Any:
             metrics=metric_batches[i] if i < len(metric_batches) else [],
             params=param_batches[i] if i < len(param_batches) else [],
             tags=tag_batches[i] if i < len(tag_batches) else [])
-    client.set_terminated(run_id, status=_STATUS.get(rec.status or "failed", "FAILED"),
-                          end_time=end)
+    with _no_run_url():
+        client.set_terminated(run_id, status=_STATUS.get(rec.status or "failed", "FAILED"),
+                              end_time=end)
     return client.get_run(run_id)
 
 
-def _tagged_runs(client: Any, step_id: str) -> list[Any]:
-    """Every run in the store tagged with this step id, across all experiments."""
-    from mlflow.entities import ViewType
-
-    ids: list[str] = []
-    token = None
-    while True:
-        page = client.search_experiments(view_type=ViewType.ALL, max_results=1000,
-                                         page_token=token)
-        ids.extend(str(e.experiment_id) for e in page)
-        token = page.token
-        if not token:
-            break
-    found: list[Any] = []
-    flt = f"tags.`{TAG_STEP_ID}` = '{step_id}'"
-    for chunk in _chunks(ids, 100):
-        token = None
-        while True:
-            runs = client.search_runs(chunk, filter_string=flt, run_view_type=ViewType.ALL,
-                                      max_results=1000, page_token=token)
-            found.extend(runs)
-            token = runs.token
-            if not token:
-                break
-    return sorted(found, key=lambda r: (r.info.start_time or 0, r.info.run_id))
+@contextlib.contextmanager
+def _no_run_url() -> Iterator[None]:
+    """Keep MLflow from printing the step run's URL (with any credentials in it) to stdout."""
+    name = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
+    previous = os.environ.get(name)
+    os.environ[name] = "true"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
 
 
-def _link(uri: str, run: Any, role: str) -> MlflowLink:
-    return MlflowLink(tracking_uri=public_uri(uri), experiment_id=str(run.info.experiment_id),
-                      run_id=str(run.info.run_id), role=role,  # type: ignore[arg-type]
-                      run_name=run.info.run_name or None, data_sha256=run_data_sha256(run))
+def run_data_sha256(run: Any, *, legacy: bool = False) -> str:
+    """``data_sha256`` of an MLflow ``Run`` entity (aitrace's own step run).
 
-
-def link_step_runs(finishing: FinishingStep) -> list[MlflowLink]:
-    """Write the step's MLflow run and link the runs user code started inside the step.
-
-    Called when a step ends (with MLflow enabled). User runs are searched in the step's store
-    and in every store an in-process user run was started against.
+    ``legacy``: as a format v1 step computes it (see ``observe.data_sha256``).
     """
-    ws = finishing.workspace
-    rec = finishing.step
-    uri = tracking_uri(ws)
+    data = run.data
+    doc = run_data_document(data.params, data.metrics, data.tags)
+    return legacy_canonical_digest(doc) if legacy else canonical_digest(doc)
+
+
+def log_step_run(prepared: PreparedStore, rec: Step, workspace: Workspace) -> MlflowLink:
+    """Write the step's run in aitrace's store and return its link."""
     if not re.match(r"^[0-9a-f]+$", rec.id):
         raise InputError(f"step id {rec.id!r} is not hexadecimal")  # ids are ours; be strict
     with quiet_mlflow():
-        client = _client(uri, ws)
-        experiment_id = ensure_experiment(client, experiment_name(ws), artifact_location(ws, uri))
-        step_run = _log_step_run(client, experiment_id, rec, str(ws.root))
-        links = [_link(uri, step_run, "step")]
-        stores = [uri, *(u for u in finishing.mlflow_stores if u != uri)]
-        for store in stores:
-            store_client = client if store == uri else _client(store)
-            for run in _tagged_runs(store_client, rec.id):
-                if run.info.run_id != step_run.info.run_id:
-                    links.append(_link(store, run, "user"))
-    return links
+        run = _write_step_run(prepared.client, prepared.experiment_id, rec,
+                              str(workspace.root))
+    return MlflowLink(tracking_uri=display_uri(prepared.uri, workspace.root),
+                      experiment_id=str(run.info.experiment_id), run_id=str(run.info.run_id),
+                      role="step", run_name=run.info.run_name or None,
+                      data_sha256=run_data_sha256(run, legacy=rec.format == STEP_FORMAT_V1))
 
 
 # ---------------------------------------------------------------------------- verification
 
 
-def check_links(step: Step, tracking_uri: str | None = None) -> list[LinkProblem]:
-    """Re-read each run linked to ``step`` and report any whose data changed or vanished.
+def check_links(step: Step, tracking_uri: str | None = None,
+                root: Path | None = None) -> list[LinkProblem]:
+    """Re-read each run linked to ``step``, read-only, and report any that changed or vanished.
 
     ``tracking_uri`` overrides every link's stored URI (the store moved, or the stored URI had
-    credentials stripped and they come from elsewhere). An empty list means every run matches.
+    credentials stripped and they come from elsewhere); stores named relative to the
+    workspace are found under ``root`` (default: the current directory). An empty list means
+    every run matches.
     """
     problems: list[LinkProblem] = []
-    clients: dict[str, Any] = {}
+    base = root or Path.cwd()
     for link in step.mlflow:
         uri = tracking_uri or link.tracking_uri
         try:
-            with quiet_mlflow():
-                if uri not in clients:
-                    clients[uri] = _client(uri)
-                run = clients[uri].get_run(link.run_id)
-                actual = run_data_sha256(run)
+            run = _read_run(uri, link, base, legacy=step.format == STEP_FORMAT_V1)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reported problem
-            if _is_missing(exc):
-                problems.append(LinkProblem(link, "the run no longer exists"))
-            else:
-                problems.append(LinkProblem(
-                    link, f"cannot read the run ({type(exc).__name__}: {scrub(str(exc))[:300]})"))
+            detail = exc.message if isinstance(exc, AitraceError) else \
+                f"{type(exc).__name__}: {scrub(str(exc))[:300]}"
+            problems.append(LinkProblem(link, f"cannot read the run ({detail})"))
             continue
-        if run.info.lifecycle_stage == "deleted":
+        if run is None:
+            problems.append(LinkProblem(link, "the run no longer exists"))
+        elif run[0] == "deleted":
             problems.append(LinkProblem(link, "the run was deleted"))
         elif link.data_sha256 is None:
             problems.append(LinkProblem(link, "the step recorded no data digest for the run"))
-        elif actual != link.data_sha256:
+        elif run[1] != link.data_sha256:
             problems.append(LinkProblem(
                 link, f"params, metrics or tags changed since the step ended "
-                      f"(data_sha256 {link.data_sha256[:12]}… now {actual[:12]}…)"))
+                      f"(data_sha256 {link.data_sha256[:12]}… now {run[1][:12]}…)"))
     return problems
+
+
+def _read_run(uri: str, link: MlflowLink, base: Path, *,
+              legacy: bool = False) -> tuple[str, str] | None:
+    """``(lifecycle stage, data_sha256)`` of a linked run, or ``None`` when it is gone."""
+    reader = open_store(uri, base)
+    if reader is not None:
+        try:
+            found = reader.get(link.run_id)
+        except StoreReadError:
+            raise
+        return ((found.lifecycle_stage, data_sha256(found, legacy=legacy))
+                if found is not None else None)
+    if link.role != "step":
+        raise StoreReadError(f"{scrub(uri)} cannot be read without MLflow's client, which "
+                             "may write to a user's store")
+    with quiet_mlflow():
+        try:
+            run = _client(uri).get_run(link.run_id)
+        except Exception as exc:
+            if _is_missing(exc):
+                return None
+            raise
+    return str(run.info.lifecycle_stage), run_data_sha256(run, legacy=legacy)

@@ -56,10 +56,13 @@ MODEL_FORMATS: dict[str, tuple[str, bool]] = {
     ".lgb": ("lightgbm", False),
 }
 
-_SAFETENSORS_DTYPES = frozenset({
-    "BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2", "I16",
-    "U16", "F16", "BF16", "I32", "U32", "F32", "F64", "I64", "U64", "C64",
-})
+# dtype -> bits per element (safetensors' table; F4/F6 pack below a byte)
+_DTYPE_BITS = {
+    "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "F4": 4,
+    "F6_E2M3": 6, "F6_E3M2": 6, "I16": 16, "U16": 16, "F16": 16, "BF16": 16, "I32": 32,
+    "U32": 32, "F32": 32, "F64": 64, "I64": 64, "U64": 64, "C64": 64,
+}
+_SAFETENSORS_DTYPES = frozenset(_DTYPE_BITS)
 
 
 @dataclass(frozen=True)
@@ -157,10 +160,23 @@ def _check_tensor(path: Path, name: str, entry: Any, data_size: int) -> int:
             or not 0 <= offsets[0] <= offsets[1] <= data_size):
         raise _bad(path, f"tensor '{name}' data_offsets {offsets!r} are outside the "
                          f"{data_size}-byte data section")
-    count = 1
-    for d in shape:
+    # The shape must describe exactly the bytes it points at (as safetensors itself checks):
+    # a header cannot claim 2**3968 parameters in a file of a few bytes.
+    span = offsets[1] - offsets[0]
+    count = 0 if 0 in shape else 1
+    for d in shape if count else ():
         count *= d
+        if count * _DTYPE_BITS[dtype] > span * 8:
+            break
+    if (count * _DTYPE_BITS[dtype] + 7) // 8 != span:
+        raise _bad(path, f"tensor '{name}' shape {_brief_shape(shape)} ({dtype}) does not "
+                         f"match its {span} bytes of data")
     return count
+
+
+def _brief_shape(shape: list[int]) -> str:
+    text = "[" + ", ".join(str(d) for d in shape[:8]) + (", …" if len(shape) > 8 else "") + "]"
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def _bad(path: Path, what: str) -> InputError:
@@ -169,9 +185,11 @@ def _bad(path: Path, what: str) -> InputError:
 
 
 def _human(n: int) -> str:
+    """``1.2B``, ``350.0M``…: in integers, so no count is too large to print."""
     for unit, scale in (("B", 10**9), ("M", 10**6), ("K", 10**3)):
         if n >= scale:
-            return f"{n / scale:.1f}{unit}"
+            tenths = (n * 10 + scale // 2) // scale
+            return f"{tenths // 10}.{tenths % 10}{unit}"
     return str(n)
 
 

@@ -79,7 +79,7 @@ def iri(path: str) -> str:
 
 def bom_ref(prefix: str, a: Artifact) -> str:
     """A stable, unique bom-ref for an artifact: its path and (short) digest."""
-    return f"{prefix}:{a.path}" + (f"@sha256:{a.sha256[:16]}" if a.sha256 else "")
+    return f"{prefix}:{a.path}" + (f"@{a.digest[0]}:{a.digest[1][:16]}" if a.digest else "")
 
 
 def merge_card(inferred: Mapping[str, Any], user: Mapping[str, Any]) -> dict[str, Any]:
@@ -147,7 +147,7 @@ def task(step: Step, refs: Mapping[tuple[str, str | None], str],
     """A CycloneDX formulation task for one step, and its taskDependencies entry."""
 
     def resource(a: Artifact) -> dict[str, Any]:
-        ref = refs.get((a.path, a.sha256))
+        ref = refs.get((a.path, a.value))
         if ref is not None:
             return {"ref": ref}
         ext: dict[str, Any] = {"type": "other", "url": iri(a.path),

@@ -21,7 +21,7 @@ from aitrace.errors import InputError
 from aitrace.evidence.sbom import _mlbom as mb
 from aitrace.evidence.sbom.validate import check_bom, component_error
 from aitrace.hooks.redact import scrub
-from aitrace.record.jsonio import canonical_digest, pretty_bytes
+from aitrace.record.jsonio import document_digest, pretty_bytes
 from aitrace.record.models import Artifact
 from aitrace.record.refs import is_uri
 
@@ -135,6 +135,8 @@ def _artifact_props(a: Artifact, extra: Mapping[str, str]) -> dict[str, str]:
     props = {"aitrace:path": a.path, **extra}
     if a.sha256:
         props["aitrace:sha256-covers"] = _DIR_NOTE if a.type == "directory" else "file bytes"
+    if a.dirHash:  # CycloneDX has no directory hash: the in-toto dirHash is a property
+        props["aitrace:dirHash"] = a.dirHash
     if a.size is not None:
         props["aitrace:size"] = str(a.size)
     if a.origin:
@@ -253,7 +255,7 @@ def _inject(doc: dict[str, Any], parts: BomParts) -> None:
 
 def _serial(doc: Mapping[str, Any]) -> str:
     """``urn:uuid:`` from the SHA-256 of the canonical document (RFC 9562 version 8 layout)."""
-    raw = bytearray(bytes.fromhex(canonical_digest(doc))[:16])
+    raw = bytearray(bytes.fromhex(document_digest(doc))[:16])
     raw[6] = (raw[6] & 0x0F) | 0x80
     raw[8] = (raw[8] & 0x3F) | 0x80
     h = raw.hex()
@@ -262,7 +264,7 @@ def _serial(doc: Mapping[str, Any]) -> str:
 
 
 def write_bom(doc: Mapping[str, Any]) -> bytes:
-    """The BOM's bytes as aitrace writes them (stable pretty JSON)."""
+    """The BOM's bytes as ``aitrace sbom -o`` writes them (stable pretty JSON, for people)."""
     return pretty_bytes(doc)
 
 

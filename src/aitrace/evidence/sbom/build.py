@@ -199,14 +199,17 @@ def _rel_paths(ws: Workspace, paths: Any) -> set[str] | None:
 
 
 def _environment_doc(ws: Workspace, step: Step) -> dict[str, Any] | None:
-    """The environment evidence of ``step`` (its summary's object, else its latest capture)."""
+    """The environment evidence of ``step`` (its summary's object, else its latest capture).
+
+    A step without one lists no libraries: aitrace's own interpreter is not the step's.
+    """
     env = step.environment
     sha = env.distributions_sha256 if env is not None else None
     if sha is None:
         sha = next((e.sha256 for e in reversed(step.evidence)
                     if e.kind == EVIDENCE_ENVIRONMENT), None)
     if sha is None:
-        return _current_environment()
+        return None
     doc = parse_untrusted(ws.read_object(sha), f"environment evidence {sha[:12]}",
                           error=IntegrityError, hint="the workspace's evidence store is damaged")
     return doc if isinstance(doc, dict) else None
@@ -227,8 +230,8 @@ def _record_bom(ws: Workspace, steps: Sequence[Step], subject: Step,
         if s.status != "succeeded":
             continue
         for a in s.products:
-            if a.sha256 and a.sha256 not in producers:
-                producers[a.sha256] = s
+            if a.value and a.value not in producers:
+                producers[a.value] = s
     model_arts = _model_products(subject, only)
     if not model_arts:
         raise InputError(f"step {subject.seq} ({subject.stage}) has no model among its outputs",
@@ -236,7 +239,10 @@ def _record_bom(ws: Workspace, steps: Sequence[Step], subject: Step,
                               "suffix such as .safetensors, .onnx, .pkl), or pass models=[...]")
     lineage = _lineage(subject, prior, producers)
     cfg = ws.config.section("datasets")
-    data, base = _collect_data(lineage, producers, cfg, {a.sha256 for a in model_arts})
+    declared = {a.value: a for s in prior if s.status == "succeeded" for a in s.materials
+                if a.value and a.origin is not None and a.license}
+    data, base = _collect_data(lineage, producers, cfg, {a.value for a in model_arts},
+                               declared)
     ctx = CardContext(ws=ws, prior=prior, lineage=lineage, producers=producers,
                        subject=subject, data=data)
     configured = user_card(ws)
@@ -249,8 +255,8 @@ def _record_bom(ws: Workspace, steps: Sequence[Step], subject: Step,
              "aitrace:step-seq": str(subject.seq), "aitrace:step-stage": subject.stage}
     if stored:  # a step in progress has no final digest yet (its evidence still grows)
         props["aitrace:step-digest"] = subject.digest
-    refs = {(m.artifact.path, m.artifact.sha256): m.ref for m in models}
-    refs.update({(d.artifact.path, d.artifact.sha256): d.ref for d in (*data, *base)})
+    refs = {(m.artifact.path, m.artifact.value): m.ref for m in models}
+    refs.update({(d.artifact.path, d.artifact.value): d.ref for d in (*data, *base)})
     ts = parse_utc(subject.ended_at) or datetime.now(UTC)
     return assemble(BomParts(
         timestamp=ts, models=models, data=data, base_models=base,
@@ -265,15 +271,15 @@ def _lineage(subject: Step, prior: Sequence[Step], producers: Mapping[str, Step]
     while todo:
         s = todo.pop()
         for a in s.materials:
-            p = producers.get(a.sha256 or "")
+            p = producers.get(a.value or "")
             if p is not None and p.id not in keep and p.seq < s.seq:
                 keep[p.id] = p
                 todo.append(p)
-    models = {a.sha256 for s in keep.values() for a in s.products
-              if a.sha256 and mb.artifact_kind(a, s.stage) == "model"}
+    models = {a.value for s in keep.values() for a in s.products
+              if a.value and mb.artifact_kind(a, s.stage) == "model"}
     for s in prior:
         if s.stage == "evaluation" and s.status == "succeeded" and \
-                any(a.sha256 in models for a in s.materials):
+                any(a.value in models for a in s.materials):
             keep.setdefault(s.id, s)
     # The chosen base model is recorded at selection even when no file links it to training.
     selections = [s for s in prior if s.stage == "selection" and s.status == "succeeded"]
@@ -284,6 +290,7 @@ def _lineage(subject: Step, prior: Sequence[Step], producers: Mapping[str, Step]
 
 def _collect_data(lineage: Sequence[Step], producers: Mapping[str, Step],
                   cfg: Mapping[str, Any], model_digests: set[str | None],
+                  declared: Mapping[str, Artifact] | None = None,
                   ) -> tuple[list[DataPart], list[DataPart]]:
     data: dict[tuple[str, str | None], DataPart] = {}
     base: dict[tuple[str, str | None], DataPart] = {}
@@ -292,21 +299,21 @@ def _collect_data(lineage: Sequence[Step], producers: Mapping[str, Step],
         for role, arts in (("input", s.materials), ("output", s.products)):
             for a in arts:
                 kind = mb.artifact_kind(a, s.stage)
-                key = (a.path, a.sha256)
+                key = (a.path, a.value)
                 entry = _dataset_config(cfg, a.path)
-                lic, src = resolve_license(a, entry, producers, cfg, memo)
+                lic, src = resolve_license(a, entry, producers, cfg, memo, declared)
                 if kind == "model":
                     external = (a.origin is not None or a.type == "uri") and \
-                        a.sha256 not in producers
-                    declared = (a.role or "").lower() == "base-model"
-                    if (s.stage == "selection" or external or declared) and \
-                            a.sha256 not in model_digests and key not in base:
+                        a.value not in producers
+                    base_role = (a.role or "").lower() == "base-model"
+                    if (s.stage == "selection" or external or base_role) and \
+                            a.value not in model_digests and key not in base:
                         base[key] = DataPart(a, mb.bom_ref("base-model", a), "model", s.stage,
                                           lic, src, entry, role)
                     continue
                 if kind not in ("dataset", "configuration") or key in data:
                     continue
-                if a.sha256 in model_digests:
+                if a.value in model_digests:
                     continue
                 data[key] = DataPart(a, mb.bom_ref("data", a), kind, s.stage, lic, src, entry,
                                   role)
@@ -333,9 +340,15 @@ def _dataset_config(cfg: Mapping[str, Any], path: str) -> Mapping[str, Any]:
 def resolve_license(a: Artifact, entry: Mapping[str, Any], producers: Mapping[str, Step],
                      cfg: Mapping[str, Any],
                      memo: dict[tuple[str, str | None], tuple[str | None, str | None]],
+                     declared: Mapping[str, Artifact] | None = None,
                      ) -> tuple[str | None, str | None]:
-    """Config > declared on the artifact > inherited from the data a data stage derived it from."""
-    key = (a.path, a.sha256)
+    """Config > declared > declared where the same bytes entered > inherited from its sources.
+
+    "Declared where the same bytes entered" is a ``--source …,license=`` given when the data
+    entered the record (at collection); inherited is from the data a data stage derived it from.
+    """
+    declared = declared or {}
+    key = (a.path, a.value)
     if key in memo:
         return memo[key]
     memo[key] = (None, None)  # cycle guard
@@ -343,14 +356,17 @@ def resolve_license(a: Artifact, entry: Mapping[str, Any], producers: Mapping[st
         result: tuple[str | None, str | None] = (str(entry["license"]), "aitrace.yaml datasets")
     elif a.license:
         result = (a.license, "declared")
+    elif a.value is not None and a.value in declared:
+        source = declared[a.value]
+        result = (source.license, f"declared with {source.path} from {source.origin}")
     else:
         result = (None, None)
-        step = producers.get(a.sha256 or "")
+        step = producers.get(a.value or "")
         if step is not None and step.stage in mb.DATA_STAGES:
             sources = [m for m in step.materials
                        if mb.artifact_kind(m, step.stage) == "dataset"]
-            lics = [resolve_license(m, _dataset_config(cfg, m.path), producers, cfg, memo)[0]
-                    for m in sources]
+            lics = [resolve_license(m, _dataset_config(cfg, m.path), producers, cfg, memo,
+                                    declared)[0] for m in sources]
             known = [x for x in lics if x]
             if sources and len(known) == len(lics):
                 uniq = sorted(set(known))

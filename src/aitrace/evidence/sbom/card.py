@@ -63,7 +63,7 @@ def _descriptions(ctx: CardContext, a: Artifact) -> list[dict[str, Any]]:
         for e in reversed(s.evidence):
             if e.kind != EVIDENCE_MODEL_DESCRIPTION:
                 continue
-            same = e.subject is not None and e.subject.sha256 == a.sha256
+            same = e.subject is not None and e.subject.value == a.value
             if not same and not (e.subject is None and s.id == ctx.subject.id
                                  and e.summary.get("path") == a.path):
                 continue
@@ -118,7 +118,7 @@ def _metrics_for(ctx: CardContext, a: Artifact) -> list[dict[str, str]]:
                  and s.metrics]
     if evals:
         return mb.performance_metrics(evals[-1].metrics)
-    producer = ctx.producers.get(a.sha256 or "")
+    producer = ctx.producers.get(a.value or "")
     if producer is not None and producer.stage in ("training", "optimization"):
         return mb.performance_metrics(producer.metrics)
     return []
@@ -138,7 +138,7 @@ def _environment_considerations(ctx: CardContext) -> list[dict[str, str]]:
                   {"name": "aitrace:training:machine", "value": env.machine},
                   {"name": "aitrace:training:platform", "value": env.platform},
                   {"name": "aitrace:training:python",
-                   "value": f"{env.implementation} {env.python}"}]
+                   "value": env.python_text}]
         if env.memory_bytes:
             props.append({"name": "aitrace:training:memory-bytes",
                           "value": str(env.memory_bytes)})
@@ -195,7 +195,7 @@ def formulation(ws: Workspace, prior: Sequence[Step], producers: Mapping[str, St
     deps = []
     for s in prior:
         feeders = {f"task:{p.id}" for a in s.materials
-                   if (p := producers.get(a.sha256 or "")) is not None and p.seq < s.seq}
+                   if (p := producers.get(a.value or "")) is not None and p.seq < s.seq}
         t, d = mb.task(s, refs, feeders)
         tasks.append(t)
         deps.append(d)

@@ -9,7 +9,7 @@ from aitrace.evidence.interface import Badge, EvidenceSource
 from aitrace.evidence.sbom.validate import CYCLONEDX_MEDIA_TYPE, validate_bom
 from aitrace.evidence.sbom.view import sbom_facts
 from aitrace.hooks.handle import Attachment, Contribution, FinishingStep
-from aitrace.record.jsonio import pretty_bytes
+from aitrace.record.jsonio import document_bytes
 from aitrace.record.refs import is_uri
 from aitrace.record.stages import EVIDENCE_SBOM, RELEASE_STAGES
 
@@ -49,7 +49,7 @@ class SbomSource(EvidenceSource):
         path, sha = model.get("path"), model.get("sha256")
         bound = bool(path and sha and not is_uri(str(path)))
         return Contribution(evidence=(Attachment(
-            kind=self.kind, data=pretty_bytes(doc), media_type=self.media_type,
+            kind=self.kind, data=document_bytes(doc), media_type=self.media_type,
             name="ml-bom.cdx.json", summary=summary,
             subject_path=str(path) if bound else None, subject_sha256=sha if bound else None),))
 

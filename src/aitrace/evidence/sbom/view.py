@@ -18,13 +18,18 @@ MAX_ROWS = 500  # at most this many libraries per document in a view
 
 
 def sbom_facts(doc: Any) -> dict[str, Any]:
-    """The facts of a CycloneDX ML-BOM: models (with model card), datasets, libraries."""
+    """The facts of a CycloneDX ML-BOM: models (with model card), datasets, libraries.
+
+    Data components that are configuration, not datasets, are listed apart
+    (``configurations``), so no view calls a config file a dataset.
+    """
     if not isinstance(doc, Mapping):
         return {"error": "not a CycloneDX document"}
     comps = _list(doc.get("components"))
     top = _map(_map(doc.get("metadata")).get("component"))
     models: list[dict[str, Any]] = []
     datasets: list[dict[str, Any]] = []
+    configurations: list[dict[str, Any]] = []
     libraries: list[dict[str, Any]] = []
     for c in ([top] if top else []) + comps:
         if not isinstance(c, Mapping):
@@ -42,11 +47,18 @@ def sbom_facts(doc: Any) -> dict[str, Any]:
                        for m in models):
                 models.append(entry)
         elif kind == "data":
-            datasets.append(entry)
+            # CycloneDX data components are datasets or configuration (aitrace writes both);
+            # only datasets are data in a view's sense.
+            inner = [d for d in _list(c.get("data")) if isinstance(d, Mapping)]
+            data_type = str(inner[0].get("type") or "") if inner else "dataset"
+            if data_type == "dataset":
+                datasets.append(entry)
+            else:
+                configurations.append({**entry, "data_type": data_type})
         elif kind in ("library", "framework") and len(libraries) < MAX_ROWS:
             libraries.append(entry)
     return {"spec_version": str(doc.get("specVersion") or ""), "models": models,
-            "datasets": datasets, "libraries": libraries,
+            "datasets": datasets, "configurations": configurations, "libraries": libraries,
             "library_count": sum(1 for c in comps if isinstance(c, Mapping)
                                  and c.get("type") in ("library", "framework"))}
 

@@ -20,7 +20,6 @@ from aitrace.evidence.sbom._mlbom import artifact_kind
 from aitrace.evidence.scan.opcodes import looks_like_pickle
 from aitrace.evidence.scan.scan import SCAN_FORMAT, VERDICT_ORDER, scan_path, top_findings
 from aitrace.hooks.handle import Attachment, Contribution, FinishingStep
-from aitrace.record.jsonio import pretty_bytes
 from aitrace.record.stages import EVIDENCE_MODEL_SCAN, RELEASE_STAGES
 
 if TYPE_CHECKING:
@@ -39,7 +38,7 @@ def scan_candidates(step: FinishingStep) -> list[tuple[Artifact, Path]]:
     """The step's outputs to scan: models, and files whose bytes start like a pickle."""
     out = []
     for a in step.step.products:
-        if a.type == "uri" or a.sha256 is None:
+        if a.type == "uri" or a.value is None:
             continue
         path = step.workspace.resolve(a.path)
         if not path.exists():
@@ -100,11 +99,11 @@ class ModelScanSource(EvidenceSource):
         """One scan document per model output, bound to its recorded digest."""
         out = []
         for a, path in scan_candidates(step):
-            doc = scan_path(path, a.path, a.sha256)
+            doc = scan_path(path, a.path, a.value)
             out.append(Attachment(
-                kind=self.kind, data=pretty_bytes(doc), media_type=self.media_type,
+                kind=self.kind, data=doc, media_type=self.media_type,
                 name=f"model-scan:{a.path}", summary=summarize_scan(doc),
-                subject_path=a.path, subject_sha256=a.sha256))
+                subject_path=a.path, subject_sha256=a.value))
         return Contribution(evidence=tuple(out))
 
     def warning(self, stage: str, error: str) -> str:

@@ -40,6 +40,7 @@ header.top .meta { text-align: right; color: var(--muted); font-size: 13px; }
           align-items: flex-start; border: 1px solid; }
 .banner .icon { font-size: 26px; line-height: 1; font-weight: 700; }
 .banner strong { font-size: 17px; display: block; margin-bottom: 2px; }
+.banner > div:last-child { min-width: 0; flex: 1; }
 .banner.ok { background: var(--ok-soft); border-color: #b5dfc6; color: #124d2c; }
 .banner.bad { background: var(--bad-soft); border-color: #f3b7b1; color: #7a1810; }
 .banner.warn { background: var(--warn-soft); border-color: #f0d39a; color: #6a3f00; }
@@ -62,6 +63,18 @@ th { font-size: 12px; font-weight: 600; color: var(--muted); text-transform: upp
 tbody tr:nth-child(even) td { background: #fbfcfd; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.wrap { word-break: break-word; }
+/* Long unbroken values (sha256 digests in parameters, URIs) wrap instead of widening the page;
+   words in headers and short cells keep whole. */
+td code, td .any, .card .value, .flow, li { overflow-wrap: anywhere; }
+.cols > div, .timeline li > div { min-width: 0; }
+table.answers { margin: 8px 0 4px; background: rgba(255, 255, 255, .55); border-radius: 6px; }
+table.answers th { width: 190px; text-transform: none; font-size: 13px; letter-spacing: 0;
+                   background: none; color: inherit; }
+table.answers td, table.answers th { border-bottom: 1px solid rgba(0, 0, 0, .06); padding: 4px 8px; }
+table.answers td:nth-child(2) { width: 110px; }
+details.gx > summary { margin: 2px 0 8px; }
+.unreadable { border: 1px solid #f3b7b1; background: var(--bad-soft); border-radius: 8px;
+              padding: 8px 12px; margin: 10px 0; }
 table.kv th { width: 150px; text-transform: none; font-size: 13px; letter-spacing: 0; background: none; }
 
 .pill { display: inline-block; padding: 1px 9px; border-radius: 999px; font-size: 12px;

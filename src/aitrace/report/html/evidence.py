@@ -20,8 +20,8 @@ MAX_LIBRARIES = 400
 
 
 def _artifacts(arts: Sequence[Any]) -> str:
-    rows = [(h.code(a.path), h.e(a.role or a.type), h.sha(a.sha256), h.e(h.size(a.size)),
-             h.e(a.license or ""), h.e(a.origin or "")) for a in arts]
+    rows = [(h.code(a.path), h.e(a.role or a.type), h.sha(a.sha256 or a.dirHash),
+             h.e(h.size(a.size)), h.e(a.license or ""), h.any_wrap(a.origin or "")) for a in arts]
     return h.table(("path", "role", "sha256", "size", "licence", "origin"), rows)
 
 
@@ -30,12 +30,30 @@ def _gx(facts: Mapping[str, Any]) -> str:
         return f'<p class="faint">GX result not readable: {h.e(facts["error"])}</p>'
     ok = facts.get("success")
     ev, good = facts.get("evaluated"), facts.get("successful")
-    head = (f"<p>{h.pill('passed' if ok else 'FAILED', 'ok' if ok else 'bad')} "
-            f"Suite {h.code(facts.get('suite') or '—')}"
-            + (f" · {h.num(good)} of {h.num(ev)} expectations met" if ev is not None else "")
+    nothing = ev is not None and not ev
+    pill = (h.pill("nothing checked", "warn") if nothing else
+            h.pill("passed" if ok else "FAILED", "ok" if ok else "bad"))
+    head = (f"<p>{pill} Suite {h.code(facts.get('suite') or '—')}"
+            + (" · 0 expectations evaluated: this check is not evidence of quality" if nothing
+               else f" · {h.num(good)} of {h.num(ev)} expectations met" if ev is not None
+               else "")
             + "</p>")
+    expectations = list(facts.get("expectations", []))
+    failed = [x for x in expectations if not x["success"]]
+    table = _gx_rows(expectations)
+    if not expectations:
+        return head
+    # Collapsed per result (a suite can hold hundreds): the failures stay in view.
+    shown = "" if not failed else "<p class='muted'>Failed expectations</p>" + _gx_rows(failed)
+    label = f"All {len(expectations)} expectations" + (f" ({len(failed)} failed)" if failed
+                                                      else "")
+    return (head + shown + f"<details class='gx'><summary>{h.e(label)}</summary>{table}"
+            "</details>")
+
+
+def _gx_rows(expectations: Sequence[Mapping[str, Any]]) -> str:
     rows = []
-    for x in facts.get("expectations", []):
+    for x in expectations:
         unexpected = ""
         if x.get("unexpected_count") is not None:
             unexpected = h.num(x["unexpected_count"])
@@ -44,8 +62,8 @@ def _gx(facts: Mapping[str, Any]) -> str:
         rows.append((h.pill("pass", "ok") if x["success"] else h.pill("fail", "bad"),
                      h.code(x["type"]), h.e(x.get("column") or ""), h.e(x.get("kwargs") or ""),
                      h.e(x.get("observed") or ""), unexpected))
-    return head + h.table(("status", "expectation", "column", "arguments", "observed",
-                          "unexpected"), rows)
+    return h.table(("status", "expectation", "column", "arguments", "observed", "unexpected"),
+                   rows)
 
 
 def _sbom(facts: Mapping[str, Any]) -> str:
@@ -89,7 +107,7 @@ def _environment(step: Any, facts: Sequence[Mapping[str, Any]]) -> str:
     pairs = []
     if env is not None:
         mem = f" · {h.size(env.memory_bytes)} RAM" if env.memory_bytes else ""
-        pairs.append(("environment", h.e(f"{env.implementation} {env.python} · {env.platform} "
+        pairs.append(("environment", h.e(f"{env.python_text} · {env.platform} "
                                         f"({env.machine}) · {env.cpu_count} CPUs{mem}")))
     if step.code is not None:
         c = step.code

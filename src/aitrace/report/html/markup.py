@@ -14,8 +14,9 @@ from typing import Any
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 """No scripts, no fetches, inline styles and data images only."""
 
-TRUST_PILL = {"verified": ("verified", "ok"), "unverified": ("unverified", "warn"),
+TRUST_PILL = {"verified": ("trusted", "ok"), "unverified": ("untrusted", "warn"),
               "failed": ("FAILED VERIFICATION", "bad")}
+"""Trust labels in the integrity answer's words: only integrity decides them, never policy."""
 
 
 def e(value: object) -> str:
@@ -27,6 +28,11 @@ def pill(text: str, tone: str) -> str:
     """A coloured label; ``tone`` is one of ours (ok, bad, warn, info, none)."""
     tone = tone if tone in ("ok", "bad", "warn", "info", "none") else "info"
     return f'<span class="pill {tone}">{e(text)}</span>'
+
+
+def any_wrap(value: object) -> str:
+    """Escaped text that may break anywhere (a digest or URI in a table cell)."""
+    return f'<span class="any">{e(value)}</span>'
 
 
 def code(value: object) -> str:

@@ -29,20 +29,22 @@ from aitrace.report.html.evidence import (
     checklist_tables,
     risk_table,
 )
+from aitrace.report.text import signer_label
 from aitrace.report.view import AuditView, StageView, StepView
 
 # --------------------------------------------------------------------------- page parts
 
 
 def banner(view: AuditView) -> str:
-    """The verification verdict at the top of the page."""
+    """The verdict at the top of the page: the headline and the three separate answers."""
     v = view.verification
+    a = v.answers
     if v.performed and v.ok:
         tone = "ok"
-    elif not v.performed or not v.keys_given:
-        tone = "warn"
-    else:
+    elif v.performed and v.keys_given and not v.authentic:
         tone = "bad"
+    else:
+        tone = "warn"  # not verified, or trusted content that fails the policy
     icon = {"ok": "✓", "bad": "✗", "warn": "!"}[tone]
     items = "".join(f"<li><strong style='display:inline;font-size:inherit'>{h.e(c.title)}"
                     f"</strong>: {h.e(c.message)}"
@@ -50,27 +52,45 @@ def banner(view: AuditView) -> str:
                     for c in v.failed[:12])
     more = f"<li>… and {len(v.failed) - 12} more</li>" if len(v.failed) > 12 else ""
     listing = f"<ul>{items}{more}</ul>" if items else ""
-    detail = ("Every signature, digest and chain check passed; the content below is what the "
-              "signer attested." if tone == "ok" else
-              "Content below is shown for investigation only and is marked as untrusted.")
+    if v.authentic:
+        detail = ("Every signature, digest and chain check passed: the content below is exactly "
+                  "what the signer attested."
+                  + ("" if v.ok else " It does not meet the policy; the failed checks are "
+                     "listed here."))
+    elif v.performed and v.keys_given:
+        detail = ("Integrity or signature checks failed: the content below is shown for "
+                  "investigation only, and nothing in it is vouched for.")
+    else:
+        detail = "Nothing below is vouched for: no signature was checked."
+    answers = ""
+    if a is not None:
+        rows = [("Integrity and signature", a.integrity, {"trusted": "ok", "untrusted": "bad"}),
+                ("Record completeness", a.completeness, {"complete": "ok"}),
+                ("Policy", a.policy, {"passed": "ok", "failed": "bad"})]
+        answers = ("<table class='answers'><tbody>" + "".join(
+            f"<tr><th>{h.e(label)}</th><td>{h.pill(ans.state, tones.get(ans.state, 'warn'))}"
+            f"</td><td class='wrap'>{h.e(ans.summary)}</td></tr>"
+            for label, ans, tones in rows)
+            + f"<tr><th>Checks</th><td></td><td>{h.e(a.counts)}</td></tr></tbody></table>")
     return (f'<div class="banner {tone}" id="verification" role="status">'
             f'<div class="icon">{icon}</div><div><strong>{h.e(v.headline)}</strong>'
-            f'<span>{h.e(detail)}</span>{listing}</div></div>')
+            f'<span>{h.e(detail)}</span>{answers}{listing}</div></div>')
 
 
 def summary_cards(view: AuditView) -> str:
     """Model, record, signers and completeness at a glance."""
     model = view.model
     score = view.completeness.get("score")
-    signers = ", ".join(s["keyid"][:16] + "…" for s in view.signers) or "unsigned"
-    n_steps = len(view.steps)
-    recorded = sum(1 for st in view.stages if st.status != "missing")
+    signers = ", ".join(signer_label(s) for s in view.signers) or "unsigned"
+    n_steps = len(view.steps) + len(view.unreadable)
+    recorded = sum(1 for st in view.stages if st.steps)
     cards = [
         ("Model", h.e(model["name"]) + (f" <span class='muted'>{h.e(model['version'])}</span>"
                                         if model.get("version") else ""),
          (f"sha256 {h.e((model.get('sha256') or '')[:16])}" if model.get("sha256") else "")),
         ("Record", h.e(view.record_name or "—"), h.e(view.record_id or "")),
-        ("Stages", f"{recorded} / 10", f"{n_steps} steps"),
+        ("Stages", f"{recorded} / 10", f"{n_steps} steps" + (
+            f", {len(view.unreadable)} unreadable" if view.unreadable else "")),
         ("Completeness", f"{h.e(_score_text(score))}", "expected evidence present"),
     ]
     html = "".join(f'<div class="card"><div class="label">{h.e(label)}</div>'
@@ -92,6 +112,14 @@ def timeline(view: AuditView) -> str:
     for st in view.stages:
         sv = st.latest
         status = st.status
+        broken = "".join(f'<div class="flow">{h.pill("unreadable", "bad")} '
+                         f'{h.e(u.label)} could not be read</div>' for u in st.unreadable)
+        if sv is None and st.unreadable:
+            items.append(f'<li><div class="dot failed">{st.number}</div><div>'
+                         f'<div class="name"><a href="#stage-{h.e(st.id)}">{h.e(st.name)}</a>'
+                         f'<span class="zh">{h.e(st.name_zh)}</span></div></div>'
+                         f'<div>{h.pill("failed", "bad")}{h.trust("failed")}{broken}</div></li>')
+            continue
         if sv is None:
             items.append(f'<li><div class="dot missing">{st.number}</div><div>'
                          f'<div class="name">{h.e(st.name)}<span class="zh">{h.e(st.name_zh)}'
@@ -102,9 +130,11 @@ def timeline(view: AuditView) -> str:
         s = sv.step
         ins = [a for a, _ in st.inputs()] or list(s.materials)
         outs = [a for a, _ in st.outputs()] or list(s.products)
-        flow_in = ", ".join(f"{h.code(a.path)} {h.sha(a.sha256, 8)}" for a in ins[:4])
+        flow_in = ", ".join(f"{h.code(a.path)} {h.sha(a.sha256 or a.dirHash, 8)}"
+                            for a in ins[:4])
         flow_in += " …" if len(ins) > 4 else ""
-        flow_out = ", ".join(f"{h.code(a.path)} {h.sha(a.sha256, 8)}" for a in outs[:4])
+        flow_out = ", ".join(f"{h.code(a.path)} {h.sha(a.sha256 or a.dirHash, 8)}"
+                             for a in outs[:4])
         flow_out += " …" if len(outs) > 4 else ""
         badges = "".join(h.pill(t, tone) for t, tone in st.badges())
         runs = f" · {len(st.steps)} steps" if len(st.steps) > 1 else ""
@@ -116,7 +146,7 @@ def timeline(view: AuditView) -> str:
             f'<div class="when">{h.e(h.when(s.ended_at))} · {h.e(s.actor.user)}@{h.e(s.actor.host)}'
             f'{h.e(runs)}</div></div><div>{status_pill}{h.trust(st.trust)}{badges}'
             f'<div class="flow">{flow_in or "<span class=faint>no inputs</span>"} → '
-            f'{flow_out or "<span class=faint>no outputs</span>"}</div></div></li>')
+            f'{flow_out or "<span class=faint>no outputs</span>"}</div>{broken}</div></li>')
     return f'<ol class="timeline">{"".join(items)}</ol>'
 
 
@@ -126,15 +156,21 @@ def stage_section(st: StageView, view: AuditView) -> str:
     """One stage: its steps, and the latest step in detail with all its evidence."""
     info = get_stage(st.id)
     status_tone = {"missing": "none", "failed": "bad"}.get(st.status, "ok")
+    has_steps = bool(st.steps or st.unreadable)
     head = (f'<div class="stage-head"><h3><span class="stage-num">{st.number}</span>'
             f'{h.e(st.name)}<span class="zh">{h.e(st.name_zh)}</span></h3>'
             f'<div>{h.pill(st.status, status_tone)}'
-            f'{h.trust(st.trust) if st.steps else ""}</div></div>'
+            f'{h.trust(st.trust) if has_steps else ""}</div></div>'
             f'<p class="leaves">Should leave behind: {h.e(info.leaves)}</p>')
-    if not st.steps:
+    broken = [f'<div class="unreadable">{h.pill("cannot be read", "bad")} '
+              f'<strong>{h.e(u.label)}</strong> is in the bundle but could not be read, so '
+              f'nothing it records is shown: {h.e(u.problem)}</div>' for u in st.unreadable]
+    if not st.steps and not broken:
         return (f'<section class="panel" id="stage-{h.e(st.id)}">{head}'
                 '<p class="faint">No step of this stage is in the record.</p></section>')
-    body = [head] + [_step_detail(sv, len(st.steps) > 1) for sv in st.steps]
+    details = [(sv.step.seq, _step_detail(sv, len(st.steps) > 1)) for sv in st.steps]
+    details += [(u.seq, b) for u, b in zip(st.unreadable, broken, strict=True)]
+    body = [head] + [html for _seq, html in sorted(details, key=lambda x: x[0])]
     cls = {"failed": "untrusted", "unverified": "unverified"}.get(st.trust, "")
     return f'<section class="panel {cls}" id="stage-{h.e(st.id)}">{"".join(body)}</section>'
 
@@ -154,6 +190,9 @@ def _step_detail(sv: StepView, rerun: bool) -> str:
         argv = " ".join(h.shell_quote(a) for a in s.command.argv)
         exit_code = "" if s.command.exit_code is None else f"  # exit {s.command.exit_code}"
         out.append(f"<h4>Command</h4><pre class='cmd'>{h.e(argv + exit_code)}</pre>")
+        if s.command.script is not None:
+            out.append(f"<p class='muted'>Script {h.code(s.command.script.path)} "
+                       f"sha256 {h.sha(s.command.script.sha256, 16)} (as the step started)</p>")
     out.append(_environment(s, sv.facts(EVIDENCE_ENVIRONMENT)))
     if s.materials:
         out.append("<h4>Inputs</h4>" + _artifacts(s.materials))
@@ -163,9 +202,9 @@ def _step_detail(sv: StepView, rerun: bool) -> str:
         out.append("<h4>MLflow runs</h4>" + h.table(("run id", "name", "experiment", "role",
                                                    "tracking URI", "data digest"), [
             (h.code(m.run_id), h.e(m.run_name or ""), h.e(m.experiment_id), h.e(m.role),
-             h.e(m.tracking_uri), h.sha(m.data_sha256)) for m in s.mlflow]))
+             h.any_wrap(m.tracking_uri), h.sha(m.data_sha256)) for m in s.mlflow]))
     if s.params or s.metrics:
-        params = h.table(("parameter", "value"), [(h.code(k), h.e(v)) for k, v in
+        params = h.table(("parameter", "value"), [(h.code(k), h.any_wrap(v)) for k, v in
                                                  sorted(s.params.items())])
         metrics = h.table(("metric", "value"), [(h.code(k), h.num(v)) for k, v in
                                                sorted(s.metrics.items())])
@@ -203,7 +242,7 @@ def _step_detail(sv: StepView, rerun: bool) -> str:
         out.append("<h4>Evidence objects</h4>" + h.table(("kind", "name", "sha256", "size",
                                                          "summary"), [
             (h.e(e.ref.kind), h.e(e.ref.name or ""), h.sha(e.ref.sha256), h.e(h.size(e.ref.size)),
-             h.e(h.summary(e.ref.summary))) for e in others]))
+             h.any_wrap(h.summary(e.ref.summary))) for e in others]))
     if sv.approvals:
         out.append("<h4>Approvals</h4>" + _approvals(sv.approvals))
     return "".join(out)

@@ -51,20 +51,20 @@ def lineage_svg(view: AuditView) -> str:  # noqa: C901 - layout in one place rea
     rows: list[list[_Node]] = [[] for _ in stages]
     for i, st in enumerate(stages):
         for a, _sv in st.outputs():
-            key = (a.path, a.sha256 or "")
+            key = (a.path, a.content_id or "")
             if key not in producers:
-                node = _Node(key, a.path, a.sha256 or "", a.license, "product", i)
+                node = _Node(key, a.path, a.sha256 or a.dirHash or "", a.license, "product", i)
                 producers[key] = node
                 rows[i].append(node)
     edges_in: list[tuple[_Node, int]] = []
     for i, st in enumerate(stages):
         for a, _sv in st.inputs():
-            key = (a.path, a.sha256 or "")
+            key = (a.path, a.content_id or "")
             found = producers.get(key)
             if found is not None and found.row <= i:  # same stage: an earlier step made it
                 node = found
             else:
-                node = _Node(key, a.path, a.sha256 or "", a.license,
+                node = _Node(key, a.path, a.sha256 or a.dirHash or "", a.license,
                              "external" if a.origin else "gap", i)
                 producers.setdefault(key, node)
                 if node.row == i and node not in rows[i]:
