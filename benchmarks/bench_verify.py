@@ -133,7 +133,7 @@ def _sbom_base() -> dict[str, Any]:
 def synthetic_bundle(rebuild: bool) -> tuple[Path, list[str]]:
     """10,000 steps (ten stages over and over, each consuming the last one's output), 100 SBOMs.
 
-    Steps are written as ``Workspace.append`` writes them (``pretty_bytes(step.to_dict())`` in
+    Steps are written as ``Workspace.append`` writes them (``step.file_bytes`` in
     ``.aitrace/steps/NNNNNN.json``) but without its per-append chain re-read, which would make
     building the record quadratic; ``build_bundle`` then reads, checks and signs it as usual.
     """
@@ -156,7 +156,7 @@ def _write_synthetic(root_text: str, out_text: str) -> None:
     from aitrace.bundle.write import build_bundle
     from aitrace.evidence.environment import ENVIRONMENT_MEDIA_TYPE, capture_environment
     from aitrace.evidence.sbom.validate import CYCLONEDX_MEDIA_TYPE, validate_bom
-    from aitrace.record.jsonio import pretty_bytes
+    from aitrace.record.jsonio import document_bytes
     from aitrace.record.models import (
         STEP_FORMAT,
         Actor,
@@ -175,7 +175,7 @@ def _write_synthetic(root_text: str, out_text: str) -> None:
     ws, _ = Workspace.init(root, name="synthetic")
     key, _pub = generate_keypair(out / "release")
     env_summary, env_doc = capture_environment()
-    env_bytes = pretty_bytes(env_doc)
+    env_bytes = document_bytes(env_doc)
     env_sha = ws.put_object(env_bytes)
     env = Environment(**{**env_summary.__dict__, "distributions_sha256": env_sha})
     env_ref = EvidenceRef(kind=EVIDENCE_ENVIRONMENT, media_type=ENVIRONMENT_MEDIA_TYPE,
@@ -200,7 +200,7 @@ def _write_synthetic(root_text: str, out_text: str) -> None:
             doc = json.loads(json.dumps(base))
             doc["metadata"]["component"]["name"] = product.path
             doc["metadata"]["component"]["hashes"][0]["content"] = product_sha
-            data = pretty_bytes(doc)
+            data = document_bytes(doc)
             evidence.append(EvidenceRef(
                 kind=EVIDENCE_SBOM, media_type=CYCLONEDX_MEDIA_TYPE, sha256=ws.put_object(data),
                 size=len(data), name="ml-bom.cdx.json",
@@ -213,7 +213,7 @@ def _write_synthetic(root_text: str, out_text: str) -> None:
                     environment=env, materials=(last,), products=(product,),
                     evidence=tuple(evidence), params={"seq": str(seq), "stage": stage},
                     metrics={"accuracy": 0.9, "loss": 0.1}, description=f"step {seq}")
-        create_exclusive(steps_dir / f"{seq:06d}.json", pretty_bytes(step.to_dict()), mode=0o444)
+        create_exclusive(steps_dir / f"{seq:06d}.json", step.file_bytes, mode=0o444)
         prev = step.digest
         last = product
     build_bundle(Workspace(root), [load_signer(key)], out / "synthetic.aitrace")
