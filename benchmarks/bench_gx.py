@@ -1,20 +1,31 @@
-"""``aitrace check`` vs plain Great Expectations on a 1,000,000-row × 6-column CSV.
+"""``aitrace check`` vs plain Great Expectations: in-process on 1M rows, and whole processes.
 
-Bars (issue 3): validating the CSV with a 10-expectation suite through ``aitrace check``
-(in-process ``aitrace.cli.main``: read + hash + validate + record the step and evidence, MLflow
-linking off) costs <= 1.15x the same validation done with plain GX (``pd.read_csv`` + an
-ephemeral context + ``batch.validate`` with the same result format), both including the CSV
-read, both with GX already imported; and the peak memory the aitrace path adds is <= ~2x the
-DataFrame's own size (``memory_usage(deep=True)``).
+**In process** (issue 3): validating a 1,000,000-row × 6-column CSV with a 10-expectation suite
+through ``aitrace check`` (in-process ``aitrace.cli.main``: read + hash + validate + record the
+step and evidence, MLflow linking off) costs <= 1.15x the same validation done with plain GX
+(``pd.read_csv`` + an ephemeral context + a ``ValidationDefinition`` with the same result
+format), both including the CSV read, both with GX already imported; and the peak memory the
+aitrace path adds is <= ~2x the DataFrame's own size (``memory_usage(deep=True)``). Each
+measurement runs in a fresh interpreter, alternating plain GX and aitrace; the bar uses the
+median of ``ROUNDS`` rounds.
 
-Each measurement runs in a fresh interpreter (so peak RSS belongs to one path), alternating
-plain GX and aitrace; the bar uses the median of ``ROUNDS`` rounds. Plain GX with its default
-``SUMMARY`` result format is reported too, for reference. Data lives in benchmarks/.data/.
-Run: ``.venv/bin/python benchmarks/bench_gx.py``; exit 1 = a bar missed.
+**Whole processes** (issue 13): ``python plain_gx.py DATA SUITE`` (the same validation as a
+user's script: imports, read, context, run) against ``python -m aitrace check DATA --suite
+SUITE --stage cleaning --no-mlflow`` — both including every import — interleaved round by round:
+on a 200,000-row CSV aitrace is <= 1.10x plain GX, and on a 250 KB CSV <= plain GX + 0.3 s.
+``aitrace check`` with MLflow linking on (the default) is shown beside them, without a bar: the
+MLflow step overhead is its own work item.
+
+``--pieces`` profiles one ``aitrace check`` of each CSV (cProfile, cumulative seconds of GX's
+import, the read + hash, suite preparation, validation, step start, step end and the append)
+to show where the time goes. Data lives in benchmarks/.data/.
+Run: ``.venv/bin/python benchmarks/bench_gx.py [--part in-process|processes] [--pieces]``;
+exit 1 = a bar missed.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -23,6 +34,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import REPO, child_env, interleaved, python  # noqa: E402
 
 ROWS = 1_000_000
 ROUNDS = 5
@@ -57,8 +72,8 @@ SUITE = {
 }
 
 
-def make_data() -> None:
-    if DATA.exists():
+def make_data(path: Path = DATA, rows: int = ROWS) -> None:
+    if path.exists():
         return
     import numpy as np
     import pandas as pd
@@ -66,17 +81,17 @@ def make_data() -> None:
     rng = np.random.default_rng(7)
     cities = np.array(["Taipei", "Taichung", "Kaohsiung", "Tainan", "Hsinchu"])
     df = pd.DataFrame({
-        "id": np.arange(ROWS),
-        "age": rng.integers(18, 91, ROWS),
-        "income": rng.normal(50_000, 15_000, ROWS).clip(0, 200_000).round(2),
-        "city": cities[rng.integers(0, 5, ROWS)],
-        "name": np.char.add("user_", rng.integers(0, 10**6, ROWS).astype(str)),
-        "label": rng.integers(0, 2, ROWS),
+        "id": np.arange(rows),
+        "age": rng.integers(18, 91, rows),
+        "income": rng.normal(50_000, 15_000, rows).clip(0, 200_000).round(2),
+        "city": cities[rng.integers(0, 5, rows)],
+        "name": np.char.add("user_", rng.integers(0, 10**6, rows).astype(str)),
+        "label": rng.integers(0, 2, rows),
     })
-    DATA.parent.mkdir(parents=True, exist_ok=True)
-    tmp = DATA.with_suffix(".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
     df.to_csv(tmp, index=False)
-    tmp.rename(DATA)
+    tmp.rename(path)
 
 
 # --------------------------------------------------------------------- child processes
@@ -108,7 +123,7 @@ def child(mode: str, suite_path: str, workdir: str) -> None:
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     from aitrace.cli import main
-    from aitrace.evidence import _gx  # noqa: F401 - aitrace's GX setup, imported up front
+    from aitrace.evidence.gx import _context as _gx  # aitrace's GX setup, imported up front
 
     os.chdir(workdir)
     _reset_peak()
@@ -165,7 +180,7 @@ def run(mode: str, suite_path: Path, workdir: Path) -> dict[str, float]:
     return result
 
 
-def main() -> int:
+def main_in_process() -> bool:
     from aitrace.store.workspace import Workspace
 
     make_data()
@@ -208,6 +223,153 @@ def main() -> int:
           f"peak memory / DataFrame size: {mem_ratio:.2f} (bar <= ~{MEMORY_BAR}; "
           f"plain GX {peak_gx / df_bytes:.2f})")
     ok = ratio <= TIME_BAR and mem_ratio <= MEMORY_BAR * 1.05
+    print("PASS" if ok else "FAIL")
+    return ok
+
+
+# --------------------------------------------------------------------- whole processes
+
+PROCESS_ROUNDS = 5
+PROCESS_RATIO_BAR = 1.10
+SMALL_DIFF_BAR = 0.3
+DATA_200K = HERE / ".data" / "gx_200k.csv"
+DATA_250KB = HERE / ".data" / "gx_250kb.csv"  # 6,400 rows, about 250 KB
+
+PLAIN_GX = """\
+import json, sys
+
+import great_expectations as gx
+import pandas as pd
+from great_expectations.data_context.types.base import ProgressBarsConfig
+
+df = pd.read_csv(sys.argv[1])
+ctx = gx.get_context(mode="ephemeral")
+ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+batch = (ctx.data_sources.add_pandas(name="p").add_dataframe_asset(name="df")
+         .add_batch_definition_whole_dataframe("all"))
+with open(sys.argv[2]) as fh:
+    suite = ctx.suites.add(gx.ExpectationSuite(**json.load(fh)))
+vd = ctx.validation_definitions.add(gx.ValidationDefinition(name="v", data=batch, suite=suite))
+result = vd.run(batch_parameters={"dataframe": df},
+                result_format={"result_format": "BASIC", "partial_unexpected_count": 0})
+print("success" if result.success else "failed")
+"""
+
+
+def _suite_for(rows: int) -> dict[str, Any]:
+    suite = json.loads(json.dumps(SUITE))
+    for e in suite["expectations"]:
+        if e["type"] == "expect_table_row_count_to_be_between":
+            e["kwargs"] = {"min_value": rows // 2, "max_value": rows * 2}
+    return suite
+
+
+def _process_workspace() -> Path:
+    from aitrace.store.workspace import Workspace
+
+    work = Path(tempfile.mkdtemp(prefix="aitrace-bench-gx-proc-"))
+    Workspace.init(work, name="bench-gx")  # MLflow linking on, as by default
+    (work / "plain_gx.py").write_text(PLAIN_GX)
+    for name, rows in (("200k", 200_000), ("250kb", 6_400)):
+        (work / f"suite_{name}.json").write_text(json.dumps(_suite_for(rows)))
+    return work
+
+
+def main_processes(rounds: int) -> bool:
+    make_data(DATA_200K, 200_000)
+    make_data(DATA_250KB, 6_400)
+    work = _process_workspace()
+    env = child_env([REPO / "src", REPO / "plugins/aitrace-sklearn/src"])
+    ok = True
+    for name, data in (("200k", DATA_200K), ("250kb", DATA_250KB)):
+        suite = str(work / f"suite_{name}.json")
+        check = [python(), "-m", "aitrace", "check", str(data), "--suite", suite,
+                 "--stage", "cleaning"]
+        cmds: dict[str, Any] = {
+            f"plain GX script, {name}": ([python(), str(work / "plain_gx.py"), str(data),
+                                          suite], env, work),
+            f"aitrace check --no-mlflow, {name}": ([*check, "--no-mlflow"], env, work),
+            f"aitrace check (MLflow on), {name}": (check, env, work),
+        }
+        res = interleaved(cmds, rounds)
+        plain, ours, linked = res.values()
+        print(f"{data.name}: {data.stat().st_size / 1024:,.0f} KiB")
+        for s in res.values():
+            print("  " + s.line(plain))
+        if name == "200k":
+            good = ours.median / plain.median <= PROCESS_RATIO_BAR
+            print(f"  aitrace/plain {ours.median / plain.median:.3f} (bar <= "
+                  f"{PROCESS_RATIO_BAR}): {'PASS' if good else 'FAIL'}")
+        else:
+            good = ours.median - plain.median <= SMALL_DIFF_BAR
+            print(f"  aitrace - plain {ours.median - plain.median:+.3f} s (bar <= "
+                  f"+{SMALL_DIFF_BAR} s): {'PASS' if good else 'FAIL'}")
+        print(f"  (MLflow on: {linked.median / plain.median:.3f}x, "
+              f"{linked.median - plain.median:+.3f} s; no bar here)")
+        ok &= good
+    return ok
+
+
+# --------------------------------------------------------------------- pieces
+
+PIECES = (
+    ("import great_expectations", "great_expectations/__init__.py", "<module>"),
+    ("aitrace GX setup (_context import)", "aitrace/evidence/gx/_context.py", "<module>"),
+    ("read + hash the data", "aitrace/evidence/gx/data.py", "read_data"),
+    ("prepare suites", "aitrace/evidence/gx/suites.py", "prepare_checks"),
+    ("validate (GX)", "aitrace/evidence/gx/quality.py", "run_check"),
+    ("  ephemeral context", "aitrace/evidence/gx/_context.py", "ephemeral_context"),
+    ("attach the result", "aitrace/evidence/gx/quality.py", "attach_check"),
+    ("step start (hash inputs, code version, marker, begin)", "aitrace/hooks/tracker.py",
+     "__enter__"),
+    ("step end (contributors, bind, append)", "aitrace/hooks/tracker.py", "_finish"),
+    ("  contributors (environment, SBOM, GX totals, MLflow)", "aitrace/hooks/tracker.py",
+     "_contribute"),
+    ("  append (chain re-read, fsynced write)", "aitrace/store/workspace.py", "append"),
+    ("  put_object (fsynced)", "aitrace/store/workspace.py", "put_object"),
+)
+
+
+def pieces() -> None:
+    import pstats
+
+    make_data(DATA_200K, 200_000)
+    make_data(DATA_250KB, 6_400)
+    work = _process_workspace()
+    env = child_env([REPO / "src", REPO / "plugins/aitrace-sklearn/src"])
+    for name, data in (("250kb", DATA_250KB), ("200k", DATA_200K)):
+        for mlflow in ("--no-mlflow", "--mlflow"):
+            prof = work / f"check-{name}{mlflow}.prof"
+            cmd = [python(), "-m", "cProfile", "-o", str(prof), "-m", "aitrace", "check",
+                   str(data), "--suite", str(work / f"suite_{name}.json"), "--stage",
+                   "cleaning", mlflow]
+            t0 = time.perf_counter()
+            subprocess.run(cmd, cwd=work, env=env, check=True, capture_output=True)
+            wall = time.perf_counter() - t0
+            stats: Any = pstats.Stats(str(prof)).stats
+            print(f"aitrace check {data.name} {mlflow}: {wall:.2f} s wall under cProfile")
+            for label, file_end, func in PIECES:
+                total = sum(v[3] for (f, _line, fn), v in stats.items()
+                            if f.endswith(file_end) and fn == func)
+                print(f"  {total:7.3f} s  {label}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("all", "in-process", "processes"), default="all")
+    parser.add_argument("--rounds", type=int, default=PROCESS_ROUNDS,
+                        help="rounds of the whole-process comparison")
+    parser.add_argument("--pieces", action="store_true",
+                        help="only profile where an aitrace check spends its time")
+    args = parser.parse_args()
+    if args.pieces:
+        pieces()
+        return 0
+    ok = True
+    if args.part in ("all", "processes"):
+        ok &= main_processes(args.rounds)
+    if args.part in ("all", "in-process"):
+        ok &= main_in_process()
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

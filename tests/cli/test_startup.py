@@ -33,3 +33,22 @@ def test_cli_start_imports_no_heavy_pillar(args: list[str], workspace: object) -
     modules = _imported(args, Path.cwd())
     heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY)
     assert not heavy, f"`aitrace {' '.join(args)}` imports {heavy[:5]}"
+
+
+def test_the_console_entry_spares_exit_its_final_cycle_search(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``main()`` as the process entry freezes the heap for shutdown; ``main(argv)`` does not."""
+    import gc
+
+    from aitrace.cli import main
+
+    gc.unfreeze()
+    try:
+        assert main(["--version"]) == 0
+        assert gc.get_freeze_count() == 0  # called as a library: nothing changes
+        monkeypatch.setattr(sys, "argv", ["aitrace", "--version"])
+        assert main() == 0
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    assert "aitrace" in capsys.readouterr().out

@@ -14,7 +14,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from aitrace.evidence.sbom.build import model_card_error
+from aitrace.evidence.sbom.validate import model_card_error
 from aitrace.plugins import DescribeContext
 
 CTX = DescribeContext(path="models/m.pkl")

@@ -93,12 +93,38 @@ def _safe_diagnostics(exc: AitraceError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: run the CLI and turn every ``AitraceError`` into a message and exit code."""
+    """Entry point: run the CLI and turn every ``AitraceError`` into a message and exit code.
+
+    Without ``argv`` (the console script, ``python -m aitrace``) the process ends right after,
+    so the interpreter is spared its final sweep for garbage cycles (see ``_ending``).
+    """
+    try:
+        return _run(list(sys.argv[1:] if argv is None else argv))
+    finally:
+        if argv is None:
+            _ending()
+
+
+def _ending() -> None:
+    """Let the process exit without one last cycle search over every object it ever made.
+
+    With Great Expectations or MLflow loaded, interpreter shutdown spends ~0.8 s of CPU
+    traversing their millions of long-lived objects for cycles, after the command is done.
+    Recent garbage is collected now; everything else is frozen (``gc.freeze``), which shutdown's
+    collections skip. ``atexit`` handlers, thread joins, stream flushing and module teardown run
+    as usual; aitrace's own files are already written, flushed and synced.
+    """
+    import gc
+
+    gc.collect(1)
+    gc.freeze()
+
+
+def _run(args: list[str]) -> int:
     from aitrace.hooks.ownenv import set_own_default
 
     set_own_default("MLFLOW_DISABLE_TELEMETRY", "true")
     set_own_default("DO_NOT_TRACK", "true")
-    args = list(sys.argv[1:] if argv is None else argv)
     try:
         rv: Any = cli.main(args=args, prog_name="aitrace", standalone_mode=False)
     except AitraceError as exc:

@@ -38,10 +38,17 @@ def state() -> list[object]:
     that holds it.
     """
     out: list[object] = [sys.executable, sys.version]
+    cwd = os.getcwd()
     for entry in sys.path:
         try:
             st = os.stat(entry or ".")
         except OSError:
+            continue
+        if os.path.abspath(entry or ".") == cwd and os.path.isdir(cwd):
+            # The working directory (on sys.path under ``python -m``) changes whenever a step
+            # writes a file there; only the metadata folders in it matter.
+            out.append([entry, sorted(n for n in os.listdir(cwd)
+                                      if n.endswith((".dist-info", ".egg-info", ".egg")))])
             continue
         out.append([entry, st.st_mtime_ns, st.st_ino])
     return out

@@ -5,6 +5,8 @@ views' per-kind reading all iterate this registry instead of naming sources. Bui
 cover every ``aitrace.record.stages.EvidenceKind`` (a test checks the map is exhaustive);
 plug-ins published under ``aitrace.plugins`` add their own kinds (a built-in kind is never
 replaced by a plug-in). A kind nobody knows is read by ``OpaqueSource``: listed, never parsed.
+A built-in source's module is imported when its kind is first asked for, so a command that needs
+one source (``aitrace verify``: the ML-BOM's) does not load the others.
 
 Order matters for contributors: the environment first (the ML-BOM lists its libraries), the
 user's own MLflow runs next (their values and model folders feed the ML-BOM), the ML-BOM, the
@@ -14,22 +16,11 @@ values).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
-from typing import ClassVar
+from typing import ClassVar, assert_never
 
-from aitrace.evidence.environment import EnvironmentSource
-from aitrace.evidence.governance.source import RiskRegisterSource, SelfCheckSource
-from aitrace.evidence.gx.source import GxSource
-from aitrace.evidence.interface import EvidenceSource, ModelDescriptionSource
-from aitrace.evidence.mlflow.source import MlflowSource, UserRunsSource
-from aitrace.evidence.monitoring.source import (
-    OutputReviewSource,
-    TraceSampleSource,
-    UserFeedbackSource,
-)
-from aitrace.evidence.sbom.source import SbomSource
-from aitrace.evidence.scan.source import ModelScanSource
+from aitrace.evidence.interface import EvidenceSource
 from aitrace.record.stages import (
     EVIDENCE_CONFIG,
     EVIDENCE_DOCUMENT,
@@ -84,26 +75,85 @@ class OpaqueSource(_PlainSource):
         self.stands_for = kind
 
 
-BUILTIN: dict[EvidenceKind, type[EvidenceSource]] = {
-    "environment": EnvironmentSource,
-    "model-description": ModelDescriptionSource,
-    "cyclonedx-sbom": SbomSource,
-    "model-scan": ModelScanSource,
-    "gx-validation": GxSource,
-    "risk-register": RiskRegisterSource,
-    "self-check": SelfCheckSource,
-    "document": DocumentSource,
-    "note": NoteSource,
-    "config": ConfigSource,
-    "quarantine": QuarantineSource,
-    "trace-sample": TraceSampleSource,
-    "output-review": OutputReviewSource,
-    "user-feedback": UserFeedbackSource,
-    "mlflow-run": MlflowSource,
-}
+def _builtin_class(kind: EvidenceKind) -> type[EvidenceSource]:
+    """The built-in source class of ``kind``, imported on first use.
+
+    Verifying a bundle needs the ML-BOM source only; recording a step needs them all. Importing
+    a source's module only when its kind is asked for keeps ``aitrace verify`` from loading the
+    recording machinery of every kind of evidence.
+    """
+    if kind == "environment":
+        from aitrace.evidence.environment import EnvironmentSource
+        return EnvironmentSource
+    if kind == "model-description":
+        from aitrace.evidence.interface import ModelDescriptionSource
+        return ModelDescriptionSource
+    if kind == "cyclonedx-sbom":
+        from aitrace.evidence.sbom.source import SbomSource
+        return SbomSource
+    if kind == "model-scan":
+        from aitrace.evidence.scan.source import ModelScanSource
+        return ModelScanSource
+    if kind == "gx-validation":
+        from aitrace.evidence.gx.source import GxSource
+        return GxSource
+    if kind == "risk-register":
+        from aitrace.evidence.governance.source import RiskRegisterSource
+        return RiskRegisterSource
+    if kind == "self-check":
+        from aitrace.evidence.governance.source import SelfCheckSource
+        return SelfCheckSource
+    if kind == "document":
+        return DocumentSource
+    if kind == "note":
+        return NoteSource
+    if kind == "config":
+        return ConfigSource
+    if kind == "quarantine":
+        return QuarantineSource
+    if kind == "trace-sample":
+        from aitrace.evidence.monitoring.source import TraceSampleSource
+        return TraceSampleSource
+    if kind == "output-review":
+        from aitrace.evidence.monitoring.source import OutputReviewSource
+        return OutputReviewSource
+    if kind == "user-feedback":
+        from aitrace.evidence.monitoring.source import UserFeedbackSource
+        return UserFeedbackSource
+    if kind == "mlflow-run":
+        from aitrace.evidence.mlflow.source import MlflowSource
+        return MlflowSource
+    assert_never(kind)
+
+
+class _Builtins(Mapping[EvidenceKind, type[EvidenceSource]]):
+    """Built-in kinds to source classes, in contribution order; classes load on first use."""
+
+    def __getitem__(self, kind: EvidenceKind) -> type[EvidenceSource]:
+        if kind not in _ORDER:
+            raise KeyError(kind)
+        return _builtin_class(kind)
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in _ORDER  # without importing the class
+
+    def __iter__(self) -> Iterator[EvidenceKind]:
+        return iter(_ORDER)
+
+    def __len__(self) -> int:
+        return len(_ORDER)
+
+
+_ORDER: tuple[EvidenceKind, ...] = (
+    "environment", "model-description", "cyclonedx-sbom", "model-scan", "gx-validation",
+    "risk-register", "self-check", "document", "note", "config", "quarantine", "trace-sample",
+    "output-review", "user-feedback", "mlflow-run")
+
+BUILTIN: Mapping[EvidenceKind, type[EvidenceSource]] = _Builtins()
 """Built-in kinds to sources, in contribution order (the MLflow link last)."""
 
-_BY_KIND: dict[str, type[EvidenceSource]] = {str(k): v for k, v in BUILTIN.items()}
+CHECKED_BUILTINS: tuple[EvidenceKind, ...] = ("cyclonedx-sbom",)
+"""The built-in kinds whose source has a ``check_id`` (a test keeps this list exact)."""
 
 
 class _Registry:
@@ -122,8 +172,8 @@ class _Registry:
 
 @cache
 def _instance(kind: str) -> EvidenceSource:
-    cls = _BY_KIND.get(kind)
-    return cls() if cls is not None else OpaqueSource(kind)
+    builtin = next((k for k in _ORDER if k == kind), None)
+    return _builtin_class(builtin)() if builtin is not None else OpaqueSource(kind)
 
 
 def source_for(kind: str) -> EvidenceSource:
@@ -148,9 +198,13 @@ def contributors() -> Sequence[EvidenceSource]:
     built = [cls() for kind, cls in BUILTIN.items() if kind not in ("mlflow-run", "environment")]
     extra = [p for p in _Registry.plugins().values()
              if type(p).applies is not EvidenceSource.applies]
+    from aitrace.evidence.environment import EnvironmentSource
+    from aitrace.evidence.mlflow.source import MlflowSource, UserRunsSource
+
     return [EnvironmentSource(), UserRunsSource(), *built, *extra, MlflowSource()]
 
 
 def checked_sources() -> tuple[EvidenceSource, ...]:
     """Sources whose ``validate`` feeds a verification check of its own (``check_id``)."""
-    return tuple(s for s in sources() if s.check_id)
+    return (*(_instance(k) for k in CHECKED_BUILTINS),
+            *(s for s in _Registry.plugins().values() if s.check_id))

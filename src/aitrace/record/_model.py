@@ -19,7 +19,7 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, TypeVar, Union, dataclass_transform, get_args, get_origin
 
@@ -65,15 +65,25 @@ def _is_optional(tp: Any) -> tuple[bool, Any]:
 
 # --------------------------------------------------------------------------- to JSON
 
+@cache
+def _model_fields(cls: Any) -> tuple[str, ...] | None:
+    """The field names of a model class in order, or ``None`` when ``cls`` is not a model."""
+    if dataclasses.is_dataclass(cls):
+        return tuple(f.name for f in dataclasses.fields(cls))
+    return None
+
+
 def to_json(value: Any) -> Any:
     """Convert a model (or a structure of models) to plain JSON values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    names = _model_fields(typing.cast(Any, type(value)))
+    if names is not None:
         out: dict[str, Any] = {}
-        for f in dataclasses.fields(value):
-            v = getattr(value, f.name)
-            if v is None:
-                continue
-            out[f.name] = to_json(v)
+        for name in names:
+            v = getattr(value, name)
+            if v is not None:
+                out[name] = to_json(v)
         return out
     if isinstance(value, (list, tuple)):
         return [to_json(v) for v in value]
@@ -100,7 +110,7 @@ def from_json(cls: type[T], data: Any, *, source: str = "", hint: str | None = N
     wrote) for documents people write by hand, such as policies.
     """
     try:
-        return typing.cast(T, _convert(cls, data, "", source))
+        return typing.cast(T, _converter(typing.cast(Any, cls))(data, "", source))
     except InputError as exc:
         if hint is None:
             raise
@@ -116,78 +126,165 @@ def _unknown_field(name: str, known: list[str]) -> str:
     return f"is not a known field ({guess}known here: {', '.join(known)})"
 
 
-def _convert(tp: Any, data: Any, path: str, source: str) -> Any:  # noqa: C901 - a type switch
+_Convert = Callable[[Any, str, str], Any]
+"""``(data, json_path, source) -> value``: one type's check-and-convert, built once per type."""
+
+_MAPPINGS = (dict, Mapping, typing.Mapping)
+
+
+@cache
+def _converter(tp: Any) -> _Convert:  # noqa: C901 - a type switch
+    """The converter of ``tp``, built from its type hints once.
+
+    Parsing thousands of steps must not re-inspect the same hints for every value.
+    """
     optional, inner = _is_optional(tp)
     if optional:
-        if data is None:
-            return None
-        return _convert(inner, data, path, source)
+        return _optional(inner)
     if tp is Any:
-        return data
-    origin = get_origin(tp)
+        return _any
     if dataclasses.is_dataclass(tp):
-        if not isinstance(data, dict):
-            raise _fail(path, "must be an object", source)
-        hints = _hints(tp)  # type: ignore[arg-type]
-        names = {f.name for f in dataclasses.fields(tp)}
-        unknown = sorted(set(data) - names, key=str)
-        if unknown:
-            where = f"{path}.{unknown[0]}" if path else str(unknown[0])
-            known = [f.name for f in dataclasses.fields(tp)]
-            raise _fail(where, _unknown_field(str(unknown[0]), known), source)
-        kwargs: dict[str, Any] = {}
-        for f in dataclasses.fields(tp):
-            sub = f"{path}.{f.name}" if path else f.name
-            if f.name not in data:
-                has_default = (f.default is not dataclasses.MISSING
-                               or f.default_factory is not dataclasses.MISSING)
-                if not has_default:
-                    raise _fail(sub, "is missing", source)
-                continue
-            value = _convert(hints[f.name], data[f.name], sub, source)
-            pattern = f.metadata.get("pattern")
-            if pattern and isinstance(value, str) and not re.fullmatch(pattern, value):
-                raise _fail(sub, f"does not match {pattern}", source)
-            kwargs[f.name] = value
-        return typing.cast(Any, tp)(**kwargs)
+        return _ModelConverter(typing.cast(type, tp))
+    origin = get_origin(tp)
     if origin is typing.Literal:
-        if data not in get_args(tp):
-            allowed = ", ".join(repr(a) for a in get_args(tp))
-            raise _fail(path, f"must be one of {allowed} (got {data!r})", source)
-        return data
+        return _literal(get_args(tp))
     if origin is tuple:
+        return _array(get_args(tp)[0])
+    if origin in _MAPPINGS:
+        return _object(get_args(tp)[1])
+    if tp is bool:
+        return _bool
+    if tp is int:
+        return _int
+    if tp is float:
+        return _float
+    if tp is str:
+        return _str
+    raise TypeError(f"unsupported model type {tp!r}")  # a bug, not user input
+
+
+def _optional(inner_tp: Any) -> _Convert:
+    inner = _converter(inner_tp)
+
+    def convert(data: Any, path: str, source: str) -> Any:
+        return None if data is None else inner(data, path, source)
+    return convert
+
+
+def _any(data: Any, path: str, source: str) -> Any:
+    return data
+
+
+def _literal(allowed: tuple[Any, ...]) -> _Convert:
+    def convert(data: Any, path: str, source: str) -> Any:
+        if data not in allowed:
+            shown = ", ".join(repr(a) for a in allowed)
+            raise _fail(path, f"must be one of {shown} (got {data!r})", source)
+        return data
+    return convert
+
+
+def _array(item_tp: Any) -> _Convert:
+    item = _converter(item_tp)
+
+    def convert(data: Any, path: str, source: str) -> Any:
         if not isinstance(data, list):
             raise _fail(path, "must be an array", source)
-        (item_tp, _ellipsis) = get_args(tp)
-        return tuple(_convert(item_tp, v, f"{path}[{i}]", source) for i, v in enumerate(data))
-    if origin in (dict, Mapping, typing.Mapping, __import__("collections.abc").abc.Mapping):
+        return tuple(item(v, f"{path}[{i}]", source) for i, v in enumerate(data))
+    return convert
+
+
+def _object(value_tp: Any) -> _Convert:
+    value = _converter(value_tp)
+
+    def convert(data: Any, path: str, source: str) -> Any:
         if not isinstance(data, dict):
             raise _fail(path, "must be an object", source)
-        _k, val_tp = get_args(tp)
-        return {k: _convert(val_tp, v, f"{path}.{k}", source) for k, v in data.items()}
-    if tp is bool:
-        if not isinstance(data, bool):
-            raise _fail(path, "must be true or false", source)
-        return data
-    if tp is int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            raise _fail(path, "must be an integer", source)
-        return data
-    if tp is float:
-        if isinstance(data, bool) or not isinstance(data, (int, float)):
-            raise _fail(path, "must be a number", source)
-        try:
-            value = float(data)
-        except OverflowError:
-            raise _fail(path, "is too large a number", source) from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise _fail(path, "must be a finite number", source)
-        return value
-    if tp is str:
-        if not isinstance(data, str):
-            raise _fail(path, "must be a string", source)
-        return data
-    raise TypeError(f"unsupported model type {tp!r} at {path}")  # a bug, not user input
+        return {k: value(v, f"{path}.{k}", source) for k, v in data.items()}
+    return convert
+
+
+def _bool(data: Any, path: str, source: str) -> Any:
+    if not isinstance(data, bool):
+        raise _fail(path, "must be true or false", source)
+    return data
+
+
+def _int(data: Any, path: str, source: str) -> Any:
+    if isinstance(data, bool) or not isinstance(data, int):
+        raise _fail(path, "must be an integer", source)
+    return data
+
+
+def _float(data: Any, path: str, source: str) -> Any:
+    if isinstance(data, bool) or not isinstance(data, (int, float)):
+        raise _fail(path, "must be a number", source)
+    try:
+        value = float(data)
+    except OverflowError:
+        raise _fail(path, "is too large a number", source) from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise _fail(path, "must be a finite number", source)
+    return value
+
+
+def _str(data: Any, path: str, source: str) -> Any:
+    if not isinstance(data, str):
+        raise _fail(path, "must be a string", source)
+    return data
+
+
+@dataclasses.dataclass(frozen=True)
+class _FieldPlan:
+    name: str
+    required: bool
+    pattern: re.Pattern[str] | None
+    convert: _Convert
+
+
+class _ModelConverter:
+    """A model's fields in order (resolved on first use, so models may refer to each other)."""
+
+    __slots__ = ("_plan", "cls")
+
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+        self._plan: tuple[frozenset[str], tuple[_FieldPlan, ...]] | None = None
+
+    def plan(self) -> tuple[frozenset[str], tuple[_FieldPlan, ...]]:
+        if self._plan is None:
+            hints = _hints(self.cls)
+            fields = dataclasses.fields(self.cls)
+            self._plan = (frozenset(f.name for f in fields), tuple(
+                _FieldPlan(name=f.name, convert=_converter(hints[f.name]),
+                           required=(f.default is dataclasses.MISSING
+                                     and f.default_factory is dataclasses.MISSING),
+                           pattern=re.compile(f.metadata["pattern"])
+                           if f.metadata.get("pattern") else None)
+                for f in fields))
+        return self._plan
+
+    def __call__(self, data: Any, path: str, source: str) -> Any:
+        if not isinstance(data, dict):
+            raise _fail(path, "must be an object", source)
+        names, fields = self.plan()
+        if not names.issuperset(data):
+            unknown = sorted(set(data) - names, key=str)
+            known = [f.name for f in fields]
+            raise _fail(f"{path}.{unknown[0]}" if path else str(unknown[0]),
+                        _unknown_field(str(unknown[0]), known), source)
+        kwargs: dict[str, Any] = {}
+        for f in fields:
+            sub = f"{path}.{f.name}" if path else f.name
+            if f.name not in data:
+                if f.required:
+                    raise _fail(sub, "is missing", source)
+                continue
+            value = f.convert(data[f.name], sub, source)
+            if f.pattern is not None and isinstance(value, str) and not f.pattern.fullmatch(value):
+                raise _fail(sub, f"does not match {f.pattern.pattern}", source)
+            kwargs[f.name] = value
+        return self.cls(**kwargs)
 
 
 # --------------------------------------------------------------------------- JSON Schema

@@ -25,6 +25,7 @@ import hashlib
 import json
 import math
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,7 +271,8 @@ def parse_untrusted(data: bytes, source: str, *, limits: JsonLimits = DEFAULT_LI
         for k, v in items:
             if k in out:
                 raise _Refused(f"repeats the key '{k}' in one object")
-            out[k] = v
+            # Every step, manifest entry, … repeats the same keys: keep one copy of each.
+            out[sys.intern(k)] = v
         return out
 
     def constant(name: str) -> Any:

@@ -35,10 +35,12 @@ def shipped(name: str) -> dict[str, Any] | None:
 
 @cache
 def step_validator() -> Any:
-    """A JSON Schema validator of steps (the shipped schema, else the model's own)."""
-    import jsonschema
+    """A compiled validator of steps (the shipped schema, else the model's own).
 
+    Use it with ``aitrace.record.validation.first_error``; compiled once per process, it checks
+    a step in microseconds, so verifying a record of thousands of steps stays fast.
+    """
     from aitrace.record.models import step_schema
+    from aitrace.record.validation import compiled_validator
 
-    schema = shipped("step.schema.json") or step_schema()
-    return jsonschema.validators.validator_for(schema)(schema)
+    return compiled_validator(shipped("step.schema.json") or step_schema())

@@ -182,6 +182,7 @@ def _check_steps(ob: OpenedBundle, c: Checks, st: _State) -> None:
     )
     from aitrace.record.chain import StoredStep, link_problem, migration_problems
     from aitrace.record.schemas import step_validator
+    from aitrace.record.validation import first_error
 
     t_schema = "Every step validates against schemas/step.schema.json"
     t_chain = "The hash chain is intact from the first step"
@@ -198,11 +199,9 @@ def _check_steps(ob: OpenedBundle, c: Checks, st: _State) -> None:
         if e.data is None:
             problems.append((e.problem or "unreadable", e.member))
             continue
-        errors = sorted(schema.iter_errors(e.data), key=lambda err: list(err.absolute_path))
-        if errors:
-            err = errors[0]
-            where = "/".join(str(p) for p in err.absolute_path) or "$"
-            problems.append((f"member '{e.member}' at {where}: {err.message}", e.member))
+        error = first_error(schema, e.data)
+        if error:
+            problems.append((f"member '{e.member}' {error}", e.member))
         elif e.step is None:
             problems.append((e.problem or "invalid step", e.member))
     c.outcome("steps.schema", t_schema, problems, f"{len(entries)} steps valid")

@@ -150,6 +150,8 @@ def _check_documents(ob: OpenedBundle, c: Checks, st: _State, source: EvidenceSo
     """Every intact evidence object of ``source``'s kind passes its ``validate``.
 
     For the ML-BOM the check also covers ``sbom.cdx.json``, which must be the release step's.
+    Each distinct document (by sha256) is parsed and validated once, however many steps
+    reference it; every reference to a bad one is still reported.
     """
     from aitrace.bundle.format import SBOM_MEMBER, object_member
     from aitrace.bundle.release import release_sbom_ref
@@ -158,6 +160,7 @@ def _check_documents(ob: OpenedBundle, c: Checks, st: _State, source: EvidenceSo
     cid, title = source.check_id or "", source.check_title
     label = "SBOM" if source.kind == EVIDENCE_SBOM else source.kind
     problems: list[tuple[str, str | None]] = []
+    verdicts: dict[str, str | None] = {}  # sha256 of an intact document -> its problem
     n_docs = 0
     for s in st.steps:
         for e in s.evidence:
@@ -167,7 +170,9 @@ def _check_documents(ob: OpenedBundle, c: Checks, st: _State, source: EvidenceSo
                 continue  # already reported as a missing or altered object
             n_docs += 1
             name = object_member(e.sha256)
-            problem = _document_problem(ob, name, source)
+            if e.sha256 not in verdicts:
+                verdicts[e.sha256] = _document_problem(ob, name, source)
+            problem = verdicts[e.sha256]
             if problem:
                 problems.append((f"step {s.seq} ({s.stage}) {label} member '{name}' {problem}",
                                  name))
@@ -175,14 +180,18 @@ def _check_documents(ob: OpenedBundle, c: Checks, st: _State, source: EvidenceSo
         expected = release_sbom_ref(st.steps)
         if SBOM_MEMBER in ob.archive:
             n_docs += 1
-            problem = _document_problem(ob, SBOM_MEMBER, source)
-            if problem:
-                problems.append((f"member '{SBOM_MEMBER}' {problem}", SBOM_MEMBER))
             sbom_sha: str | None
             try:
                 sbom_sha = _member_digest(ob, SBOM_MEMBER, st)[0]
             except AitraceError:
                 sbom_sha = None
+            # The same bytes as a step's intact SBOM object: the same verdict.
+            if sbom_sha is not None and sbom_sha in verdicts:
+                problem = verdicts[sbom_sha]
+            else:
+                problem = _document_problem(ob, SBOM_MEMBER, source)
+            if problem:
+                problems.append((f"member '{SBOM_MEMBER}' {problem}", SBOM_MEMBER))
             if expected is None:
                 problems.append((f"member '{SBOM_MEMBER}' is present but no release step has "
                                  "SBOM evidence", SBOM_MEMBER))

@@ -327,20 +327,42 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[i:i + size]
 
 
+@dataclass(frozen=True)
+class StepRunContents:
+    """What a step run holds, as MLflow stores it (keys rewritten, values trimmed)."""
+
+    run_name: str
+    start_ms: int | None
+    end_ms: int | None
+    status: str
+    params: tuple[tuple[str, str], ...]  # pairs: two names may become one key (MLflow refuses)
+    metrics: tuple[tuple[str, float], ...]
+    tags: dict[str, str]
+
+
+def step_run_contents(rec: Step, root: str) -> StepRunContents:
+    """The step run of ``rec``: one definition for MLflow's client and the direct SQLite path."""
+    # Step ids start with a millisecond clock: 12 hex digits tell steps apart (8 would repeat
+    # for every step in the same ~65 s) and are an id prefix `aitrace show` accepts.
+    run_name = f"{rec.stage}-{rec.id[:12]}"
+    return StepRunContents(
+        run_name=run_name, start_ms=to_millis(rec.started_at), end_ms=to_millis(rec.ended_at),
+        status=_STATUS.get(rec.status or "failed", "FAILED"),
+        params=tuple((mlflow_key(k), scrub(v)[:_MAX_PARAM_VALUE]) for k, v in rec.params.items()),
+        metrics=tuple((mlflow_key(k), float(v)) for k, v in rec.metrics.items()),
+        tags=_step_tags(rec, root, run_name))
+
+
 def _write_step_run(client: Any, experiment_id: str, rec: Step, root: str) -> Any:
     """Create the step run and write its data in as few calls as MLflow's limits allow."""
     from mlflow.entities import Metric, Param, RunTag
 
-    # Step ids start with a millisecond clock: 12 hex digits tell steps apart (8 would repeat
-    # for every step in the same ~65 s) and are an id prefix `aitrace show` accepts.
-    run_name = f"{rec.stage}-{rec.id[:12]}"
-    start, end = to_millis(rec.started_at), to_millis(rec.ended_at)
-    run = client.create_run(experiment_id, start_time=start, run_name=run_name)
-    run_id = run.info.run_id
-    params = [Param(mlflow_key(k), scrub(v)[:_MAX_PARAM_VALUE])
-              for k, v in rec.params.items()]
-    metrics = [Metric(mlflow_key(k), float(v), end or 0, 0) for k, v in rec.metrics.items()]
-    tags = [RunTag(k, v) for k, v in _step_tags(rec, root, run_name).items()]
+    run = step_run_contents(rec, root)
+    created = client.create_run(experiment_id, start_time=run.start_ms, run_name=run.run_name)
+    run_id = created.info.run_id
+    params = [Param(k, v) for k, v in run.params]
+    metrics = [Metric(k, v, run.end_ms or 0, 0) for k, v in run.metrics]
+    tags = [RunTag(k, v) for k, v in run.tags.items()]
     param_batches = list(_chunks(params, _PARAMS_TAGS_PER_BATCH)) or [[]]
     metric_batches = list(_chunks(metrics, _METRICS_PER_BATCH - _PARAMS_TAGS_PER_BATCH * 2))
     tag_batches = list(_chunks(tags, _PARAMS_TAGS_PER_BATCH))
@@ -351,8 +373,7 @@ def _write_step_run(client: Any, experiment_id: str, rec: Step, root: str) -> An
             params=param_batches[i] if i < len(param_batches) else [],
             tags=tag_batches[i] if i < len(tag_batches) else [])
     with _no_run_url():
-        client.set_terminated(run_id, status=_STATUS.get(rec.status or "failed", "FAILED"),
-                              end_time=end)
+        client.set_terminated(run_id, status=run.status, end_time=run.end_ms)
     return client.get_run(run_id)
 
 
@@ -392,6 +413,44 @@ def log_step_run(prepared: PreparedStore, rec: Step, workspace: Workspace) -> Ml
                       experiment_id=str(run.info.experiment_id), run_id=str(run.info.run_id),
                       role="step", run_name=run.info.run_name or None,
                       data_sha256=run_data_sha256(run, legacy=rec.format == STEP_FORMAT_V1))
+
+
+def direct_store(workspace: Workspace) -> Path | None:
+    """The embedded store's file when a step run can be written without MLflow (``sqlwrite``)."""
+    from aitrace.evidence.mlflow.sqlwrite import can_write
+
+    uri = tracking_uri(workspace)
+    if uri != default_tracking_uri(workspace):
+        return None
+    db = workspace.dir / "mlflow.db"
+    return db if can_write(db, experiment_name(workspace)) else None
+
+
+def log_step_run_direct(rec: Step, workspace: Workspace) -> MlflowLink | None:
+    """``log_step_run`` without importing MLflow, into the embedded store; ``None``: not here.
+
+    The link is built from the rows as read back, as ``check_links`` reads them.
+    """
+    from aitrace.evidence.mlflow.observe import data_sha256
+    from aitrace.evidence.mlflow.sqlwrite import write_step_run
+
+    if not re.match(r"^[0-9a-f]+$", rec.id):
+        raise InputError(f"step id {rec.id!r} is not hexadecimal")  # ids are ours; be strict
+    uri = tracking_uri(workspace)
+    if uri != default_tracking_uri(workspace):
+        return None
+    db = workspace.dir / "mlflow.db"
+    run_id = write_step_run(db, experiment_name(workspace),
+                            step_run_contents(rec, str(workspace.root)))
+    if run_id is None:
+        return None
+    found = SqliteReader(db).get(run_id)
+    if found is None:  # committed, so only a store deleted in between; the client path reports
+        return None
+    return MlflowLink(tracking_uri=display_uri(uri, workspace.root),
+                      experiment_id=found.experiment_id, run_id=run_id, role="step",
+                      run_name=found.run_name,
+                      data_sha256=data_sha256(found, legacy=rec.format == STEP_FORMAT_V1))
 
 
 # ---------------------------------------------------------------------------- verification

@@ -9,7 +9,9 @@ Two contributors share the kind:
   describes those model folders, and before the step run, which records the final values;
 * ``MlflowSource`` comes last: it writes the step run in aitrace's store. For ``aitrace run``
   it opens that store on a thread from the moment the step starts, so MLflow's import overlaps
-  the user's command. Neither sets anything in the user's environment.
+  the user's command — unless the run can be written into the embedded store without MLflow
+  (``aitrace.evidence.mlflow.sqlwrite``: an existing store at a known schema), which takes
+  milliseconds. Neither sets anything in the user's environment.
 
 MLflow trouble is a warning, never a lost step. Links live in the step's ``mlflow`` field, each
 with a digest of the run's params, metrics and tags, so a later edit of the run is detected
@@ -72,7 +74,10 @@ class MlflowSource(EvidenceSource):
         # In-process, the user's code may import MLflow on the main thread at the same time;
         # the store is opened at the end there instead.
         if self.applies(step) and step.launch is not None:
-            self._prepared = _Prepare(step)
+            from aitrace.evidence.mlflow.link import direct_store
+
+            if direct_store(step.workspace) is None:  # else MLflow is not needed at all
+                self._prepared = _Prepare(step)
         return {}
 
     def applies(self, step: FinishingStep) -> bool:
@@ -86,8 +91,12 @@ class MlflowSource(EvidenceSource):
             bool(step.workspace.config.section("mlflow").get("step_runs", True))
 
     def contribute(self, step: FinishingStep) -> Contribution:
-        from aitrace.evidence.mlflow.link import log_step_run, prepare_store
+        from aitrace.evidence.mlflow.link import log_step_run, log_step_run_direct, prepare_store
 
+        if self._prepared is None:
+            link = log_step_run_direct(step.step, step.workspace)
+            if link is not None:
+                return Contribution(mlflow=(link,))
         prepared = self._prepared.result() if self._prepared is not None else \
             prepare_store(step.workspace)
         return Contribution(mlflow=(log_step_run(prepared, step.step, step.workspace),))

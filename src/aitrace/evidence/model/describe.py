@@ -105,10 +105,10 @@ def discover() -> tuple[LoadedPlugin, ...]:
     A plug-in is an ``EvidenceSource`` (a ``ModelDescriber`` or a source of its own kind of
     evidence) or, as in aitrace 0.1, any object with ``name`` and ``describe_model``.
     """
-    from importlib.metadata import entry_points
+    from aitrace.evidence.model._entry_points import group_entry_points
 
     found: list[LoadedPlugin] = []
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    for ep in sorted(group_entry_points(ENTRY_POINT_GROUP), key=lambda e: e.name):
         try:
             obj = ep.load()
             if isinstance(obj, type):
@@ -121,7 +121,7 @@ def discover() -> tuple[LoadedPlugin, ...]:
             _warn(f"aitrace plug-in '{ep.name}' ({ep.value}) is neither an EvidenceSource nor "
                   "has describe_model(); ignored")
             continue
-        version = ep.dist.version if ep.dist is not None else "unknown"
+        version = ep.dist_version or "unknown"
         found.append(LoadedPlugin(name=ep.name, version=version, plugin=obj))
     return tuple(found)
 

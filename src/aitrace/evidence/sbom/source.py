@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aitrace.evidence.interface import Badge, EvidenceSource
-from aitrace.evidence.sbom.build import bom_for_step, summarize
 from aitrace.evidence.sbom.validate import CYCLONEDX_MEDIA_TYPE, validate_bom
 from aitrace.evidence.sbom.view import sbom_facts
 from aitrace.hooks.handle import Attachment, Contribution, FinishingStep
@@ -40,6 +39,10 @@ class SbomSource(EvidenceSource):
 
     def contribute(self, step: FinishingStep) -> Contribution:
         """The step's ML-BOM, bound to the released model's bytes."""
+        # The builder (and the model-card machinery behind it) loads only when a BOM is made:
+        # verification needs this source's validate() alone.
+        from aitrace.evidence.sbom.build import bom_for_step, summarize
+
         doc = bom_for_step(step)
         summary = summarize(doc)
         model = summary.get("model") or {}
@@ -51,6 +54,8 @@ class SbomSource(EvidenceSource):
             subject_path=str(path) if bound else None, subject_sha256=sha if bound else None),))
 
     def summary(self, doc: Any) -> Mapping[str, Any]:
+        from aitrace.evidence.sbom.build import summarize
+
         return summarize(doc) if isinstance(doc, Mapping) else {}
 
     def facts(self, doc: Any) -> Mapping[str, Any] | None:
