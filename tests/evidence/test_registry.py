@@ -36,3 +36,17 @@ def test_checked_sources_load_only_their_modules() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120).stdout
     assert out.strip() == "[]"
+
+
+def test_contributing_kinds_are_exactly_the_sources_that_add_evidence_to_steps() -> None:
+    """``CONTRIBUTING`` spares a step the other kinds' imports; it must not forget a source."""
+    from aitrace.evidence.interface import EvidenceSource
+    from aitrace.evidence.registry import BUILTIN, CONTRIBUTING, contributors
+
+    hooks = ("begin", "applies", "contribute")
+    adds = {kind for kind, cls in BUILTIN.items()
+            if any(getattr(cls, h) is not getattr(EvidenceSource, h) for h in hooks)}
+    assert set(CONTRIBUTING) == adds - {"environment", "mlflow-run"}
+    kinds = [s.kind for s in contributors()]
+    assert kinds[0] == "environment" and kinds[-1] == "mlflow-run"
+    assert set(CONTRIBUTING) <= set(kinds)

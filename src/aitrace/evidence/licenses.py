@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 _NON_COMMERCIAL = re.compile(r"(^|[-_ ])NC([-_ ]|$)|non[- ]?commercial|research[- ]only",
@@ -60,11 +61,40 @@ class LicenseReading:
 MAX_LICENSE_TEXT = 512  # longer values (from untrusted bundles) are not parsed
 
 
-def _spdx(text: str) -> str | None:
-    from license_expression import get_spdx_licensing
+@cache
+def _spdx_ids() -> frozenset[str]:
+    """The SPDX ids ``license-expression`` knows, read from its index without importing it.
 
+    Building its licensing object costs ~50 ms per process; a licence already written as an
+    exact SPDX id (what records hold once recorded) needs none of it. ``LicenseRef-`` keys, old
+    aliases and exceptions (valid only after ``WITH``) still go through the library.
+    ``tests/evidence/test_licenses.py`` checks every id against the library's own reading.
+    """
+    import importlib.util
+    import json
+
+    spec = importlib.util.find_spec("license_expression")
+    roots = list(spec.submodule_search_locations or []) if spec else []
+    for root in roots:
+        index = Path(root) / "data" / "scancode-licensedb-index.json"
+        try:
+            entries = json.loads(index.read_bytes())
+        except (OSError, ValueError):
+            continue
+        return frozenset(str(e["spdx_license_key"]) for e in entries
+                         if isinstance(e, dict) and isinstance(e.get("spdx_license_key"), str)
+                         and not e["spdx_license_key"].startswith("LicenseRef-")
+                         and not e.get("is_exception"))
+    return frozenset()
+
+
+def _spdx(text: str) -> str | None:
     if len(text) > MAX_LICENSE_TEXT:
         return None
+    if text in _spdx_ids():
+        return text
+    from license_expression import get_spdx_licensing
+
     licensing = _licensing(get_spdx_licensing)
     try:
         result = licensing.validate(text)

@@ -188,6 +188,14 @@ def sources() -> tuple[EvidenceSource, ...]:
     return (*(_instance(k) for k in BUILTIN), *_Registry.plugins().values())
 
 
+CONTRIBUTING: tuple[EvidenceKind, ...] = ("cyclonedx-sbom", "model-scan", "gx-validation")
+"""Built-in kinds whose sources add evidence to a finishing step, besides the environment and
+the MLflow links (which ``contributors`` places first and last). The other kinds are attached by
+the commands that make them (``assess``, ``monitor``, ``doctor``…): a step never imports their
+modules. ``tests/evidence/test_registry.py`` keeps this list equal to the sources that override
+``begin``, ``applies`` or ``contribute``."""
+
+
 def contributors() -> Sequence[EvidenceSource]:
     """Sources for one step, in contribution order (what the tracker is wired with).
 
@@ -195,7 +203,7 @@ def contributors() -> Sequence[EvidenceSource]:
     ``contribute``); the user's MLflow runs are observed right after the environment, and
     plug-in sources that add evidence to steps come before aitrace's MLflow step run.
     """
-    built = [cls() for kind, cls in BUILTIN.items() if kind not in ("mlflow-run", "environment")]
+    built = [BUILTIN[kind]() for kind in CONTRIBUTING]
     extra = [p for p in _Registry.plugins().values()
              if type(p).applies is not EvidenceSource.applies]
     from aitrace.evidence.environment import EnvironmentSource

@@ -223,6 +223,11 @@ class EvidenceRef:
         description="whether subject is among the step's materials or products")
 
 
+MLFLOW_VALUE_PREFIX = "mlflow."
+"""How a step records a param or metric its user's own MLflow run logged (``mlflow.test_mae``):
+never over a value the step declared itself, and still found by criteria naming ``test_mae``."""
+
+
 @model
 class MlflowLink:
     """An MLflow run linked to the step, with a digest of its data at the step's end."""

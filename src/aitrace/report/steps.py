@@ -44,7 +44,8 @@ class UnreadableStep:
     def label(self) -> str:
         """``step 7 (steps/000007.json)`` with how its stage is known."""
         how = {"stage": "", "nearest": f", stage unreadable: probably {self.stage}",
-               "neighbour": ", stage unknown"}[self.placed]
+               "neighbour": f", stage unknown; it follows step {self.seq - 1} in the chain"
+               }[self.placed]
         return f"step {self.seq} ({self.member}{how})"
 
 

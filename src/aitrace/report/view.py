@@ -255,9 +255,18 @@ class StageView:
     unreadable: list[UnreadableStep] = field(default_factory=list)
 
     @property
+    def unreadable_own(self) -> list[UnreadableStep]:
+        """The unreadable steps that name this stage (exactly or nearly), not mere neighbours."""
+        return [u for u in self.unreadable if u.placed != "neighbour"]
+
+    @property
     def status(self) -> str:
-        """``missing``, ``failed`` (the latest step failed, or one cannot be read), ``recorded``."""
-        if self.unreadable:
+        """``missing``, ``failed`` (the latest step failed, or one cannot be read), ``recorded``.
+
+        An unreadable step whose stage could not be read at all is only shown beside the step it
+        follows in the chain (``placed == "neighbour"``): it does not make that stage failed.
+        """
+        if self.unreadable_own:
             return "failed"
         if not self.steps:
             return "missing"
@@ -312,8 +321,8 @@ class StageView:
 
     @property
     def trust(self) -> Trust:
-        """The weakest trust of the stage's steps (an unreadable one: failed)."""
-        if self.unreadable:
+        """The weakest trust of the stage's steps (an unreadable one of this stage: failed)."""
+        if self.unreadable_own:
             return "failed"
         order = {"failed": 0, "unverified": 1, "verified": 2}
         return min((s.trust for s in self.steps), key=lambda t: order[t], default="unverified")

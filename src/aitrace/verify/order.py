@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from aitrace.evidence.mlflow.observe import VALUE_PREFIX
+from aitrace.record.models import MLFLOW_VALUE_PREFIX
 from aitrace.record.times import parse_utc
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def metric_value(step: Step, metric: str) -> float | None:
     (``aitrace.evidence.mlflow.observe``) so they never overwrite what the step itself declared;
     criteria and thresholds name the plain metric, so both spellings answer.
     """
-    for key in (metric, VALUE_PREFIX + metric):
+    for key in (metric, MLFLOW_VALUE_PREFIX + metric):
         if key in step.metrics:
             return step.metrics[key]
     return None

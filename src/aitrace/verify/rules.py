@@ -355,14 +355,23 @@ def superseded(steps: Sequence[Step]) -> set[str]:
 
     A step is replaced when a later one of its stage wrote all of its outputs again (the same
     paths): the re-run wins, as in the views. Steps without outputs are never replaced.
+
+    Read from the last step back, each (stage, path) knows the later steps that wrote it; a
+    step is replaced when one of them wrote every one of its paths. Linear in the record for
+    steps with their own outputs (a 10,000-step record is not compared pairwise).
     """
     out: set[str] = set()
+    writers: dict[tuple[str, str], set[int]] = {}
     ok = [s for s in steps if s.status == "succeeded"]
-    for i, s in enumerate(ok):
+    for i in range(len(ok) - 1, -1, -1):
+        s = ok[i]
         paths = {a.path for a in s.products}
-        if paths and any(t.stage == s.stage and paths <= {a.path for a in t.products}
-                         for t in ok[i + 1:]):
-            out.add(s.id)
+        if paths:
+            later = sorted((writers.get((s.stage, p), set()) for p in paths), key=len)
+            if later[0] and any(all(j in w for w in later[1:]) for j in later[0]):
+                out.add(s.id)
+        for p in paths:
+            writers.setdefault((s.stage, p), set()).add(i)
     return out
 
 

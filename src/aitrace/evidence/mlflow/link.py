@@ -53,8 +53,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
-from urllib.request import pathname2url
+from urllib.parse import quote, unquote
 
 from aitrace.errors import AitraceError, InputError
 from aitrace.evidence.mlflow.observe import (
@@ -134,7 +133,8 @@ def default_tracking_uri(workspace: Workspace) -> str:
 
 
 def _sqlite_uri(path: Path) -> str:
-    return "sqlite:///" + pathname2url(os.path.abspath(path))
+    # ``urllib.request.pathname2url`` on POSIX, without its 20 ms import on every step.
+    return "sqlite:///" + quote(os.path.abspath(path))
 
 
 def tracking_uri(workspace: Workspace) -> str:

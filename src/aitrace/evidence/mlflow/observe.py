@@ -50,7 +50,7 @@ from aitrace.evidence.mlflow.stores import (
 from aitrace.hooks.handle import FinishingStep, FoundOutput
 from aitrace.hooks.redact import scrub
 from aitrace.record.jsonio import canonical_digest, legacy_canonical_digest
-from aitrace.record.models import STEP_FORMAT_V1, MlflowLink
+from aitrace.record.models import MLFLOW_VALUE_PREFIX, STEP_FORMAT_V1, MlflowLink
 from aitrace.record.times import to_millis
 
 RUN_DATA_FORMAT = "aitrace.mlflow-run-data/v1"
@@ -58,7 +58,7 @@ TAG_STEP_ID = "aitrace.step_id"
 TAG_ROLE = "aitrace.run_role"
 ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
 ENV_RUN_ID = "MLFLOW_RUN_ID"
-VALUE_PREFIX = "mlflow."
+VALUE_PREFIX = MLFLOW_VALUE_PREFIX
 ROLE_RUN_ARTIFACTS = "mlflow-artifacts"
 
 #: ``mlflow.*`` tags included in ``data_sha256``: set once when a run starts, never by the UI.

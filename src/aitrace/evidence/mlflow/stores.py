@@ -25,9 +25,7 @@ import json
 import math
 import os
 import sqlite3
-import urllib.error
 import urllib.parse
-import urllib.request
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +37,11 @@ from aitrace.errors import AitraceError
 _STATUS_BY_NUMBER = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 _HTTP_SCHEMES = ("http://", "https://")
 
+
+
+def _sqlite_uri(path: Path) -> str:
+    """``sqlite:///<absolute path>``, percent-encoded as MLflow writes it (``pathname2url``)."""
+    return "sqlite:///" + urllib.parse.quote(str(path))
 
 class StoreReadError(AitraceError):
     """A user's MLflow store could not be read (it is never written)."""
@@ -119,7 +122,7 @@ def absolute_uri(uri: str, cwd: Path) -> str:
     """``uri`` with a relative local path made absolute against ``cwd`` (MLflow's reading)."""
     db = sqlite_path(uri, cwd)
     if db is not None:
-        return "sqlite:///" + urllib.request.pathname2url(str(db))
+        return _sqlite_uri(db)
     root = file_store_path(uri, cwd)
     if root is not None:
         return root.as_uri()
@@ -147,7 +150,7 @@ class SqliteReader(StoreReader):
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.uri = "sqlite:///" + urllib.request.pathname2url(str(path))
+        self.uri = _sqlite_uri(path)
 
     def exists(self) -> bool:
         return self.path.is_file()
@@ -402,9 +405,13 @@ class RestReader(StoreReader):
 
     def _call(self, endpoint: str, body: Mapping[str, Any] | None = None,
               query: Mapping[str, str] | None = None) -> Any:
+        import urllib.error  # urllib.request costs ~20 ms at import: only for a server
+        import urllib.request
+
         url = f"{self.uri}/api/2.0/mlflow/{endpoint}"
         if query:
             url += "?" + urllib.parse.urlencode(query)
+
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(url, data=data, method="POST" if data else "GET")  # noqa: S310
         req.add_header("Content-Type", "application/json")

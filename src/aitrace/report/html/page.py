@@ -114,7 +114,7 @@ def timeline(view: AuditView) -> str:
         status = st.status
         broken = "".join(f'<div class="flow">{h.pill("unreadable", "bad")} '
                          f'{h.e(u.label)} could not be read</div>' for u in st.unreadable)
-        if sv is None and st.unreadable:
+        if sv is None and st.unreadable_own:
             items.append(f'<li><div class="dot failed">{st.number}</div><div>'
                          f'<div class="name"><a href="#stage-{h.e(st.id)}">{h.e(st.name)}</a>'
                          f'<span class="zh">{h.e(st.name_zh)}</span></div></div>'
@@ -124,8 +124,8 @@ def timeline(view: AuditView) -> str:
             items.append(f'<li><div class="dot missing">{st.number}</div><div>'
                          f'<div class="name">{h.e(st.name)}<span class="zh">{h.e(st.name_zh)}'
                          f'</span></div><div class="when">not recorded</div></div>'
-                         f'<div class="faint">Expected: {h.e(get_stage(st.id).leaves)}</div>'
-                         "</li>")
+                         f'<div><div class="faint">Expected: {h.e(get_stage(st.id).leaves)}'
+                         f'</div>{broken}</div></li>')
             continue
         s = sv.step
         ins = [a for a, _ in st.inputs()] or list(s.materials)
