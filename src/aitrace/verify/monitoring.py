@@ -33,6 +33,8 @@ def monitoring_problems(steps: Sequence[Step], read: Callable[[str], bytes | Non
                         member: Callable[[Step], str | None] = lambda _s: None,
                         ) -> tuple[int, list[tuple[str, str | None]]]:
     """How many monitoring documents there are, and every problem with them."""
+    if not any(e.kind in KINDS for s in steps for e in s.evidence):
+        return 0, []  # the common case: nothing to check, nothing to import
     from aitrace.evidence.monitoring.models import review_from_envelope
     from aitrace.evidence.registry import source_for
     from aitrace.record._model import from_json
