@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -258,12 +259,15 @@ def status_cmd(as_json: bool) -> int:
     click.echo(f"record {t(status.record_id)} '{t(status.name)}': {status.step_count} "
                "step(s)" + (f" in {t(status.store)}" if status.store else ""))
     monitored = [st for st in status.post_deployment if st.steps]
+    here = socket.gethostname()
     for st in (*status.stages, *monitored):
         if monitored and st is monitored[0]:
             click.echo("  after deployment:")
         note = ""
         if st.running:
-            note = "  (running now)"
+            elsewhere = sorted({p.host for p in status.pending if p.stage == st.stage
+                                and p.state == "running" and p.host not in ("", here)})
+            note = "  (running now" + (f" on {t(', '.join(elsewhere))}" if elsewhere else "") + ")"
         elif st.interrupted_markers:
             note = "  (a step was interrupted; recorded at the next append)"
         seq = f"step {st.latest_step}" if st.latest_step else ""

@@ -25,6 +25,9 @@ class PendingStep:
     started_at: str
     pid: int
     state: PendingState  # interrupted: its process is gone; recorded at the next append
+    host: str = ""
+    """Where it runs. A marker of another host counts as running: only that machine can see
+    whether its process died (and records it as interrupted at its next append)."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def record_status(workspace: Workspace) -> RecordStatus:
         chain = ChainReport((), head, broken)
         summary = shared.remote.stage_summary()
     pending = tuple(PendingStep(p.step_id, p.stage, p.started_at, p.pid,
-                                "running" if p.alive else "interrupted")
+                                "running" if p.alive else "interrupted", p.host)
                     for p in workspace.pending())
 
     def of(st: Stage) -> StageStatus:

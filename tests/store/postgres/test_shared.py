@@ -144,7 +144,9 @@ def test_unreachable_store_error_names_it_without_password(tmp_path: Path) -> No
     assert "hunter2" not in text and "127.0.0.1:1" in text
 
 
-def test_start_markers_are_seen_from_every_workspace(tmp_path: Path, db_url: str) -> None:
+def test_start_markers_are_seen_from_every_workspace(
+        tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     from aitrace.record.models import Actor
 
     a = shared_workspace(tmp_path / "a", db_url)
@@ -153,6 +155,13 @@ def test_start_markers_are_seen_from_every_workspace(tmp_path: Path, db_url: str
             ("python", "train.py"), ())
     seen = [p for p in Workspace(b.root).pending() if p.step_id == "0123456789abcdef"]
     assert len(seen) == 1 and seen[0].host == "gpu" and seen[0].stage == "training"
+    from aitrace.cli import main
+
+    capsys.readouterr()
+    monkeypatch.chdir(b.root)
+    assert main(["status"]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("training")]
+    assert line.endswith("(running now on gpu)")  # only that machine can tell if it died
     a.end("0123456789abcdef")
     assert not Workspace(b.root).pending()
 
