@@ -137,7 +137,7 @@ def test_killed_mid_step_is_reported_then_recorded_as_interrupted(
     status = _status(capsys)
     assert status["pending"] == [{"step_id": marker.step_id, "stage": "cleaning",
                                   "started_at": marker.started_at, "pid": marker.pid,
-                                  "state": "interrupted"}]
+                                  "state": "interrupted", "host": marker.host}]
     cleaning = next(s for s in status["stages"] if s["stage"] == "cleaning")  # type: ignore[attr-defined]
     assert cleaning["interrupted_markers"] == 1
 
