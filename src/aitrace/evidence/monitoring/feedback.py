@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from aitrace.errors import InputError
+from aitrace.evidence.monitoring.csvtext import CsvHints, read_csv_text
 from aitrace.evidence.monitoring.models import (
     CATEGORIES,
     FEEDBACK_STATUSES,
@@ -102,19 +103,9 @@ def read_feedback_csv(path: Path, known: Mapping[str, FeedbackEntry]) -> list[Fe
     Raises:
         InputError: naming the file, row and column.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the feedback file ({exc.strerror or exc})",
-                         hint="give a CSV export with category, severity and text columns"
-                         ) from None
-    if len(data) > MAX_FEEDBACK_BYTES:
-        raise InputError(f"{path}: {len(data)} bytes is too large", hint="split the export")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 (byte {exc.start})",
-                         hint="export the tickets as CSV in UTF-8") from None
+    _data, text = read_csv_text(path, MAX_FEEDBACK_BYTES, CsvHints(
+        "feedback file", unreadable="give a CSV export with category, severity and text columns",
+        too_large="split the export", not_utf8="export the tickets as CSV in UTF-8"))
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     reader.fieldnames = header

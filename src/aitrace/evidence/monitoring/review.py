@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aitrace.errors import AitraceError, InputError
+from aitrace.evidence.monitoring.csvtext import CsvHints, read_csv_text
 from aitrace.evidence.monitoring.models import (
     REVIEW_FORMAT,
     VERDICTS,
@@ -149,20 +150,10 @@ class FilledSheet:
 
 
 def _read_csv(path: Path) -> tuple[bytes, list[dict[str, str]], list[str]]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the review sheet ({exc.strerror or exc})",
-                         hint="give the filled sheet written by `aitrace monitor review -o`"
-                         ) from None
-    if len(data) > MAX_SHEET_BYTES:
-        raise InputError(f"{path}: {len(data)} bytes is too large for a review sheet",
-                         hint="review a smaller sample")
-    try:
-        text = data.decode("utf-8-sig")  # spreadsheets like to add a byte-order mark
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 (byte {exc.start})",
-                         hint="save the sheet as CSV in UTF-8") from None
+    # spreadsheets like to add a byte-order mark: read_csv_text takes it off
+    data, text = read_csv_text(path, MAX_SHEET_BYTES, CsvHints(
+        "review sheet", unreadable="give the filled sheet written by `aitrace monitor review -o`",
+        too_large="review a smaller sample", not_utf8="save the sheet as CSV in UTF-8"))
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
     reader.fieldnames = header
