@@ -2,15 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,70 +11,21 @@ import pytest
 import aitrace
 from aitrace.evidence.mlflow.link import check_links, tracking_uri
 from aitrace.store.workspace import Workspace
+from tests.helpers.servers import MlflowServer, free_port, mlflow_server
 
 SECRET = "s3cr3t-planted-value"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """A running `mlflow server` and the directory holding its store and artifacts."""
-
-    def __init__(self, port: int, data: Path) -> None:
-        self.port = port
-        self.data = data
-        self.url = f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     """`mlflow server` on a free local port, healthy, stopped with SIGTERM afterwards."""
-    data = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
-    mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
-    log = (data / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [mlflow_bin, "server", "--backend-store-uri", f"sqlite:///{data}/server.db",
-         "--default-artifact-root", (data / "artifacts").as_uri(),
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"})
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"mlflow server exited with {proc.returncode}:\n"
-                            + (data / "server.log").read_text(errors="replace")[-2000:])
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health",  # noqa: S310
-                                            timeout=1) as resp:
-                    if resp.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("mlflow server not healthy within 120 s")
-            # Poll, not sleep: wake as soon as the server exits (reported above) or 0.2 s pass.
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=0.2)
-        yield Server(port, data)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # its own session: only what we started
-            proc.wait()
-        log.close()
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as running:
+        yield running
 
 
 @pytest.mark.slow
 def test_step_linked_on_remote_server_without_leaking_secrets(
-        server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        server: MlflowServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         grep_tree: Any, capfd: pytest.CaptureFixture[str]) -> None:
     import mlflow
     from mlflow import MlflowClient
@@ -142,7 +84,7 @@ def test_step_linked_on_remote_server_without_leaking_secrets(
 
 def test_unreachable_server_keeps_the_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("AITRACE_MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("AITRACE_MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
     root = tmp_path / "project"

@@ -121,13 +121,25 @@ def wants_scan(path: Path) -> bool:
     """Whether a file is worth scanning: a pickle-family suffix, or bytes that look like one."""
     if path.suffix.lower() in SCANNED_SUFFIXES:
         return True
+    head = file_head(path)
+    return starts_like_pickle(head) or head == HDF5_MAGIC or head[:6] == NPY_MAGIC or \
+        head[:4] == b"PK\x03\x04"
+
+
+def file_head(path: Path, n: int = 8) -> bytes:
+    """The first ``n`` bytes of a regular file (empty when it is not one or cannot be read)."""
+    if not path.is_file():
+        return b""
     try:
         with path.open("rb") as fh:
-            head = fh.read(8)
+            return fh.read(n)
     except OSError:
-        return False
-    return (head[:1] == b"\x80" and looks_like_pickle(head)) or head == HDF5_MAGIC or \
-        head[:6] == NPY_MAGIC or head[:4] == b"PK\x03\x04"
+        return b""
+
+
+def starts_like_pickle(head: bytes) -> bool:
+    """Whether a file head is a binary pickle's (``PROTO`` 2-5), whatever the file is named."""
+    return head[:1] == b"\x80" and looks_like_pickle(head)
 
 
 def _dir_files(root: Path) -> tuple[list[Path], bool]:

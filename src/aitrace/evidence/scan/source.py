@@ -17,8 +17,14 @@ from typing import TYPE_CHECKING, Any
 from aitrace.evidence.interface import Badge, EvidenceSource
 from aitrace.evidence.model.introspect import MODEL_FORMATS
 from aitrace.evidence.sbom._mlbom import artifact_kind
-from aitrace.evidence.scan.opcodes import looks_like_pickle
-from aitrace.evidence.scan.scan import SCAN_FORMAT, VERDICT_ORDER, scan_path, top_findings
+from aitrace.evidence.scan.scan import (
+    SCAN_FORMAT,
+    VERDICT_ORDER,
+    file_head,
+    scan_path,
+    starts_like_pickle,
+    top_findings,
+)
 from aitrace.hooks.handle import Attachment, Contribution, FinishingStep
 from aitrace.record.stages import EVIDENCE_MODEL_SCAN, RELEASE_STAGES
 
@@ -43,9 +49,10 @@ def scan_candidates(step: FinishingStep) -> list[tuple[Artifact, Path]]:
         path = step.workspace.resolve(a.path)
         if not path.exists():
             continue
-        if _plain_data_format(a.path) and not _starts_like_pickle(path):
+        pickled = starts_like_pickle(file_head(path))
+        if _plain_data_format(a.path) and not pickled:
             continue  # safetensors, ONNX, GGUF …: formats whose loading runs no code
-        if artifact_kind(a, step.step.stage) == "model" or _starts_like_pickle(path):
+        if artifact_kind(a, step.step.stage) == "model" or pickled:
             out.append((a, path))
     return out
 
@@ -54,17 +61,6 @@ def _plain_data_format(path: str) -> bool:
     suffix = PurePosixPath(path).suffix.lower()
     fmt = MODEL_FORMATS.get(suffix)
     return fmt is not None and not fmt[1] and suffix not in (".h5", ".hdf5", ".keras")
-
-
-def _starts_like_pickle(path: Path) -> bool:
-    if not path.is_file():
-        return False
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(2)
-    except OSError:
-        return False
-    return head[:1] == b"\x80" and looks_like_pickle(head)
 
 
 def summarize_scan(doc: Mapping[str, Any]) -> dict[str, Any]:
