@@ -110,3 +110,21 @@ def test_verify_needs_a_release_key_and_names_the_roles(bundle_path: Path, keys:
     assert main(["verify", str(bundle_path), "--key", str(keys.other_pub), "--approver-key",
                  str(keys.pub), "--no-policy"]) == 1
     assert "given as an approver key" in capsys.readouterr().out  # the signer, in the wrong role
+
+
+def test_previous_needs_a_local_bundle_and_says_how_to_get_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from aitrace.signing.keys import generate_keypair
+
+    pub = tmp_path / "k.pub"
+    old = tmp_path / "old.aitrace"
+    old.write_bytes(b"")
+    generate_keypair(tmp_path / "k")
+    for ref in ("oci://127.0.0.1:1/models/x:1", "models:/x/1"):
+        assert main(["verify", ref, "--key", str(pub), "--previous", str(old)]) == 2
+        err = capsys.readouterr().err
+        assert f"--previous works on a local bundle, not on {ref}" in err
+        assert f"aitrace pull {ref} -o new.aitrace" in err and "Traceback" not in err
+    assert main(["verify", "b.aitrace", "--key", str(pub), "--previous",
+                 str(tmp_path / "none.aitrace")]) == 2
+    assert "none.aitrace: no such file" in capsys.readouterr().err
