@@ -53,7 +53,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from aitrace.errors import AitraceError, InputError
 from aitrace.evidence.mlflow.observe import (
@@ -68,6 +68,7 @@ from aitrace.evidence.mlflow.stores import (
     StoreReadError,
     open_store,
     sqlite_path,
+    sqlite_uri,
 )
 from aitrace.hooks.ownenv import set_own_default
 from aitrace.hooks.redact import scrub
@@ -129,12 +130,7 @@ class LinkProblem:
 
 def default_tracking_uri(workspace: Workspace) -> str:
     """The embedded store: ``sqlite:///<root>/.aitrace/mlflow.db`` (as MLflow spells it)."""
-    return _sqlite_uri(workspace.dir / "mlflow.db")
-
-
-def _sqlite_uri(path: Path) -> str:
-    # ``urllib.request.pathname2url`` on POSIX, without its 20 ms import on every step.
-    return "sqlite:///" + quote(os.path.abspath(path))
+    return sqlite_uri(workspace.dir / "mlflow.db")
 
 
 def tracking_uri(workspace: Workspace) -> str:
@@ -148,7 +144,7 @@ def tracking_uri(workspace: Workspace) -> str:
     text = str(configured)
     if text.startswith("sqlite:///") and not text.startswith("sqlite:////"):
         # A relative SQLite path is the project's, not the current directory's.
-        return _sqlite_uri(workspace.root / unquote(text[len("sqlite:///"):]))
+        return sqlite_uri(workspace.root / unquote(text[len("sqlite:///"):]))
     return text
 
 
